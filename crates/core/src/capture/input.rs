@@ -1,0 +1,145 @@
+//! The set of input files: command-line paths expanded (directories recursively), each
+//! file read once however it was reached, ordered by the time of its first packet.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use super::{Event, Format, Reader};
+
+/// Nesting below which a directory walk stops (symlink loops end here too).
+const MAX_DEPTH: usize = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("no input given")]
+    Empty,
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
+    move |source| InputError::Io { path: path.to_owned(), source }
+}
+
+/// One capture file to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    pub path: PathBuf,
+    pub len: u64,
+    /// Timestamp of the first packet; `None` when the file has none or cannot be read.
+    pub first_ts_ns: Option<i64>,
+}
+
+/// The expanded inputs, in reading order.
+#[derive(Debug, Clone, Default)]
+pub struct InputSet {
+    pub files: Vec<InputFile>,
+    /// Files inside given directories that are not captures (by their magic).
+    pub ignored: Vec<PathBuf>,
+}
+
+/// Expands `paths`: a file is taken as is (and reported later if it is not a capture);
+/// a directory contributes every capture below it, recognised by magic, not by name.
+pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
+    if paths.is_empty() {
+        return Err(InputError::Empty);
+    }
+    let mut set = InputSet::default();
+    let mut seen = HashSet::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(io_error(path))?;
+        if meta.is_dir() {
+            walk_dir(path, 0, &mut seen, &mut set)?;
+        } else {
+            add_file(path, &mut seen, &mut set)?;
+        }
+    }
+    for f in &mut set.files {
+        f.first_ts_ns = first_timestamp(&f.path);
+    }
+    // Capture-time order; files without a first packet keep their place at the front
+    // (they cannot change any flow), and equal times fall back to the path.
+    set.files.sort_by(|a, b| (a.first_ts_ns, &a.path).cmp(&(b.first_ts_ns, &b.path)));
+    Ok(set)
+}
+
+fn add_file(path: &Path, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Result<(), InputError> {
+    let canonical = std::fs::canonicalize(path).map_err(io_error(path))?;
+    if seen.insert(canonical) {
+        let len = std::fs::metadata(path).map_err(io_error(path))?.len();
+        set.files.push(InputFile { path: path.to_owned(), len, first_ts_ns: None });
+    }
+    Ok(())
+}
+
+fn walk_dir(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Result<(), InputError> {
+    if depth > MAX_DEPTH {
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io_error(dir))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io_error(dir))?;
+    entries.sort();
+    for path in entries {
+        // Broken links and unreadable entries inside a directory are passed over, not fatal.
+        let Ok(meta) = std::fs::metadata(&path) else {
+            set.ignored.push(path);
+            continue;
+        };
+        if meta.is_dir() {
+            walk_dir(&path, depth + 1, seen, set)?;
+        } else if looks_like_capture(&path) {
+            add_file(&path, seen, set)?;
+        } else {
+            set.ignored.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn looks_like_capture(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && Format::detect(&magic).is_some()
+}
+
+fn first_timestamp(path: &Path) -> Option<i64> {
+    let mapped = MappedFile::open(path).ok()?;
+    let mut reader = Reader::new(mapped.bytes()).ok()?;
+    loop {
+        match reader.next_event()? {
+            Ok(Event::Packet(r)) => return Some(r.ts_ns),
+            Ok(Event::Skipped { .. }) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// A file's bytes, memory-mapped (empty files are not mapped: a zero-length map fails).
+pub struct MappedFile {
+    map: Option<Mmap>,
+}
+
+impl MappedFile {
+    pub fn open(path: &Path) -> Result<MappedFile, InputError> {
+        let file = File::open(path).map_err(io_error(path))?;
+        let len = file.metadata().map_err(io_error(path))?.len();
+        if len == 0 {
+            return Ok(MappedFile { map: None });
+        }
+        // SAFETY: the map is read-only and private to this process. A capture appliance
+        // may still append to the file; bytes past the length seen here are never read,
+        // and truncation while mapped is the one case that can fault (as with any mmap).
+        let map = unsafe { Mmap::map(&file) }.map_err(io_error(path))?;
+        Ok(MappedFile { map: Some(map) })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}

@@ -1,0 +1,110 @@
+//! Ended flows in columns: one entry per flow for the scalar columns, and for the
+//! per-packet columns one flat array plus offsets (Arrow's list layout), so a batch
+//! turns into a DataFrame or a Parquet row group without per-flow allocations.
+
+use super::record::{EndReason, Flow};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FlowBatch {
+    pub ip_version: Vec<u8>,
+    pub protocol: Vec<u8>,
+    /// Initiator address (IPv4 in the first 4 bytes).
+    pub src_addr: Vec<[u8; 16]>,
+    pub dst_addr: Vec<[u8; 16]>,
+    pub src_port: Vec<u16>,
+    pub dst_port: Vec<u16>,
+    pub vlan: Vec<u16>,
+    pub first_ts_ns: Vec<i64>,
+    pub last_ts_ns: Vec<i64>,
+    pub fwd_packets: Vec<u64>,
+    pub bwd_packets: Vec<u64>,
+    pub fwd_bytes: Vec<u64>,
+    pub bwd_bytes: Vec<u64>,
+    pub fwd_wire_bytes: Vec<u64>,
+    pub bwd_wire_bytes: Vec<u64>,
+    pub end_reason: Vec<EndReason>,
+    pub tunnel: Vec<u8>,
+    pub input_index: Vec<u32>,
+    /// `pkt_offsets[i]..pkt_offsets[i + 1]` are flow i's entries in the `pkt_*` arrays.
+    pub pkt_offsets: Vec<u64>,
+    pub pkt_ts_ns: Vec<i64>,
+    pub pkt_dir: Vec<u8>,
+    pub pkt_ip_len: Vec<u32>,
+    pub pkt_l4_payload_len: Vec<u32>,
+    pub pkt_tcp_flags: Vec<u8>,
+    pub pkt_tcp_window: Vec<u16>,
+}
+
+impl FlowBatch {
+    pub fn new() -> Self {
+        FlowBatch { pkt_offsets: vec![0], ..Default::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ip_version.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ip_version.is_empty()
+    }
+
+    /// Number of per-packet entries held.
+    pub fn packet_entries(&self) -> usize {
+        self.pkt_ts_ns.len()
+    }
+
+    /// Appends an ended flow.
+    pub fn push(&mut self, flow: Flow, reason: EndReason) {
+        if self.pkt_offsets.is_empty() {
+            self.pkt_offsets.push(0);
+        }
+        let ((src, sport), (dst, dport)) = flow.endpoints();
+        self.ip_version.push(flow.key.ip_version);
+        self.protocol.push(flow.key.protocol);
+        self.src_addr.push(src);
+        self.dst_addr.push(dst);
+        self.src_port.push(sport);
+        self.dst_port.push(dport);
+        self.vlan.push(flow.key.vlan);
+        self.first_ts_ns.push(flow.first_ts_ns);
+        self.last_ts_ns.push(flow.last_ts_ns);
+        self.fwd_packets.push(flow.fwd.packets);
+        self.bwd_packets.push(flow.bwd.packets);
+        self.fwd_bytes.push(flow.fwd.bytes);
+        self.bwd_bytes.push(flow.bwd.bytes);
+        self.fwd_wire_bytes.push(flow.fwd.wire_bytes);
+        self.bwd_wire_bytes.push(flow.bwd.wire_bytes);
+        self.end_reason.push(reason);
+        self.tunnel.push(flow.tunnel);
+        self.input_index.push(flow.input_index);
+        let p = flow.packets;
+        self.pkt_ts_ns.extend_from_slice(&p.ts_ns);
+        self.pkt_dir.extend_from_slice(&p.dir);
+        self.pkt_ip_len.extend_from_slice(&p.ip_len);
+        self.pkt_l4_payload_len.extend_from_slice(&p.l4_payload_len);
+        self.pkt_tcp_flags.extend_from_slice(&p.tcp_flags);
+        self.pkt_tcp_window.extend_from_slice(&p.tcp_window);
+        self.pkt_offsets.push(self.pkt_ts_ns.len() as u64);
+    }
+
+    /// The per-packet range of row `i`.
+    pub fn packet_range(&self, i: usize) -> std::ops::Range<usize> {
+        self.pkt_offsets[i] as usize..self.pkt_offsets[i + 1] as usize
+    }
+
+    /// Empties the batch, keeping its allocations.
+    pub fn clear(&mut self) {
+        let mut fresh = std::mem::take(self);
+        macro_rules! clear_all {
+            ($($f:ident),*) => { $( fresh.$f.clear(); )* };
+        }
+        clear_all!(
+            ip_version, protocol, src_addr, dst_addr, src_port, dst_port, vlan, first_ts_ns,
+            last_ts_ns, fwd_packets, bwd_packets, fwd_bytes, bwd_bytes, fwd_wire_bytes,
+            bwd_wire_bytes, end_reason, tunnel, input_index, pkt_offsets, pkt_ts_ns, pkt_dir,
+            pkt_ip_len, pkt_l4_payload_len, pkt_tcp_flags, pkt_tcp_window
+        );
+        fresh.pkt_offsets.push(0);
+        *self = fresh;
+    }
+}

@@ -1,0 +1,89 @@
+//! Fragment tracking: later fragments of an IP datagram carry no transport header, so they
+//! take the key their first fragment had (looked up by the datagram's identity).
+
+use ahash::RandomState;
+use hashbrown::HashMap;
+
+use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
+
+/// How long (capture time) a first fragment's key is remembered. Linux drops incomplete
+/// datagrams after 30 s (`ipfrag_time`); later fragments than that are orphans.
+pub const FRAGMENT_TIMEOUT_NS: i64 = 30_000_000_000;
+
+#[derive(Debug, Clone, Copy)]
+struct Keyed {
+    ip_version: u8,
+    protocol: u8,
+    src: [u8; 16],
+    dst: [u8; 16],
+    src_port: u16,
+    dst_port: u16,
+    tunnel: u8,
+    seen_ns: i64,
+}
+
+/// Counters of what fragment tracking did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FragmentCounts {
+    /// Later fragments that joined their first fragment's flow.
+    pub joined: u64,
+    /// Later fragments whose first fragment was not seen (in time): keyed by their own
+    /// IP header with ports 0, so they are still in a flow.
+    pub unmatched: u64,
+}
+
+#[derive(Default)]
+pub struct FragmentTable {
+    keys: HashMap<FragmentId, Keyed, RandomState>,
+    pub counts: FragmentCounts,
+}
+
+impl FragmentTable {
+    /// Records a first fragment's key, or gives a later fragment the key of its first one.
+    #[inline]
+    pub fn resolve(&mut self, meta: &mut PacketMeta, ts_ns: i64) {
+        match meta.fragment {
+            Fragment::None => {}
+            Fragment::First(id) => {
+                let keyed = Keyed {
+                    ip_version: meta.ip_version,
+                    protocol: meta.protocol,
+                    src: meta.src,
+                    dst: meta.dst,
+                    src_port: meta.src_port,
+                    dst_port: meta.dst_port,
+                    tunnel: meta.tunnel,
+                    seen_ns: ts_ns,
+                };
+                self.keys.insert(id, keyed);
+            }
+            Fragment::Later(id) => match self.keys.get_mut(&id) {
+                Some(k) if ts_ns.saturating_sub(k.seen_ns) < FRAGMENT_TIMEOUT_NS => {
+                    k.seen_ns = k.seen_ns.max(ts_ns);
+                    meta.ip_version = k.ip_version;
+                    meta.protocol = k.protocol;
+                    meta.src = k.src;
+                    meta.dst = k.dst;
+                    meta.src_port = k.src_port;
+                    meta.dst_port = k.dst_port;
+                    meta.tunnel = k.tunnel;
+                    self.counts.joined += 1;
+                }
+                _ => self.counts.unmatched += 1,
+            },
+        }
+    }
+
+    /// Forgets datagrams not seen for the fragment timeout.
+    pub fn expire(&mut self, now_ns: i64) {
+        self.keys.retain(|_, k| now_ns.saturating_sub(k.seen_ns) < FRAGMENT_TIMEOUT_NS);
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}

@@ -1,0 +1,15 @@
+//! Bi-directional flows: the canonical key, the per-flow record with its per-packet
+//! columns, and the table that assigns packets to flows and ends them.
+
+pub mod batch;
+pub mod config;
+pub mod fragments;
+pub mod key;
+pub mod record;
+pub mod table;
+
+pub use batch::FlowBatch;
+pub use config::{FlowConfig, PacketLimit};
+pub use key::{Direction, FlowKey};
+pub use record::{EndReason, Flow};
+pub use table::FlowTable;

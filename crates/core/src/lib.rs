@@ -1,0 +1,20 @@
+//! flowmine's engine: capture files in, exact bi-directional flows out.
+//!
+//! The data walks one way: [`capture`] (memory-mapped pcap/pcapng, record views) →
+//! [`wire`] (zero-copy header views, decoding to packet facts) → [`flow`] (canonical keys,
+//! flow tables, ended flows in columns) → [`scan`] (a whole run, with every packet either
+//! in a flow or in a named [`skip`] counter). No module imports a later one.
+//!
+//! This crate has no Polars dependency, so it builds in seconds; the `flowmine` crate adds
+//! the Parquet store, DataFrames and the command line.
+
+pub mod capture;
+pub mod flow;
+pub mod scan;
+pub mod skip;
+pub mod wire;
+
+pub use capture::input::{InputFile, InputSet, collect as collect_inputs};
+pub use flow::{EndReason, FlowBatch, FlowConfig, PacketLimit};
+pub use scan::{FileReport, Progress, ScanOptions, ScanReport, scan};
+pub use skip::{SkipCounts, SkipReason};

@@ -1,0 +1,164 @@
+//! A whole run: input files → records → decoded packets → flow table → batches of ended
+//! flows handed to a sink, with every packet accounted for.
+
+use std::path::PathBuf;
+
+use crate::capture::input::{InputError, InputSet, MappedFile};
+use crate::capture::{Damage, Event, Format, Reader};
+use crate::flow::fragments::FragmentCounts;
+use crate::flow::{FlowBatch, FlowConfig, FlowTable};
+use crate::skip::{SkipCounts, SkipReason};
+use crate::wire::decode::decode;
+
+/// Flows per batch handed to the sink (the store writes one part per batch or more).
+pub const DEFAULT_BATCH_ROWS: usize = 65_536;
+/// Per-packet entries per batch: long flows make large batches even with few rows.
+pub const DEFAULT_BATCH_PACKETS: usize = 4 << 20;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub flow: FlowConfig,
+    pub batch_rows: usize,
+    pub batch_packets: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions { flow: FlowConfig::default(), batch_rows: DEFAULT_BATCH_ROWS, batch_packets: DEFAULT_BATCH_PACKETS }
+    }
+}
+
+/// What happened to one input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileReport {
+    pub path: PathBuf,
+    pub format: Option<Format>,
+    pub bytes: u64,
+    pub packets_total: u64,
+    pub skipped: SkipCounts,
+    /// Flows whose first packet is in this file.
+    pub flows: u64,
+    /// Damage that stopped the reading of this file, if any; packets before it count.
+    pub damage: Option<Damage>,
+}
+
+impl FileReport {
+    pub fn packets_in_flows(&self) -> u64 {
+        self.packets_total - self.skipped.total()
+    }
+}
+
+/// Totals of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    pub files: Vec<FileReport>,
+    /// Files inside input directories that were not captures.
+    pub ignored: Vec<PathBuf>,
+    pub packets_total: u64,
+    pub packets_in_flows: u64,
+    pub skipped: SkipCounts,
+    pub flows: u64,
+    pub fragments: FragmentCounts,
+}
+
+impl ScanReport {
+    pub fn damaged_files(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.damage.is_some())
+    }
+}
+
+/// Progress of a run, for bars and logs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub bytes_done: u64,
+    pub bytes_total: u64,
+    pub packets: u64,
+    pub flows: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Input(#[from] InputError),
+    #[error("writing flows: {0}")]
+    Sink(#[source] E),
+}
+
+/// How often (in packets) the progress callback is called.
+const PROGRESS_EVERY: u64 = 1 << 18;
+
+/// Reads every input in order through one flow table; flows continue across files.
+/// `sink` receives full batches and must consume them (the batch is cleared after).
+pub fn scan<E: std::error::Error + 'static>(
+    inputs: &InputSet,
+    options: &ScanOptions,
+    mut sink: impl FnMut(&FlowBatch) -> Result<(), E>,
+    mut progress: impl FnMut(Progress),
+) -> Result<ScanReport, ScanError<E>> {
+    let mut table = FlowTable::new(options.flow.clone());
+    let mut batch = FlowBatch::new();
+    let mut report = ScanReport { ignored: inputs.ignored.clone(), ..Default::default() };
+    let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
+    let full = |b: &FlowBatch| b.len() >= options.batch_rows || b.packet_entries() >= options.batch_packets;
+
+    for (index, input) in inputs.files.iter().enumerate() {
+        let index = index as u32;
+        let mapped = MappedFile::open(&input.path)?;
+        let bytes = mapped.bytes();
+        let mut file = FileReport {
+            path: input.path.clone(),
+            format: Format::detect(bytes),
+            bytes: bytes.len() as u64,
+            packets_total: 0,
+            skipped: SkipCounts::default(),
+            flows: 0,
+            damage: None,
+        };
+        let flows_before = table.flows_started();
+        match Reader::new(bytes) {
+            Err(damage) => file.damage = Some(damage),
+            Ok(mut reader) => {
+                while let Some(event) = reader.next_event() {
+                    file.packets_total += 1;
+                    match event {
+                        Ok(Event::Packet(rec)) => match decode(rec.link_type, rec.data, rec.orig_len) {
+                            Ok(meta) => table.add(meta, rec.ts_ns, rec.orig_len, index, &mut batch),
+                            Err(reason) => file.skipped.add(reason),
+                        },
+                        Ok(Event::Skipped { reason, .. }) => file.skipped.add(reason),
+                        Err(damage) => {
+                            // The unreadable rest of the file counts as one corrupt record.
+                            file.skipped.add(SkipReason::CorruptRecord);
+                            file.damage = Some(damage);
+                        }
+                    }
+                    if full(&batch) {
+                        sink(&batch).map_err(ScanError::Sink)?;
+                        batch.clear();
+                    }
+                    if file.packets_total % PROGRESS_EVERY == 0 {
+                        prog.packets = report.packets_total + file.packets_total;
+                        prog.flows = table.flows_started();
+                        progress(prog);
+                    }
+                }
+            }
+        }
+        file.flows = table.flows_started() - flows_before;
+        report.packets_total += file.packets_total;
+        report.skipped.merge(&file.skipped);
+        prog.bytes_done += input.len;
+        prog.packets = report.packets_total;
+        prog.flows = table.flows_started();
+        progress(prog);
+        report.files.push(file);
+    }
+    table.finish(&mut batch);
+    if !batch.is_empty() {
+        sink(&batch).map_err(ScanError::Sink)?;
+    }
+    report.packets_in_flows = report.packets_total - report.skipped.total();
+    report.flows = table.flows_started();
+    report.fragments = table.fragment_counts();
+    Ok(report)
+}
