@@ -1,0 +1,109 @@
+//! `manifest.json`: what a run read, with which parameters, and where every packet went.
+
+use std::collections::BTreeMap;
+
+use flowmine_core::scan::{FileReport, ScanReport};
+use flowmine_core::skip::{SkipCounts, SkipReason};
+use serde::{Deserialize, Serialize};
+
+pub const FORMAT_NAME: &str = "flowmine-store";
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub flowmine_version: String,
+    pub parameters: Parameters,
+    pub packets_total: u64,
+    pub packets_in_flows: u64,
+    /// Reason → packets, every reason listed (zeros included).
+    pub skipped: BTreeMap<String, u64>,
+    pub flows: u64,
+    pub fragments: Fragments,
+    pub parts: Vec<Part>,
+    pub inputs: Vec<InputEntry>,
+    /// Files inside input directories that were not captures.
+    pub ignored_inputs: Vec<String>,
+}
+
+/// The run's flow parameters, as given (timeouts in seconds; `null` = off).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parameters {
+    pub idle_timeout_s: Option<f64>,
+    pub active_timeout_s: Option<f64>,
+    pub tcp_close: bool,
+    pub tcp_close_linger_s: f64,
+    /// "all", or the number of packets per flow whose per-packet entries are kept.
+    pub packets: String,
+    pub label: Option<String>,
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fragments {
+    pub joined: u64,
+    pub unmatched: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Part {
+    pub file: String,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InputEntry {
+    pub path: String,
+    /// "pcap", "pcapng", or null when the file is neither.
+    pub format: Option<String>,
+    pub bytes: u64,
+    pub packets_total: u64,
+    pub packets_in_flows: u64,
+    pub skipped: BTreeMap<String, u64>,
+    pub flows: u64,
+    /// Damage that stopped the reading of the file.
+    pub damage: Option<DamageEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DamageEntry {
+    pub offset: u64,
+    pub message: String,
+}
+
+pub fn skipped_map(counts: &SkipCounts) -> BTreeMap<String, u64> {
+    SkipReason::ALL.iter().map(|&r| (r.name().to_owned(), counts.get(r))).collect()
+}
+
+fn input_entry(f: &FileReport) -> InputEntry {
+    InputEntry {
+        path: f.path.to_string_lossy().into_owned(),
+        format: f.format.map(|x| x.name().to_owned()),
+        bytes: f.bytes,
+        packets_total: f.packets_total,
+        packets_in_flows: f.packets_in_flows(),
+        skipped: skipped_map(&f.skipped),
+        flows: f.flows,
+        damage: f.damage.as_ref().map(|d| DamageEntry { offset: d.offset, message: d.kind.to_string() }),
+    }
+}
+
+impl Manifest {
+    pub fn new(parameters: Parameters, report: &ScanReport, parts: Vec<Part>) -> Manifest {
+        Manifest {
+            format: FORMAT_NAME.to_owned(),
+            format_version: FORMAT_VERSION,
+            flowmine_version: env!("CARGO_PKG_VERSION").to_owned(),
+            parameters,
+            packets_total: report.packets_total,
+            packets_in_flows: report.packets_in_flows,
+            skipped: skipped_map(&report.skipped),
+            flows: report.flows,
+            fragments: Fragments { joined: report.fragments.joined, unmatched: report.fragments.unmatched },
+            parts,
+            inputs: report.files.iter().map(input_entry).collect(),
+            ignored_inputs: report.ignored.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+        }
+    }
+}
