@@ -92,6 +92,24 @@ impl FlowBatch {
         self.pkt_offsets[i] as usize..self.pkt_offsets[i + 1] as usize
     }
 
+    /// Appends the rows of `other`.
+    pub fn extend_from(&mut self, other: &FlowBatch) {
+        if self.pkt_offsets.is_empty() {
+            self.pkt_offsets.push(0);
+        }
+        let base = *self.pkt_offsets.last().expect("offsets start with 0");
+        macro_rules! extend_all {
+            ($($f:ident),*) => { $( self.$f.extend_from_slice(&other.$f); )* };
+        }
+        extend_all!(
+            ip_version, protocol, src_addr, dst_addr, src_port, dst_port, vlan, first_ts_ns,
+            last_ts_ns, fwd_packets, bwd_packets, fwd_bytes, bwd_bytes, fwd_wire_bytes,
+            bwd_wire_bytes, end_reason, tunnel, input_index, pkt_ts_ns, pkt_dir, pkt_ip_len,
+            pkt_l4_payload_len, pkt_tcp_flags, pkt_tcp_window
+        );
+        self.pkt_offsets.extend(other.pkt_offsets.iter().skip(1).map(|o| o + base));
+    }
+
     /// Empties the batch, keeping its allocations.
     pub fn clear(&mut self) {
         let mut fresh = std::mem::take(self);
