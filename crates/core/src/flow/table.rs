@@ -174,3 +174,171 @@ fn timed_out(flow: &Flow, at: i64, config: &FlowConfig) -> Option<EndReason> {
 fn elapsed(from: i64, to: i64) -> u64 {
     u64::try_from(to.saturating_sub(from)).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::config::PacketLimit;
+    use crate::wire::decode::{Fragment, FragmentId, PROTOCOL_UDP};
+
+    const CLIENT: u8 = 10;
+    const SERVER: u8 = 20;
+
+    /// A TCP packet between CLIENT:40000 and SERVER:443.
+    fn tcp(from_client: bool, flags: u8) -> PacketMeta {
+        let (s, d, sp, dp) = if from_client { (CLIENT, SERVER, 40000, 443) } else { (SERVER, CLIENT, 443, 40000) };
+        let mut m = PacketMeta {
+            ip_version: 4,
+            protocol: PROTOCOL_TCP,
+            src: [0; 16],
+            dst: [0; 16],
+            src_port: sp,
+            dst_port: dp,
+            vlan: 0,
+            ip_len: 52,
+            l4_payload_len: 0,
+            tcp_flags: flags,
+            tcp_window: 512,
+            fragment: Fragment::None,
+            tunnel: 0,
+        };
+        m.src[0] = s;
+        m.dst[0] = d;
+        m
+    }
+
+    fn udp(from_client: bool) -> PacketMeta {
+        PacketMeta { protocol: PROTOCOL_UDP, tcp_flags: 0, tcp_window: 0, ..tcp(from_client, 0) }
+    }
+
+    /// Feeds (seconds, packet) pairs through a table and returns the ended flows.
+    fn run(config: FlowConfig, packets: &[(f64, PacketMeta)]) -> FlowBatch {
+        let mut table = FlowTable::new(config);
+        let mut out = FlowBatch::new();
+        for &(t, meta) in packets {
+            table.add(meta, (t * 1e9) as i64, meta.ip_len + 14, 0, &mut out);
+        }
+        table.finish(&mut out);
+        out
+    }
+
+    fn reasons(b: &FlowBatch) -> Vec<&'static str> {
+        b.end_reason.iter().map(|r| r.name()).collect()
+    }
+
+    #[test]
+    fn initiator_and_directions() {
+        let out = run(FlowConfig::unbounded(), &[(1.0, udp(false)), (1.5, udp(true)), (2.0, udp(true))]);
+        assert_eq!(out.len(), 1);
+        // The server spoke first, so it is the initiator.
+        assert_eq!((out.src_addr[0][0], out.src_port[0]), (SERVER, 443));
+        assert_eq!((out.fwd_packets[0], out.bwd_packets[0]), (1, 2));
+        assert_eq!(out.pkt_dir, vec![0, 1, 1]);
+        assert_eq!((out.fwd_bytes[0], out.bwd_wire_bytes[0]), (52, 132));
+        assert_eq!((out.first_ts_ns[0], out.last_ts_ns[0]), (1_000_000_000, 2_000_000_000));
+        assert_eq!(reasons(&out), ["end_of_input"]);
+    }
+
+    #[test]
+    fn idle_timeout_starts_a_new_flow() {
+        let config = FlowConfig { idle_timeout_ns: Some(10 * SECOND), ..FlowConfig::unbounded() };
+        let out = run(config, &[(0.0, udp(true)), (9.0, udp(false)), (30.0, udp(false)), (31.0, udp(true))]);
+        assert_eq!(reasons(&out), ["idle", "end_of_input"]);
+        assert_eq!((out.fwd_packets[0], out.bwd_packets[0]), (1, 1));
+        // The second flow's initiator is the sender of its own first packet.
+        assert_eq!(out.src_addr[1][0], SERVER);
+        assert_eq!((out.fwd_packets[1], out.bwd_packets[1]), (1, 1));
+    }
+
+    #[test]
+    fn active_timeout_cuts_long_flows() {
+        let config = FlowConfig { active_timeout_ns: Some(5 * SECOND), ..FlowConfig::unbounded() };
+        let packets: Vec<(f64, PacketMeta)> = (0..12).map(|i| (f64::from(i), udp(i % 2 == 0))).collect();
+        let out = run(config, &packets);
+        assert_eq!(reasons(&out), ["active", "active", "end_of_input"]);
+        assert_eq!(out.pkt_offsets, vec![0, 5, 10, 12]);
+    }
+
+    #[test]
+    fn sweep_ends_silent_flows_as_time_advances() {
+        let config = FlowConfig { idle_timeout_ns: Some(2 * SECOND), ..FlowConfig::unbounded() };
+        let mut table = FlowTable::new(config);
+        let mut out = FlowBatch::new();
+        table.add(udp(true), 0, 60, 0, &mut out);
+        let mut other = udp(true);
+        other.src_port = 1;
+        // Time moves on through another key: the first flow is ended without a packet of its own.
+        for t in 1..=10 {
+            table.add(other, t * SECOND as i64, 60, 0, &mut out);
+        }
+        assert_eq!(reasons(&out), ["idle"]);
+        assert_eq!(table.open_flows(), 1);
+    }
+
+    #[test]
+    fn fin_both_ways_closes_and_the_last_ack_lingers_in() {
+        use crate::wire::tcp::{ACK, FIN, SYN};
+        let packets = [
+            (0.0, tcp(true, SYN)),
+            (0.1, tcp(false, SYN | ACK)),
+            (0.2, tcp(true, ACK)),
+            (1.0, tcp(true, FIN | ACK)),
+            (1.1, tcp(false, FIN | ACK)),
+            (1.2, tcp(true, ACK)), // the last ACK belongs to the closed flow
+            (1.3, tcp(true, SYN)), // port reuse: a new connection
+            (1.4, tcp(false, SYN | ACK)),
+        ];
+        let out = run(FlowConfig { tcp_close: true, ..FlowConfig::unbounded() }, &packets);
+        assert_eq!(reasons(&out), ["tcp_fin", "end_of_input"]);
+        assert_eq!(out.pkt_offsets, vec![0, 6, 8]);
+    }
+
+    #[test]
+    fn rst_closes_and_late_packets_start_a_new_flow() {
+        use crate::wire::tcp::{ACK, RST};
+        let packets = [(0.0, tcp(true, ACK)), (0.5, tcp(false, RST)), (0.6, tcp(false, RST)), (5.0, tcp(true, ACK))];
+        let out = run(FlowConfig { tcp_close: true, ..FlowConfig::unbounded() }, &packets);
+        assert_eq!(reasons(&out), ["tcp_rst", "end_of_input"]);
+        assert_eq!(out.pkt_offsets, vec![0, 3, 4]);
+    }
+
+    #[test]
+    fn tcp_close_off_keeps_one_flow() {
+        use crate::wire::tcp::{ACK, RST, SYN};
+        let packets = [(0.0, tcp(true, SYN)), (0.5, tcp(false, RST)), (5.0, tcp(true, SYN)), (6.0, tcp(true, ACK))];
+        let out = run(FlowConfig::unbounded(), &packets);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out.fwd_packets[0] + out.bwd_packets[0], 4);
+    }
+
+    #[test]
+    fn packet_limit_keeps_counters_whole() {
+        let config = FlowConfig { packets: PacketLimit::First(2), ..FlowConfig::unbounded() };
+        let packets: Vec<(f64, PacketMeta)> = (0..5).map(|i| (f64::from(i), udp(true))).collect();
+        let out = run(config, &packets);
+        assert_eq!(out.fwd_packets[0], 5);
+        assert_eq!(out.fwd_bytes[0], 5 * 52);
+        assert_eq!(out.pkt_ts_ns, vec![0, 1_000_000_000]);
+        let none = run(FlowConfig { packets: PacketLimit::First(0), ..FlowConfig::unbounded() }, &packets);
+        assert!(none.pkt_ts_ns.is_empty());
+        assert_eq!(none.pkt_offsets, vec![0, 0]);
+    }
+
+    #[test]
+    fn later_fragments_join_their_first_fragment() {
+        let id = FragmentId { ip_version: 4, protocol: PROTOCOL_UDP, src: udp(true).src, dst: udp(true).dst, id: 7, vlan: 0 };
+        let first = PacketMeta { fragment: Fragment::First(id), ..udp(true) };
+        let later = PacketMeta { fragment: Fragment::Later(id), src_port: 0, dst_port: 0, ..udp(true) };
+        let mut table = FlowTable::new(FlowConfig::unbounded());
+        let mut out = FlowBatch::new();
+        table.add(first, 0, 60, 0, &mut out);
+        table.add(later, 1, 60, 0, &mut out);
+        // A later fragment of an unknown datagram keys with ports 0.
+        table.add(PacketMeta { fragment: Fragment::Later(FragmentId { id: 8, ..id }), ..later }, 2, 60, 0, &mut out);
+        table.finish(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!((out.src_port[0], out.fwd_packets[0]), (40000, 2));
+        assert_eq!((out.src_port[1], out.fwd_packets[1]), (0, 1));
+        assert_eq!((table.fragment_counts().joined, table.fragment_counts().unmatched), (1, 1));
+    }
+}
