@@ -1,0 +1,157 @@
+//! The `flowmine` binary end to end: stores, manifests, exit codes, error lines.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use flowmine::store::{Manifest, read_flows};
+use polars::prelude::*;
+
+fn testdata(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(rel)
+}
+
+fn flowmine(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowmine")).args(args).output().expect("flowmine runs")
+}
+
+fn flows(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["flows".as_ref()];
+    args.extend(inputs.iter().map(|p| p.as_os_str()));
+    args.extend(["--out".as_ref(), out.as_os_str()]);
+    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(s)));
+    flowmine(&args)
+}
+
+fn manifest(store: &Path) -> Manifest {
+    serde_json::from_slice(&std::fs::read(store.join("manifest.json")).expect("manifest written")).expect("manifest parses")
+}
+
+fn u64_sum(df: &DataFrame, col: &str) -> u64 {
+    df.column(col).unwrap().as_materialized_series().sum::<u64>().unwrap()
+}
+
+#[test]
+fn builds_a_store_with_the_documented_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let out = flows(&[testdata("pcaps/messaging/threema.pcap")], &store, &["--label", "threema"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("83 total = 83 in flows + 0 skipped"), "{stdout}");
+    assert!(stdout.contains(&store.display().to_string()), "summary names the store: {stdout}");
+
+    let m = manifest(&store);
+    assert_eq!((m.packets_total, m.packets_in_flows, m.flows), (83, 83, 6));
+    assert_eq!(m.skipped.values().sum::<u64>(), 0);
+    assert_eq!(m.inputs.len(), 1);
+    assert_eq!(m.inputs[0].format.as_deref(), Some("pcap"));
+    assert_eq!(m.parameters.label.as_deref(), Some("threema"));
+
+    let df = read_flows(&store).unwrap();
+    for name in [
+        "ip_version", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "vlan", "first_ts_ns",
+        "last_ts_ns", "fwd_packets", "bwd_packets", "fwd_bytes", "bwd_bytes", "fwd_wire_bytes",
+        "bwd_wire_bytes", "end_reason", "label", "pkt_ts_ns", "pkt_dir", "pkt_ip_len",
+        "pkt_l4_payload_len", "pkt_tcp_flags", "pkt_tcp_window",
+    ] {
+        assert!(df.column(name).is_ok(), "column {name} missing");
+    }
+    assert_eq!(df.height(), 6);
+    assert_eq!(u64_sum(&df, "fwd_packets") + u64_sum(&df, "bwd_packets"), 83);
+    // nDPI's oracle for this capture: every flow is 192.168.2.100 → 185.88.236.110:5222.
+    let dst_port = df.column("dst_port").unwrap().u16().unwrap();
+    assert!(dst_port.iter().all(|p| p == Some(5222)));
+    let src_ip = df.column("src_ip").unwrap().str().unwrap();
+    assert!(src_ip.iter().all(|ip| ip == Some("192.168.2.100")));
+    let label = df.column("label").unwrap().str().unwrap();
+    assert!(label.iter().all(|l| l == Some("threema")));
+    let dtype = df.column("pkt_ts_ns").unwrap().dtype().clone();
+    assert_eq!(dtype, DataType::List(Box::new(DataType::Int64)));
+}
+
+#[test]
+fn library_frame_equals_the_store() {
+    let input = testdata("pcaps/messaging/whatsapp_voice_and_message.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    assert_eq!(flows(std::slice::from_ref(&input), &store, &[]).status.code(), Some(0));
+    let job = flowmine::FlowsJob::new(vec![input], flowmine::core::ScanOptions::default());
+    let (frame, report) = job.to_frame().unwrap();
+    assert_eq!(report.packets_total, 261);
+    let stored = read_flows(&store).unwrap();
+    assert!(frame.equals_missing(&stored), "library frame and stored rows differ");
+}
+
+#[test]
+fn packets_limit_trims_arrays_but_not_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let input = testdata("pcaps/messaging/signal.pcap");
+    assert_eq!(flows(&[input], &store, &["--packets", "3"]).status.code(), Some(0));
+    let df = read_flows(&store).unwrap();
+    let lens = df.column("pkt_ts_ns").unwrap().list().unwrap().lst_lengths();
+    assert!(lens.iter().all(|n| n.unwrap() <= 3));
+    assert_eq!(u64_sum(&df, "fwd_packets") + u64_sum(&df, "bwd_packets"), 637);
+}
+
+#[test]
+fn directory_input_recurses_and_ignores_non_captures() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let out = flows(&[testdata("pcaps/messaging")], &store, &["--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "--quiet prints nothing");
+    let m = manifest(&store);
+    assert_eq!(m.inputs.len(), 35, "35 captures in testdata/pcaps/messaging");
+    assert!(m.ignored_inputs.iter().any(|p| p.ends_with("threema.pcap.ndpi.out")));
+    // Files run in capture-time order.
+    assert_eq!(m.packets_total, m.inputs.iter().map(|i| i.packets_total).sum::<u64>());
+    assert_eq!(m.packets_total, m.packets_in_flows + m.skipped.values().sum::<u64>());
+}
+
+#[test]
+fn existing_store_is_not_overwritten_silently() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s");
+    let input = testdata("pcaps/messaging/threema.pcap");
+    assert_eq!(flows(std::slice::from_ref(&input), &store, &[]).status.code(), Some(0));
+    let again = flows(std::slice::from_ref(&input), &store, &[]);
+    assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("--overwrite") && err.contains(&store.display().to_string()), "{err}");
+    assert_eq!(flows(&[input], &store, &["--overwrite"]).status.code(), Some(0));
+}
+
+#[test]
+fn damaged_capture_keeps_complete_records_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(testdata("pcaps/messaging/threema.pcap")).unwrap();
+    // Cut inside the 11th record: records before it must still be in flows.
+    let mut offset = 24usize;
+    for _ in 0..10 {
+        let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap()) as usize;
+        offset += 16 + caplen;
+    }
+    let cut = dir.path().join("cut capture.pcap");
+    std::fs::write(&cut, &original[..offset + 20]).unwrap();
+    let store = dir.path().join("s");
+    let out = flows(std::slice::from_ref(&cut), &store, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = format!("{}: offset {offset}: record of", cut.display());
+    assert!(err.lines().any(|l| l.contains(&line) && l.contains("runs past the end of the file")), "{err}");
+    let m = manifest(&store);
+    assert_eq!((m.packets_total, m.packets_in_flows, m.skipped["corrupt_record"]), (11, 10, 1));
+    assert_eq!(m.inputs[0].damage.as_ref().unwrap().offset, offset as u64);
+}
+
+#[test]
+fn bad_arguments_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = flows(&[testdata("pcaps/messaging/threema.pcap")], dir.path(), &["--idle-timeout", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("soon"));
+    let missing = flows(&[dir.path().join("nope.pcap")], &dir.path().join("s"), &[]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.pcap"));
+}
