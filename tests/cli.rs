@@ -18,7 +18,7 @@ fn flows(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<&std::ffi::OsStr> = vec!["flows".as_ref()];
     args.extend(inputs.iter().map(|p| p.as_os_str()));
     args.extend(["--out".as_ref(), out.as_os_str()]);
-    args.extend(extra.iter().map(|s| std::ffi::OsStr::new(s)));
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
     flowmine(&args)
 }
 

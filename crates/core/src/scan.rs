@@ -136,7 +136,7 @@ pub fn scan<E: std::error::Error + 'static>(
                         sink(&batch).map_err(ScanError::Sink)?;
                         batch.clear();
                     }
-                    if file.packets_total % PROGRESS_EVERY == 0 {
+                    if file.packets_total.is_multiple_of(PROGRESS_EVERY) {
                         prog.packets = report.packets_total + file.packets_total;
                         prog.flows = table.flows_started();
                         progress(prog);

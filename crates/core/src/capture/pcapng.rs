@@ -104,7 +104,7 @@ impl<'a> PcapngReader<'a> {
         let e = self.endian;
         let block_type = e.u32(raw_type);
         let length = e.u32(word(4));
-        if length % 4 != 0 || length < 12 {
+        if !length.is_multiple_of(4) || length < 12 {
             return Err(damage(DamageKind::BadBlockLength { length }));
         }
         if length as usize > rest.len() {
