@@ -20,16 +20,20 @@ pub enum SkipReason {
     CorruptRecord,
     /// A pcapng packet names an interface its section never described.
     UnknownInterface,
+    /// The timestamp is beyond what 64-bit nanoseconds since 1970 can hold (years
+    /// after 2262): a broken writer, not a real time.
+    BadTimestamp,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 7] = [
         SkipReason::NonIp,
         SkipReason::UnsupportedLinkType,
         SkipReason::TruncatedHeader,
         SkipReason::MalformedHeader,
         SkipReason::CorruptRecord,
         SkipReason::UnknownInterface,
+        SkipReason::BadTimestamp,
     ];
 
     /// The counter's name in manifests and summaries.
@@ -41,6 +45,7 @@ impl SkipReason {
             SkipReason::MalformedHeader => "malformed_header",
             SkipReason::CorruptRecord => "corrupt_record",
             SkipReason::UnknownInterface => "unknown_interface",
+            SkipReason::BadTimestamp => "bad_timestamp",
         }
     }
 }

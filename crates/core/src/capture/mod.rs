@@ -90,8 +90,6 @@ pub enum DamageKind {
     BlockLengthMismatch { length: u32, trailer: u32 },
     #[error("section header byte-order magic {0:02x?} is invalid")]
     BadByteOrderMagic([u8; 4]),
-    #[error("timestamp does not fit in 64-bit nanoseconds since 1970")]
-    TimestampOverflow,
 }
 
 impl fmt::Display for Damage {

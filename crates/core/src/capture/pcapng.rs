@@ -222,7 +222,10 @@ impl<'a> PcapngReader<'a> {
             // The block framing is intact, so the reader can go on after it.
             return Ok(Event::Skipped { reason: SkipReason::CorruptRecord, offset });
         };
-        let ts_ns = interface.ts_ns(ts_raw).ok_or(Damage { offset, kind: DamageKind::TimestampOverflow })?;
+        let Some(ts_ns) = interface.ts_ns(ts_raw) else {
+            // The framing is fine, only the time is impossible: skip the packet, read on.
+            return Ok(Event::Skipped { reason: SkipReason::BadTimestamp, offset });
+        };
         self.last_ts_ns = ts_ns;
         Ok(Event::Packet(Record { ts_ns, orig_len, link_type: interface.link_type, data, offset }))
     }
