@@ -123,6 +123,10 @@ impl FlowsJob {
     pub fn to_store(&self, out: &Path, overwrite: bool, progress: impl FnMut(Progress)) -> Result<StoreOutcome, Error> {
         let mut writer = StoreWriter::create(out, overwrite)?;
         let report = self.run(|mut df| Ok(writer.write_part(&mut df)?), progress)?;
+        if writer.parts().is_empty() {
+            // No flows: one empty part still carries the schema for readers.
+            writer.write_part(&mut batch_to_frame(&FlowBatch::new(), &RowContext::default())?)?;
+        }
         let manifest = Manifest::new(self.parameters(), &report, writer.parts().to_vec());
         let manifest_path = writer.finish(&manifest)?;
         Ok(StoreOutcome { report, manifest, manifest_path })
