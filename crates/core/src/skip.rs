@@ -2,11 +2,8 @@
 //!
 //! Conservation law of every run: `packets_total = packets_in_flows + Σ skipped[reason]`.
 
-use serde::{Deserialize, Serialize};
-
 /// Why a packet was not put in a flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum SkipReason {
     /// The frame carries something other than IPv4/IPv6 (ARP, LLDP, PPPoE discovery, STP …).
     NonIp,
