@@ -140,22 +140,21 @@ fn emit_sorted(ended: &mut Vec<(Flow, EndReason)>, out: &mut FlowBatch) {
 /// Whether `flow` is over before a packet at `ts_ns` (which then starts a new flow).
 #[inline]
 fn ends_before(flow: &Flow, meta: &PacketMeta, ts_ns: i64, config: &FlowConfig) -> Option<EndReason> {
+    // The linger never outlasts the timeouts: a closed flow ends at whichever comes first.
     if let Some(reason) = flow.closed {
         let bare_syn = meta.tcp_flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
         if bare_syn || elapsed(flow.last_ts_ns, ts_ns) >= config.tcp_close_linger_ns {
             return Some(reason);
         }
-        return None;
     }
-    timed_out(flow, ts_ns, config)
+    timed_out(flow, ts_ns, config).map(|timeout| flow.closed.unwrap_or(timeout))
 }
 
 /// Whether the clock at `now` has passed one of `flow`'s deadlines.
 fn expired(flow: &Flow, now: i64, config: &FlowConfig) -> Option<EndReason> {
     match flow.closed {
         Some(reason) if elapsed(flow.last_ts_ns, now) >= config.tcp_close_linger_ns => Some(reason),
-        Some(_) => None,
-        None => timed_out(flow, now, config),
+        closed => timed_out(flow, now, config).map(|timeout| closed.unwrap_or(timeout)),
     }
 }
 

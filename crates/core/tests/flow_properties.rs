@@ -1,0 +1,89 @@
+//! Invariants of the flow table on random packet sequences.
+
+use flowmine_core::flow::{FlowBatch, FlowConfig, FlowTable, PacketLimit};
+use flowmine_core::wire::decode::{Fragment, PacketMeta};
+use proptest::prelude::*;
+
+/// A packet among a small pool of hosts and ports, so keys collide often.
+fn packet() -> impl Strategy<Value = (u64, PacketMeta)> {
+    (0u64..3_000_000_000, 0u8..4, 0u8..4, 0u16..3, 0u16..3, prop::sample::select(vec![6u8, 17, 1]), any::<u8>(), 40u32..1500)
+        .prop_map(|(gap, a, b, pa, pb, protocol, flags, len)| {
+            let mut m = PacketMeta {
+                ip_version: 4,
+                protocol,
+                src: [0; 16],
+                dst: [0; 16],
+                src_port: if protocol == 1 { 0 } else { 1000 + pa },
+                dst_port: if protocol == 1 { 0 } else { 1000 + pb },
+                vlan: 0,
+                ip_len: len,
+                l4_payload_len: len - 40,
+                tcp_flags: if protocol == 6 { flags } else { 0 },
+                tcp_window: 100,
+                fragment: Fragment::None,
+                tunnel: 0,
+            };
+            m.src[0] = a;
+            m.dst[0] = b;
+            (gap, m)
+        })
+}
+
+fn config() -> impl Strategy<Value = FlowConfig> {
+    let timeout = prop::option::of(1u64..5_000_000_000);
+    (timeout.clone(), timeout, any::<bool>(), 0u64..2_000_000_000).prop_map(|(idle, active, tcp_close, linger)| FlowConfig {
+        idle_timeout_ns: idle,
+        active_timeout_ns: active,
+        tcp_close,
+        tcp_close_linger_ns: linger,
+        packets: PacketLimit::All,
+    })
+}
+
+fn run(config: &FlowConfig, packets: &[(u64, PacketMeta)]) -> FlowBatch {
+    let mut table = FlowTable::new(config.clone());
+    let mut out = FlowBatch::new();
+    let mut ts = 1_600_000_000_000_000_000i64;
+    for &(gap, meta) in packets {
+        ts += gap as i64;
+        table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
+    }
+    table.finish(&mut out);
+    out
+}
+
+proptest! {
+    #[test]
+    fn every_packet_lands_in_exactly_one_flow(config in config(), packets in prop::collection::vec(packet(), 0..300)) {
+        let out = run(&config, &packets);
+        let counted: u64 = out.fwd_packets.iter().chain(&out.bwd_packets).sum();
+        prop_assert_eq!(counted, packets.len() as u64);
+        prop_assert_eq!(out.pkt_ts_ns.len(), packets.len());
+        let bytes: u64 = out.fwd_bytes.iter().chain(&out.bwd_bytes).sum();
+        prop_assert_eq!(bytes, packets.iter().map(|(_, m)| u64::from(m.ip_len)).sum::<u64>());
+        for i in 0..out.len() {
+            let range = out.packet_range(i);
+            let dirs = &out.pkt_dir[range.clone()];
+            let fwd = dirs.iter().filter(|&&d| d == 0).count() as u64;
+            prop_assert_eq!(fwd, out.fwd_packets[i]);
+            prop_assert_eq!(dirs.len() as u64 - fwd, out.bwd_packets[i]);
+            // The first packet defines the initiator.
+            prop_assert_eq!(dirs.first().copied(), Some(0));
+            let ts = &out.pkt_ts_ns[range];
+            prop_assert_eq!(ts.first().copied(), Some(out.first_ts_ns[i]));
+            prop_assert_eq!(ts.last().copied(), Some(out.last_ts_ns[i]));
+            if let Some(idle) = config.idle_timeout_ns {
+                prop_assert!(ts.windows(2).all(|w| ((w[1] - w[0]) as u64) < idle), "no idle gap inside a flow");
+            }
+            if let Some(active) = config.active_timeout_ns {
+                prop_assert!(((out.last_ts_ns[i] - out.first_ts_ns[i]) as u64) < active, "no flow outlasts the active timeout");
+            }
+        }
+    }
+
+    #[test]
+    fn output_does_not_depend_on_hash_seeds(config in config(), packets in prop::collection::vec(packet(), 0..200)) {
+        // Each table gets its own random hasher: same input, same rows in the same order.
+        prop_assert_eq!(run(&config, &packets), run(&config, &packets));
+    }
+}
