@@ -33,6 +33,9 @@ pub const PROTOCOL_GRE: u8 = 47;
 pub const PROTOCOL_AH: u8 = 51;
 pub const PROTOCOL_SCTP: u8 = 132;
 
+/// SCTP's common header: ports, verification tag, checksum (RFC 9260).
+const SCTP_COMMON_HEADER_LEN: usize = 12;
+
 /// How deep tunnels may nest before the decoder stops opening them.
 const MAX_TUNNEL_DEPTH: u8 = 4;
 /// How many VLAN tags / MPLS labels a frame may stack before it counts as malformed.
@@ -310,6 +313,10 @@ fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<P
             (&after_fixed[chain.ext_len..], payload_len - ext_len, first)
         }
     };
+    // The IP length field, not the capture, says where the datagram ends: bytes captured
+    // beyond it are link-layer padding or trailer (Ethernet pads frames to 60 bytes) and
+    // must never be read as a transport header or tunnel payload.
+    let l4 = l4.get(..l4_len as usize).unwrap_or(l4);
     if !first_fragment {
         // The transport header lives in the first fragment only.
         meta.l4_payload_len = l4_len;
@@ -322,6 +329,21 @@ fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<P
 /// Fills ports, TCP fields and the payload length; opens tunnels where the payload is one.
 /// On return, `meta` may have been replaced by the inner packet's.
 fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8) -> Result<(), Skip> {
+    let header_len = match meta.protocol {
+        PROTOCOL_TCP => TcpHeader::MIN_LEN,
+        PROTOCOL_UDP => UdpHeader::LEN,
+        PROTOCOL_SCTP => SCTP_COMMON_HEADER_LEN,
+        _ => 0,
+    };
+    if (l4_len as usize) < header_len {
+        // The datagram itself (by its length field) is too short to hold the fixed header:
+        // a tiny first fragment (RFC 1858) or garbage, not a short capture. Whatever ports
+        // its first bytes might hold are not a header to trust, so the packet is keyed by
+        // addresses and protocol with ports 0 (as nDPI's reader keys it), and its later
+        // fragments follow it there. None of its bytes are transport payload.
+        meta.l4_payload_len = 0;
+        return Ok(());
+    }
     match meta.protocol {
         PROTOCOL_TCP => {
             let (h, _) = TcpHeader::parse(l4)?;
@@ -346,7 +368,7 @@ fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8
             let [a, b, c, d, ..] = *l4 else { return Err(SkipReason::TruncatedHeader) };
             meta.src_port = u16::from_be_bytes([a, b]);
             meta.dst_port = u16::from_be_bytes([c, d]);
-            meta.l4_payload_len = l4_len.saturating_sub(12);
+            meta.l4_payload_len = l4_len - SCTP_COMMON_HEADER_LEN as u32;
         }
         PROTOCOL_ICMP | PROTOCOL_ICMPV6 => {
             meta.l4_payload_len = l4_len.saturating_sub(super::icmp::IcmpHeader::LEN as u32);
@@ -520,6 +542,56 @@ mod tests {
         p.extend_from_slice(&[8, 0, 0, 0, 0x12, 0x34, 0, 1]);
         let m = decode(linktype::IPV4, &p, 28).unwrap();
         assert_eq!((m.protocol, m.src_port, m.dst_port, m.l4_payload_len), (1, 0, 0, 0));
+    }
+
+    #[test]
+    fn tiny_first_fragment_is_keyed_without_ports() {
+        // Frame 1 of ip_fragmented_garbage.pcap: a first fragment (MF, offset 0) whose IP
+        // length (36) leaves 16 bytes for TCP, followed by a 4-byte Ethernet trailer. Read
+        // through the trailer, the 20 bytes look like a TCP header with data offset 4.
+        let frame = [
+            0x42, 0x01, 0x0a, 0xf0, 0x00, 0x01, 0x42, 0x01, 0x0a, 0xf0, 0x00, 0x1b, 0x08, 0x00, // Ethernet
+            0x45, 0x00, 0x00, 0x24, 0x00, 0xa0, 0x20, 0x00, 0x40, 0x06, 0x45, 0xb1, // IPv4, len 36, MF
+            0x0a, 0x00, 0x00, 0x02, 0x0a, 0x80, 0x00, 0x02, // 10.0.0.2 → 10.128.0.2
+            0x5e, 0x26, 0x2a, 0x28, 0x29, 0x28, 0x2a, 0x26, // 16 bytes of "TCP" …
+            0x5e, 0x25, 0x24, 0x23, 0x40, 0x23, 0x24, 0x25, // … end of the datagram
+            0x29, 0x38, 0x00, 0x00, // trailer, not part of the datagram
+        ];
+        let m = decode(linktype::ETHERNET, &frame, frame.len() as u32).unwrap();
+        assert_eq!((m.protocol, m.src_port, m.dst_port), (PROTOCOL_TCP, 0, 0));
+        assert_eq!((m.ip_len, m.l4_payload_len, m.tcp_flags), (36, 0, 0));
+        assert!(matches!(m.fragment, Fragment::First(FragmentId { id: 0xa0, protocol: 6, .. })));
+    }
+
+    #[test]
+    fn ethernet_padding_is_not_a_transport_header() {
+        // An unfragmented IPv4 datagram of 24 bytes: 4 bytes of UDP (the ports only), then
+        // the zero padding that brings the frame to Ethernet's 60-byte minimum.
+        let mut frame = ethernet(
+            0x0800,
+            &[
+                0x45, 0, 0, 24, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, // IPv4, len 24
+                0x13, 0x89, 0x00, 0x35, // 5001 → 53, and no more UDP header
+            ],
+        );
+        frame.resize(60, 0);
+        let m = decode(linktype::ETHERNET, &frame, 60).unwrap();
+        assert_eq!((m.protocol, m.src_port, m.dst_port, m.ip_len, m.l4_payload_len), (17, 0, 0, 24, 0));
+        // The same datagram captured without padding decodes the same way.
+        let m2 = decode(linktype::ETHERNET, &frame[..38], 38).unwrap();
+        assert_eq!(m, m2);
+    }
+
+    #[test]
+    fn bytes_after_the_datagram_are_not_a_tunnel() {
+        // UDP to the VXLAN port with an empty payload (IP length 28), followed by trailing
+        // bytes that happen to read as a VXLAN header and a whole inner frame.
+        let mut frame = ethernet(0x0800, &ipv4_udp(40000, 4789, &[]));
+        frame.extend_from_slice(&[0x08, 0, 0, 0, 0, 0, 1, 0]);
+        frame.extend(ethernet(0x0800, &ipv4_udp(1111, 2222, &[])));
+        let m = decode(linktype::ETHERNET, &frame, frame.len() as u32).unwrap();
+        assert_eq!((m.src_port, m.dst_port, m.tunnel), (40000, 4789, 0));
+        assert_eq!((m.ip_len, m.l4_payload_len), (28, 0));
     }
 
     #[test]
