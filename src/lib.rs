@@ -17,7 +17,7 @@ pub mod store;
 use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
-use flowmine_core::capture::input::InputError;
+use flowmine_core::capture::input::{InputError, InputSet};
 use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
@@ -87,13 +87,21 @@ impl FlowsJob {
     /// Runs the scan, handing each batch of ended flows (as a DataFrame) to `sink`.
     pub fn run(
         &self,
+        sink: impl FnMut(DataFrame) -> Result<(), Error>,
+        progress: impl FnMut(Progress),
+    ) -> Result<ScanReport, Error> {
+        self.run_inputs(&flowmine_core::collect_inputs(&self.inputs)?, sink, progress)
+    }
+
+    fn run_inputs(
+        &self,
+        inputs: &InputSet,
         mut sink: impl FnMut(DataFrame) -> Result<(), Error>,
         progress: impl FnMut(Progress),
     ) -> Result<ScanReport, Error> {
-        let inputs = flowmine_core::collect_inputs(&self.inputs)?;
         let ctx = RowContext { label: self.label.clone(), input_paths: inputs.files.iter().map(|f| f.path.clone()).collect() };
         let to_frame = |batch: &FlowBatch| -> Result<(), Error> { sink(batch_to_frame(batch, &ctx)?) };
-        Ok(scan(&inputs, &self.options, to_frame, progress)?)
+        Ok(scan(inputs, &self.options, to_frame, progress)?)
     }
 
     /// Runs the scan and returns every flow in one DataFrame.
@@ -121,8 +129,10 @@ impl FlowsJob {
 
     /// Runs the scan into a flow store at `out` (part files, then the manifest).
     pub fn to_store(&self, out: &Path, overwrite: bool, progress: impl FnMut(Progress)) -> Result<StoreOutcome, Error> {
+        // Inputs first: a run that cannot even find its inputs leaves an old store alone.
+        let inputs = flowmine_core::collect_inputs(&self.inputs)?;
         let mut writer = StoreWriter::create(out, overwrite)?;
-        let report = self.run(|mut df| Ok(writer.write_part(&mut df)?), progress)?;
+        let report = self.run_inputs(&inputs, |mut df| Ok(writer.write_part(&mut df)?), progress)?;
         if writer.parts().is_empty() {
             // No flows: one empty part still carries the schema for readers.
             writer.write_part(&mut batch_to_frame(&FlowBatch::new(), &RowContext::default())?)?;

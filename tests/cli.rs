@@ -119,6 +119,10 @@ fn existing_store_is_not_overwritten_silently() {
     assert_eq!(again.status.code(), Some(1));
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("--overwrite") && err.contains(&store.display().to_string()), "{err}");
+    // A run that fails on its inputs leaves the old store in place.
+    let bad = flows(&[dir.path().join("missing.pcap")], &store, &["--overwrite"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(store.join("manifest.json").exists());
     assert_eq!(flows(&[input], &store, &["--overwrite"]).status.code(), Some(0));
 }
 

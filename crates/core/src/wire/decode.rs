@@ -301,7 +301,10 @@ fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<P
             if let Some(frag) = chain.fragment {
                 let id = FragmentId {
                     ip_version: 6,
-                    protocol: chain.protocol,
+                    // RFC 8200 identifies a datagram by (source, destination, identification):
+                    // the upper protocol is not part of it, and later fragments cannot see it
+                    // when extension headers follow the fragment header.
+                    protocol: 0,
                     src: h.src,
                     dst: h.dst,
                     id: frag.identification,
@@ -602,5 +605,31 @@ mod tests {
         let m = decode(linktype::RAW, &p, p.len() as u32).unwrap();
         assert_eq!((m.src_port, m.dst_port, m.l4_payload_len), (0, 0, 16));
         assert!(matches!(m.fragment, Fragment::Later(FragmentId { id: 0x1234, protocol: 17, .. })));
+    }
+
+    #[test]
+    fn ipv6_fragments_share_an_identity_past_extension_headers() {
+        fn ipv6(payload: &[u8]) -> Vec<u8> {
+            let mut p = vec![0x60, 0, 0, 0];
+            p.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            p.extend_from_slice(&[44, 64]); // next: fragment header
+            p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+            p.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+            p.extend_from_slice(payload);
+            p
+        }
+        // First: fragment (next dest-options, offset 0, M) → dest-options (next UDP) → UDP.
+        let first = ipv6(&[
+            60, 0, 0x00, 0x01, 0x11, 0x22, 0x33, 0x44, //
+            17, 0, 1, 4, 0, 0, 0, 0, //
+            0x30, 0x39, 0x00, 0x35, 0x00, 0x20, 0, 0,
+        ]);
+        // Later: fragment (next dest-options, offset 16, last), then the middle of the datagram.
+        let later = ipv6(&[60, 0, 0x00, 0x10, 0x11, 0x22, 0x33, 0x44, 0xaa, 0xbb]);
+        let f = decode(linktype::IPV6, &first, first.len() as u32).unwrap();
+        let l = decode(linktype::IPV6, &later, later.len() as u32).unwrap();
+        assert_eq!((f.protocol, f.src_port, f.dst_port), (17, 12345, 53));
+        let (Fragment::First(a), Fragment::Later(b)) = (f.fragment, l.fragment) else { panic!("{f:?} {l:?}") };
+        assert_eq!(a, b);
     }
 }
