@@ -49,13 +49,13 @@ pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
         return Err(InputError::Empty);
     }
     let mut set = InputSet::default();
-    let mut seen = HashSet::new();
+    let mut seen = Seen::default();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(io_error(path))?;
         if meta.is_dir() {
             walk_dir(path, 0, &mut seen, &mut set)?;
         } else {
-            add_file(path, &mut seen, &mut set)?;
+            add_file(path, &mut seen.files, &mut set)?;
         }
     }
     for f in &mut set.files {
@@ -76,8 +76,19 @@ fn add_file(path: &Path, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Res
     Ok(())
 }
 
-fn walk_dir(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Result<(), InputError> {
-    if depth > MAX_DEPTH {
+/// Canonical paths already taken, so each file and each directory is read once however
+/// many links lead to it.
+#[derive(Default)]
+struct Seen {
+    files: HashSet<PathBuf>,
+    dirs: HashSet<PathBuf>,
+}
+
+fn walk_dir(dir: &Path, depth: usize, seen: &mut Seen, set: &mut InputSet) -> Result<(), InputError> {
+    // Without the directory check, two links back to a parent would make the walk
+    // exponential in MAX_DEPTH; the depth limit stays as a bound on path length.
+    let canonical = std::fs::canonicalize(dir).map_err(io_error(dir))?;
+    if depth > MAX_DEPTH || !seen.dirs.insert(canonical) {
         return Ok(());
     }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -95,7 +106,7 @@ fn walk_dir(dir: &Path, depth: usize, seen: &mut HashSet<PathBuf>, set: &mut Inp
         if meta.is_dir() {
             walk_dir(&path, depth + 1, seen, set)?;
         } else if looks_like_capture(&path) {
-            add_file(&path, seen, set)?;
+            add_file(&path, &mut seen.files, set)?;
         } else {
             set.ignored.push(path);
         }
@@ -141,5 +152,43 @@ impl MappedFile {
 
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A pcap with only its file header: a capture by magic, with no packets.
+    const EMPTY_PCAP: [u8; 24] = [
+        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+    ];
+
+    fn tree() -> tempfile::TempDir {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("a.pcap"), EMPTY_PCAP).unwrap();
+        std::fs::write(root.path().join("notes.txt"), b"not a capture").unwrap();
+        root
+    }
+
+    #[test]
+    fn a_directory_reached_through_a_link_is_walked_once() {
+        let root = tree();
+        symlink(root.path(), root.path().join("again")).unwrap();
+        let set = collect(&[root.path().to_owned()]).unwrap();
+        assert_eq!(set.files.len(), 1);
+        assert_eq!(set.ignored, [root.path().join("notes.txt")]);
+    }
+
+    #[test]
+    fn two_links_back_to_a_parent_do_not_blow_up_the_walk() {
+        // Each level would otherwise double the paths walked, down to MAX_DEPTH.
+        let root = tree();
+        symlink(root.path(), root.path().join("left")).unwrap();
+        symlink(root.path(), root.path().join("right")).unwrap();
+        let set = collect(&[root.path().to_owned(), root.path().join("left")]).unwrap();
+        assert_eq!(set.files.iter().map(|f| &f.path).collect::<Vec<_>>(), [&root.path().join("a.pcap")]);
+        assert_eq!(set.ignored.len(), 1);
     }
 }

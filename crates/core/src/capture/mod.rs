@@ -84,6 +84,8 @@ pub enum DamageKind {
     TruncatedBlockHeader { have: usize },
     #[error("block total length {length} is invalid (must be a multiple of 4, at least 12)")]
     BadBlockLength { length: u32 },
+    #[error("section header block of {length} bytes is too short for its fields (at least 28)")]
+    ShortSectionHeader { length: u32 },
     #[error("block of {length} bytes runs past the end of the file ({available} bytes left)")]
     BlockPastEnd { length: u32, available: u64 },
     #[error("block trailer length {trailer} differs from header length {length}")]

@@ -115,11 +115,27 @@ impl PcapInfo {
         })
     }
 
-    /// Files older than 2.3 may hold caplen and orig_len swapped (libpcap's
-    /// "maybe swapped" rule): when caplen > orig_len there, the two are exchanged.
-    fn lengths_maybe_swapped(&self) -> bool {
-        self.version < (2, 3)
+    /// The two length fields of a record header traded places at version 2.3, and some
+    /// writers stamped 2.3 on files still in the old order. libpcap and Wireshark agree on
+    /// the reading: before 2.3 the fields are always swapped; at 2.3 they are swapped when
+    /// the first exceeds the second (nothing can capture more than was on the wire).
+    /// Reading them any other way frames an old file differently from every other tool.
+    fn length_order(&self) -> LengthOrder {
+        match self.version.1 {
+            0..=2 => LengthOrder::Swapped,
+            3 => LengthOrder::MaybeSwapped,
+            _ => LengthOrder::AsWritten,
+        }
     }
+}
+
+/// How the captured and original lengths sit in a record header (see
+/// [`PcapInfo::length_order`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LengthOrder {
+    AsWritten,
+    Swapped,
+    MaybeSwapped,
 }
 
 /// Walks the records of a classic pcap file.
@@ -167,11 +183,12 @@ impl<'a> PcapReader<'a> {
         }
         let (h, _) = RecordHeader::ref_from_prefix(rest).expect("length checked above");
         let e = self.info.endian;
-        let mut caplen = e.u32(h.caplen);
-        let mut orig_len = e.u32(h.orig_len);
-        if caplen > orig_len && self.info.lengths_maybe_swapped() {
-            std::mem::swap(&mut caplen, &mut orig_len);
-        }
+        let (first, second) = (e.u32(h.caplen), e.u32(h.orig_len));
+        let (caplen, orig_len) = match self.info.length_order() {
+            LengthOrder::Swapped => (second, first),
+            LengthOrder::MaybeSwapped if first > second => (second, first),
+            _ => (first, second),
+        };
         if caplen > MAX_CAPLEN {
             return Err(damage(DamageKind::ImplausibleCaplen { caplen, limit: MAX_CAPLEN }));
         }
@@ -254,6 +271,52 @@ mod tests {
         let mut r = PcapReader::new(&f).unwrap();
         let Some(Ok(Event::Packet(rec))) = r.next_event() else { panic!() };
         assert_eq!((rec.data.len(), rec.orig_len), (4, 60));
+    }
+
+    /// A record whose first length field is 2 and second 4, followed by 4 data bytes.
+    fn small_first_length(minor: u8) -> Vec<u8> {
+        let mut f = tiny_pcap();
+        f[6] = minor;
+        f[32..36].copy_from_slice(&2u32.to_le_bytes());
+        f[36..40].copy_from_slice(&4u32.to_le_bytes());
+        f
+    }
+
+    #[test]
+    fn before_2_3_lengths_are_always_swapped() {
+        // libpcap swaps unconditionally here: the record holds 4 captured bytes, and
+        // reading only 2 would leave a 2-byte "record header" as damage.
+        let f = small_first_length(2);
+        let mut r = PcapReader::new(&f).unwrap();
+        let Some(Ok(Event::Packet(rec))) = r.next_event() else { panic!() };
+        assert_eq!((rec.data.len(), rec.orig_len), (4, 2));
+        assert!(r.next_event().is_none());
+    }
+
+    #[test]
+    fn version_2_3_swaps_only_impossible_lengths() {
+        let f = small_first_length(3);
+        let mut r = PcapReader::new(&f).unwrap();
+        let Some(Ok(Event::Packet(rec))) = r.next_event() else { panic!() };
+        assert_eq!((rec.data.len(), rec.orig_len), (2, 4));
+        // 60 captured of 4 on the wire cannot be: read as 4 of 60, as libpcap does.
+        let mut f = tiny_pcap();
+        f[6] = 3;
+        f[32..36].copy_from_slice(&60u32.to_le_bytes());
+        f[36..40].copy_from_slice(&4u32.to_le_bytes());
+        let mut r = PcapReader::new(&f).unwrap();
+        let Some(Ok(Event::Packet(rec))) = r.next_event() else { panic!() };
+        assert_eq!((rec.data.len(), rec.orig_len), (4, 60));
+    }
+
+    #[test]
+    fn version_2_4_lengths_are_taken_as_written() {
+        let mut f = tiny_pcap();
+        f[32..36].copy_from_slice(&60u32.to_le_bytes());
+        f[36..40].copy_from_slice(&4u32.to_le_bytes());
+        let mut r = PcapReader::new(&f).unwrap();
+        let Some(Err(d)) = r.next_event() else { panic!() };
+        assert_eq!(d, Damage { offset: 24, kind: DamageKind::RecordPastEnd { caplen: 60, available: 4 } });
     }
 
     #[test]

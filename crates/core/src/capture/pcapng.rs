@@ -12,6 +12,8 @@ pub const PB_TYPE: u32 = 0x0000_0002;
 pub const SPB_TYPE: u32 = 0x0000_0003;
 pub const EPB_TYPE: u32 = 0x0000_0006;
 const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+/// Byte-order magic, major and minor version, section length.
+const SHB_FIXED_LEN: usize = 16;
 
 const OPT_END: u16 = 0;
 const OPT_IF_TSRESOL: u16 = 9;
@@ -42,7 +44,9 @@ pub struct PcapngReader<'a> {
     pos: usize,
     endian: Endian,
     interfaces: Vec<Interface>,
-    /// Simple Packet Blocks carry no timestamp: they take the last one seen in the section.
+    /// Simple Packet Blocks carry no timestamp: they take the last one seen in the file
+    /// (0 before any). A new section does not reset it: 1970 in the middle of a capture
+    /// would tear the timing of the flow the packet joins apart.
     last_ts_ns: i64,
     done: bool,
 }
@@ -135,8 +139,14 @@ impl<'a> PcapngReader<'a> {
 
     fn read_section_header(&mut self, body: &[u8], offset: u64) -> Result<(), Damage> {
         let e = self.endian;
-        let major = body.get(4..6).map_or(0, |b| e.u16(b.try_into().expect("2 bytes")));
-        let minor = body.get(6..8).map_or(0, |b| e.u16(b.try_into().expect("2 bytes")));
+        // Byte-order magic, version and section length are mandatory: a shorter block
+        // is broken framing, not a section of some unknown version 0.0.
+        let Some(fixed) = body.get(..SHB_FIXED_LEN) else {
+            let length = (body.len() + 12) as u32;
+            return Err(Damage { offset, kind: DamageKind::ShortSectionHeader { length } });
+        };
+        let major = e.u16([fixed[4], fixed[5]]);
+        let minor = e.u16([fixed[6], fixed[7]]);
         if major != 1 {
             return Err(Damage {
                 offset,
@@ -145,7 +155,6 @@ impl<'a> PcapngReader<'a> {
         }
         // Section options (hardware, OS, application) are not needed and not read.
         self.interfaces.clear();
-        self.last_ts_ns = 0;
         Ok(())
     }
 
@@ -232,16 +241,110 @@ impl<'a> PcapngReader<'a> {
 
     /// SPB body: orig_len, then the packet cut to the interface's snap length.
     fn simple_packet(&mut self, body: &'a [u8], offset: u64) -> Event<'a> {
-        let (Some(interface), Some(len)) = (self.interfaces.first(), body.get(..4)) else {
+        let Some(interface) = self.interfaces.first() else {
             return Event::Skipped { reason: SkipReason::UnknownInterface, offset };
         };
-        let orig_len = self.endian.u32(len.try_into().expect("4 bytes"));
+        let Some((len, data)) = body.split_first_chunk::<4>() else {
+            return Event::Skipped { reason: SkipReason::CorruptRecord, offset };
+        };
+        let orig_len = self.endian.u32(*len);
         let mut caplen = orig_len as usize;
         if interface.snaplen != 0 {
             caplen = caplen.min(interface.snaplen as usize);
         }
-        let data = &body[4..];
-        let data = &data[..caplen.min(data.len())];
+        // The block must hold the bytes its lengths promise (as libpcap requires); a
+        // shorter one is a damaged record, as for an EPB whose caplen overruns it.
+        let Some(data) = data.get(..caplen) else {
+            return Event::Skipped { reason: SkipReason::CorruptRecord, offset };
+        };
         Event::Packet(Record { ts_ns: self.last_ts_ns, orig_len, link_type: interface.link_type, data, offset })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Reader;
+
+    /// A little-endian block: type, total length, body (padded to 4), trailer.
+    fn block(block_type: u32, body: &[u8]) -> Vec<u8> {
+        let padded = body.len().next_multiple_of(4);
+        let length = (padded + 12) as u32;
+        let mut b = Vec::with_capacity(length as usize);
+        b.extend_from_slice(&block_type.to_le_bytes());
+        b.extend_from_slice(&length.to_le_bytes());
+        b.extend_from_slice(body);
+        b.resize(8 + padded, 0);
+        b.extend_from_slice(&length.to_le_bytes());
+        b
+    }
+
+    /// Section header (1.0, unknown section length) and one Ethernet interface.
+    fn section(snaplen: u32) -> Vec<u8> {
+        let shb = [0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let mut f = block(SHB_TYPE, &shb);
+        let mut idb = vec![1, 0, 0, 0];
+        idb.extend_from_slice(&snaplen.to_le_bytes());
+        f.extend(block(IDB_TYPE, &idb));
+        f
+    }
+
+    fn events(bytes: &[u8]) -> Vec<Result<Event<'_>, Damage>> {
+        Reader::new(bytes).unwrap().collect()
+    }
+
+    #[test]
+    fn simple_packet_takes_the_snap_length() {
+        let mut f = section(4);
+        f.extend(block(SPB_TYPE, &[60, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]));
+        let [Ok(Event::Packet(rec))] = events(&f)[..] else { panic!("{:?}", events(&f)) };
+        assert_eq!((rec.orig_len, rec.data, rec.offset), (60, &[0xde, 0xad, 0xbe, 0xef][..], 48));
+    }
+
+    #[test]
+    fn simple_packet_keeps_the_time_across_sections() {
+        // As in test202.pcapng: an EPB at 1 s, then a new section that opens with an SPB.
+        let mut f = section(0);
+        let mut epb = vec![0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0x42, 0x0f, 0, 1, 0, 0, 0, 1, 0, 0, 0];
+        epb.push(0x45);
+        f.extend(block(EPB_TYPE, &epb));
+        f.extend(section(0));
+        f.extend(block(SPB_TYPE, &[1, 0, 0, 0, 0x45]));
+        let times: Vec<i64> = events(&f)
+            .into_iter()
+            .map(|e| match e {
+                Ok(Event::Packet(rec)) => rec.ts_ns,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(times, [1_000_000_000, 1_000_000_000]);
+    }
+
+    #[test]
+    fn simple_packet_without_its_bytes_is_a_corrupt_record() {
+        // The interface exists, so "unknown interface" would name the wrong fault.
+        let mut f = section(0);
+        f.extend(block(SPB_TYPE, &[]));
+        f.extend(block(SPB_TYPE, &[60, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]));
+        let skipped = |offset| Ok(Event::Skipped { reason: SkipReason::CorruptRecord, offset });
+        assert_eq!(events(&f), [skipped(48), skipped(60)]);
+    }
+
+    #[test]
+    fn simple_packet_before_any_interface_is_unknown_interface() {
+        let mut f = section(0);
+        f.truncate(28);
+        f.extend(block(SPB_TYPE, &[4, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef]));
+        assert_eq!(events(&f), [Ok(Event::Skipped { reason: SkipReason::UnknownInterface, offset: 28 })]);
+    }
+
+    #[test]
+    fn section_header_too_short_for_its_fields_is_bad_framing() {
+        let mut f = section(0);
+        f.extend(block(SHB_TYPE, &[0x4d, 0x3c, 0x2b, 0x1a]));
+        assert_eq!(events(&f), [Err(Damage { offset: 48, kind: DamageKind::ShortSectionHeader { length: 16 } })]);
+        let Err(d) = Reader::new(&block(SHB_TYPE, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0])) else { panic!() };
+        assert_eq!(d, Damage { offset: 0, kind: DamageKind::ShortSectionHeader { length: 20 } });
+        assert_eq!(d.to_string(), "offset 0: section header block of 20 bytes is too short for its fields (at least 28)");
     }
 }
