@@ -80,7 +80,7 @@ const EDGE: &[Expect] = &[
     // Link types the decoder does not read. tshark finds 12 flows in mpls-traceroute
     // (MPLS over LINKTYPE_PPP) and 4 DNS flows in nflog; flowmine counts them all as
     // unsupported (see the ignored test for PPP).
-    ok("mpls-traceroute.pcap", (18, 1644, 1644), 18, 0, &[(UnsupportedLinkType, 18)]),
+    ok("mpls-traceroute.pcap", (18, 1644, 1644), 18, 12, &[]), // tshark: 12 flows (PPP, MPLS)
     ok("nflog.pcap", (4, 752, 752), 4, 0, &[(UnsupportedLinkType, 4)]),
     ok("unsupported-link-type-160.pcap", (1, 23, 23), 1, 0, &[(UnsupportedLinkType, 1)]),
     // IPv4 and IPv6 fragments and extension headers.
@@ -428,14 +428,12 @@ fn ipv6_extension_headers_are_stepped_over() {
 // ignored until the decoder (wire/) catches up, and then should simply pass.
 
 #[test]
-#[ignore = "decoder: walk_extensions stops after 64 headers and reports routing (43) as the protocol"]
 fn long_ipv6_extension_chain_reaches_udp() {
     // tcpdump: HBH, then 33 × (RT6, frag, DSTOPT) … "12345 > 54321: UDP, length 10".
     assert_flows("ipv6_ext_headers.pcap", &["udp [2001:db8::1]:12345 > [2001:db8::2]:54321 vlan 0: 1+0"]);
 }
 
 #[test]
-#[ignore = "decoder: LINKTYPE_PPP (9) is not a supported link type"]
 fn mpls_over_ppp_gives_the_traceroute_flows() {
     // tshark: 9 UDP probes from 12.4.4.4:42315 under an MPLS label, and the ICMP
     // time-exceeded replies of three routers (3 each).

@@ -141,6 +141,7 @@ struct Ctx {
 fn link_layer<'a>(link_type: u16, frame: &'a [u8], vlan: &mut u16, depth: u8) -> Result<(L3, &'a [u8]), Skip> {
     match link_type {
         linktype::ETHERNET => ethernet_frame(frame, vlan),
+        linktype::PPP | linktype::PPP_HDLC => ppp_payload(frame),
         linktype::RAW => raw_ip(frame),
         linktype::IPV4 => Ok((L3::V4, frame)),
         linktype::IPV6 => Ok((L3::V6, frame)),
@@ -228,6 +229,7 @@ fn ppp_payload(bytes: &[u8]) -> Result<(L3, &[u8]), Skip> {
     match ppp::parse_protocol(bytes)? {
         (ppp::PPP_IPV4, rest) => Ok((L3::V4, rest)),
         (ppp::PPP_IPV6, rest) => Ok((L3::V6, rest)),
+        (ppp::PPP_MPLS_UNICAST | ppp::PPP_MPLS_MULTICAST, rest) => mpls_stack(rest),
         _ => Err(SkipReason::NonIp),
     }
 }
@@ -631,5 +633,16 @@ mod tests {
         assert_eq!((f.protocol, f.src_port, f.dst_port), (17, 12345, 53));
         let (Fragment::First(a), Fragment::Later(b)) = (f.fragment, l.fragment) else { panic!("{f:?} {l:?}") };
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn ppp_link_type_with_mpls() {
+        // HDLC framing, PPP protocol MPLS unicast, one label (bottom of stack), then IPv4/UDP.
+        let mut frame = vec![0xff, 0x03, 0x02, 0x81, 0x01, 0x86, 0x01, 0x01];
+        frame.extend(ipv4_udp(42315, 33435, &[0; 12]));
+        let m = decode(linktype::PPP, &frame, frame.len() as u32).unwrap();
+        assert_eq!((m.protocol, m.src_port, m.dst_port, m.l4_payload_len), (17, 42315, 33435, 12));
+        let lcp = [0xff, 0x03, 0xc0, 0x21, 0x01];
+        assert_eq!(decode(linktype::PPP_HDLC, &lcp, 5), Err(SkipReason::NonIp));
     }
 }

@@ -83,9 +83,9 @@ pub fn walk_extensions(first: u8, bytes: &[u8]) -> Result<Ipv6Chain> {
     let mut at = 0usize;
     let mut fragment = None;
     let mut jumbo_length = None;
-    // 2^8 extension headers of 8+ bytes each would already exceed any real packet; the
-    // bound only guards against pathological input looping forever on tiny headers.
-    for _ in 0..64 {
+    // No iteration bound is needed: every extension header consumes at least 8 bytes, so
+    // the captured bytes bound the walk (real chains can be long: 100+ headers are legal).
+    loop {
         let rest = &bytes[at..];
         match next {
             NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTIONS | NEXT_MOBILITY | NEXT_HIP

@@ -4,6 +4,8 @@ use super::{Result, WireError};
 
 pub const PPP_IPV4: u16 = 0x0021;
 pub const PPP_IPV6: u16 = 0x0057;
+pub const PPP_MPLS_UNICAST: u16 = 0x0281;
+pub const PPP_MPLS_MULTICAST: u16 = 0x0283;
 
 /// Reads the PPP protocol number at the start of `bytes`, skipping an HDLC-like
 /// address/control pair (`ff 03`) and honouring protocol-field compression (a 1-byte
