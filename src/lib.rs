@@ -99,7 +99,10 @@ impl FlowsJob {
         mut sink: impl FnMut(DataFrame) -> Result<(), Error>,
         progress: impl FnMut(Progress),
     ) -> Result<ScanReport, Error> {
-        let ctx = RowContext { label: self.label.clone(), input_paths: inputs.files.iter().map(|f| f.path.clone()).collect() };
+        let ctx = RowContext {
+            label: self.label.clone(),
+            input_paths: inputs.files.iter().map(|f| f.path.clone()).collect(),
+        };
         let to_frame = |batch: &FlowBatch| -> Result<(), Error> { sink(batch_to_frame(batch, &ctx)?) };
         Ok(scan(inputs, &self.options, to_frame, progress)?)
     }

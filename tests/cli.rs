@@ -23,7 +23,8 @@ fn flows(inputs: &[PathBuf], out: &Path, extra: &[&str]) -> Output {
 }
 
 fn manifest(store: &Path) -> Manifest {
-    serde_json::from_slice(&std::fs::read(store.join("manifest.json")).expect("manifest written")).expect("manifest parses")
+    serde_json::from_slice(&std::fs::read(store.join("manifest.json")).expect("manifest written"))
+        .expect("manifest parses")
 }
 
 fn u64_sum(df: &DataFrame, col: &str) -> u64 {
@@ -49,10 +50,29 @@ fn builds_a_store_with_the_documented_schema() {
 
     let df = read_flows(&store).unwrap();
     for name in [
-        "ip_version", "protocol", "src_ip", "dst_ip", "src_port", "dst_port", "vlan", "first_ts_ns",
-        "last_ts_ns", "fwd_packets", "bwd_packets", "fwd_bytes", "bwd_bytes", "fwd_wire_bytes",
-        "bwd_wire_bytes", "end_reason", "label", "pkt_ts_ns", "pkt_dir", "pkt_ip_len",
-        "pkt_l4_payload_len", "pkt_tcp_flags", "pkt_tcp_window",
+        "ip_version",
+        "protocol",
+        "src_ip",
+        "dst_ip",
+        "src_port",
+        "dst_port",
+        "vlan",
+        "first_ts_ns",
+        "last_ts_ns",
+        "fwd_packets",
+        "bwd_packets",
+        "fwd_bytes",
+        "bwd_bytes",
+        "fwd_wire_bytes",
+        "bwd_wire_bytes",
+        "end_reason",
+        "label",
+        "pkt_ts_ns",
+        "pkt_dir",
+        "pkt_ip_len",
+        "pkt_l4_payload_len",
+        "pkt_tcp_flags",
+        "pkt_tcp_window",
     ] {
         assert!(df.column(name).is_ok(), "column {name} missing");
     }

@@ -36,8 +36,11 @@ impl StoreWriter {
     /// `overwrite` is set, and even then only if it holds nothing but a previous store.
     pub fn create(dir: &Path, overwrite: bool) -> Result<StoreWriter, StoreError> {
         if dir.exists() {
-            let entries: Vec<PathBuf> =
-                fs::read_dir(dir).map_err(io(dir))?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io(dir))?;
+            let entries: Vec<PathBuf> = fs::read_dir(dir)
+                .map_err(io(dir))?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()
+                .map_err(io(dir))?;
             if !entries.is_empty() {
                 if !overwrite {
                     return Err(StoreError::NotEmpty(dir.to_owned()));
@@ -99,10 +102,7 @@ impl StoreWriter {
 }
 
 /// Writes `path` through a temporary sibling: write, fsync, rename, fsync the directory.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
+fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), StoreError>) -> Result<(), StoreError> {
     let mut tmp_name = path.file_name().expect("a file path").to_owned();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);

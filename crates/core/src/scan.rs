@@ -24,7 +24,11 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { flow: FlowConfig::default(), batch_rows: DEFAULT_BATCH_ROWS, batch_packets: DEFAULT_BATCH_PACKETS }
+        ScanOptions {
+            flow: FlowConfig::default(),
+            batch_rows: DEFAULT_BATCH_ROWS,
+            batch_packets: DEFAULT_BATCH_PACKETS,
+        }
     }
 }
 

@@ -67,8 +67,8 @@ const EDGE: &[Expect] = &[
     ok("LINKTYPE_RAW_ipv4.pcap", (1, 57, 57), 1, 1, &[]),
     ok("LINKTYPE_RAW_ipv6.pcap", (1, 77, 77), 1, 1, &[]),
     ok("linux_dlt_sll2.pcap", (6, 552, 552), 6, 2, &[(NonIp, 2)]), // 4 pings, 2 ARP
-    ok("someip_sd_sample.pcap", (6, 660, 660), 6, 2, &[]), // nDPI: 2 flows
-    ok("802.1ad_QinQ.pcap", (2, 128, 128), 2, 0, &[(NonIp, 2)]), // ARP in 802.1ad + 802.1Q
+    ok("someip_sd_sample.pcap", (6, 660, 660), 6, 2, &[]),         // nDPI: 2 flows
+    ok("802.1ad_QinQ.pcap", (2, 128, 128), 2, 0, &[(NonIp, 2)]),   // ARP in 802.1ad + 802.1Q
     ok("vlan-qinqinq.pcap", (14, 6255, 6255), 14, 1, &[]),
     ok("http-vlan-0.pcap", (14, 6143, 6143), 14, 1, &[]),
     ok("mixed-vlan-mpls.pcap", (47, 16403, 16403), 47, 3, &[]),
@@ -108,7 +108,7 @@ const EDGE: &[Expect] = &[
     ok("quic_handshake.pcap", (18, 5490, 5490), 18, 1, &[]),
     ok("quic_handshake_truncated.pcap", (18, 5485, 2462), 18, 1, &[]),
     ok("quic-v2.pcapng", (19, 12970, 12970), 19, 1, &[]), // nDPI: 1 flow
-    ok("nfsv2.pcap", (156, 23144, 23144), 156, 7, &[]), // big-endian 2.1; nDPI: 7 flows
+    ok("nfsv2.pcap", (156, 23144, 23144), 156, 7, &[]),   // big-endian 2.1; nDPI: 7 flows
     // Timestamps: ns pcap, invalid ns fractions, beyond 2106, two resolutions in one file.
     ok("tcp-handshake-nano.pcap", (3, 220, 220), 3, 1, &[]),
     ok("timestamp_invalid_nano.pcap", (3, 220, 220), 3, 1, &[]),
@@ -135,21 +135,47 @@ const EDGE: &[Expect] = &[
     // "truncated dump file; tried to read 16 header bytes, only got 2" after one record
     // (version 2.0: lengths swapped, 197 of 524501 bytes). Its loopback family 0x6c002f00
     // is no address family: not IP (nDPI's reader takes it for IPv6 and shows one flow).
-    damaged("fuzz-2021-10-13.pcap", (1, 524501, 197), 2, &[(NonIp, 1), (CorruptRecord, 1)],
-        at(237, TruncatedRecordHeader { have: 2, need: 16 })),
+    damaged(
+        "fuzz-2021-10-13.pcap",
+        (1, 524501, 197),
+        2,
+        &[(NonIp, 1), (CorruptRecord, 1)],
+        at(237, TruncatedRecordHeader { have: 2, need: 16 }),
+    ),
     // "archaic pcap savefile format"
-    damaged("pcap-invalid-version-1.pcap", (0, 0, 0), 0, &[],
-        at(4, UnsupportedVersion { format: "pcap", major: 1, minor: 4 })),
+    damaged(
+        "pcap-invalid-version-1.pcap",
+        (0, 0, 0),
+        0,
+        &[],
+        at(4, UnsupportedVersion { format: "pcap", major: 1, minor: 4 }),
+    ),
     // "truncated dump file; tried to read 24 file header bytes"
     damaged("pcap-truncated-hdr-23.pcap", (0, 0, 0), 0, &[], at(0, TruncatedFileHeader { have: 23, need: 24 })),
     // "block in pcapng dump file has a length of 21 that is not a multiple of 4" (the IDB)
-    damaged("pcapng-block-len-not-mult4.pcapng", (0, 0, 0), 1, &[(CorruptRecord, 1)], at(28, BadBlockLength { length: 21 })),
+    damaged(
+        "pcapng-block-len-not-mult4.pcapng",
+        (0, 0, 0),
+        1,
+        &[(CorruptRecord, 1)],
+        at(28, BadBlockLength { length: 21 }),
+    ),
     // "unsupported pcapng savefile version 0.1"
-    damaged("pcapng-invalid-vers-1.pcapng", (0, 0, 0), 0, &[],
-        at(0, UnsupportedVersion { format: "pcapng", major: 0, minor: 1 })),
+    damaged(
+        "pcapng-invalid-vers-1.pcapng",
+        (0, 0, 0),
+        0,
+        &[],
+        at(0, UnsupportedVersion { format: "pcapng", major: 0, minor: 1 }),
+    ),
     // "block total length in header and trailer don't match" (the SHB: an option overruns it)
-    damaged("shb-option-too-long.pcapng", (0, 0, 0), 0, &[],
-        at(0, BlockLengthMismatch { length: 52, trailer: 0x3030_3030 })),
+    damaged(
+        "shb-option-too-long.pcapng",
+        (0, 0, 0),
+        0,
+        &[],
+        at(0, BlockLengthMismatch { length: 52, trailer: 0x3030_3030 }),
+    ),
 ];
 
 fn expected_skips(list: &[(SkipReason, u64)]) -> SkipCounts {
@@ -173,10 +199,8 @@ fn records(bytes: &[u8]) -> (u64, u64, u64) {
 
 #[test]
 fn every_edge_capture_has_an_expectation() {
-    let mut on_disk: Vec<String> = common::captures_in("edge")
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let mut on_disk: Vec<String> =
+        common::captures_in("edge").iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     let mut listed: Vec<String> = EDGE.iter().map(|e| e.name.to_owned()).collect();
     on_disk.sort();
     listed.sort();
@@ -216,16 +240,16 @@ fn timestamps_match_tshark() {
         ("tcp-handshake-nano.pcap", 0, 1_418_145_369_924_505_488), // ns magic
         ("someip_sd_sample.pcap", 0, 1_559_741_544_964_106_975),   // ns magic, PPI
         ("modified-format.pcap", 0, 1_712_763_541_734_807_000),
-        ("pptp.pcap", 0, 954_147_395_148_077_000), // big-endian
-        ("nfsv2.pcap", 0, 944_207_338_400_000_000), // big-endian 2.1
+        ("pptp.pcap", 0, 954_147_395_148_077_000),                 // big-endian
+        ("nfsv2.pcap", 0, 944_207_338_400_000_000),                // big-endian 2.1
         ("icmp-length-zero.pcapng", 0, 1_759_756_153_000_001_000), // if_tsresol 9
         ("quic-v2.pcapng", 0, 1_671_528_048_896_780_491),          // if_tsresol 9, SLL
         ("pcapng-multi-interface.pcapng", 0, 1_767_663_089_500_330_493), // ns interface
         ("pcapng-multi-interface.pcapng", 2, 1_767_663_437_111_897_000), // µs interface
-        ("time_2106_overflow.pcapng", 0, 4_294_967_296_000_000_000),    // 2^32 s
-        ("test102.pcapng", 3, 1_340_954_905_300_858_000),               // big-endian pcapng
-        ("test202.pcapng", 2, 1_340_954_905_301_858_000),               // second interface
-        ("test202.pcapng", 4, 1_340_954_905_298_858_000),               // big-endian 2nd section
+        ("time_2106_overflow.pcapng", 0, 4_294_967_296_000_000_000), // 2^32 s
+        ("test102.pcapng", 3, 1_340_954_905_300_858_000),          // big-endian pcapng
+        ("test202.pcapng", 2, 1_340_954_905_301_858_000),          // second interface
+        ("test202.pcapng", 4, 1_340_954_905_298_858_000),          // big-endian 2nd section
         // tcpdump: "17:16:10.1000000000 (invalid ns)" and ".2147483648": the fraction
         // carries into the seconds.
         ("timestamp_invalid_nano.pcap", 1, 1_418_145_371_000_000_000),

@@ -6,7 +6,16 @@ use proptest::prelude::*;
 
 /// A packet among a small pool of hosts and ports, so keys collide often.
 fn packet() -> impl Strategy<Value = (u64, PacketMeta)> {
-    (0u64..3_000_000_000, 0u8..4, 0u8..4, 0u16..3, 0u16..3, prop::sample::select(vec![6u8, 17, 1]), any::<u8>(), 40u32..1500)
+    (
+        0u64..3_000_000_000,
+        0u8..4,
+        0u8..4,
+        0u16..3,
+        0u16..3,
+        prop::sample::select(vec![6u8, 17, 1]),
+        any::<u8>(),
+        40u32..1500,
+    )
         .prop_map(|(gap, a, b, pa, pb, protocol, flags, len)| {
             let mut m = PacketMeta {
                 ip_version: 4,
@@ -31,12 +40,14 @@ fn packet() -> impl Strategy<Value = (u64, PacketMeta)> {
 
 fn config() -> impl Strategy<Value = FlowConfig> {
     let timeout = prop::option::of(1u64..5_000_000_000);
-    (timeout.clone(), timeout, any::<bool>(), 0u64..2_000_000_000).prop_map(|(idle, active, tcp_close, linger)| FlowConfig {
-        idle_timeout_ns: idle,
-        active_timeout_ns: active,
-        tcp_close,
-        tcp_close_linger_ns: linger,
-        packets: PacketLimit::All,
+    (timeout.clone(), timeout, any::<bool>(), 0u64..2_000_000_000).prop_map(|(idle, active, tcp_close, linger)| {
+        FlowConfig {
+            idle_timeout_ns: idle,
+            active_timeout_ns: active,
+            tcp_close,
+            tcp_close_linger_ns: linger,
+            packets: PacketLimit::All,
+        }
     })
 }
 

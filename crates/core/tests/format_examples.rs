@@ -564,7 +564,10 @@ fn pcapng_framing_damage_stops_the_file() {
         let d = damage_after(f, 1);
         (d.offset, d.kind.to_string())
     };
-    assert_eq!(msg(&with_tail(&[6, 0, 0, 0, 12, 0])), (140, "block header cut short: 6 of 12 bytes at end of file".into()));
+    assert_eq!(
+        msg(&with_tail(&[6, 0, 0, 0, 12, 0])),
+        (140, "block header cut short: 6 of 12 bytes at end of file".into())
+    );
     assert_eq!(
         msg(&with_tail(&[6, 0, 0, 0, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])),
         (140, "block total length 13 is invalid (must be a multiple of 4, at least 12)".into())
@@ -619,7 +622,11 @@ fn decoding_example_decodes_as_documented() {
 fn every_skip_reason_is_documented() {
     let decoding = read_doc("decoding.md");
     for reason in SkipReason::ALL {
-        assert!(decoding.contains(&format!("| `{}` |", reason.name())), "decoding.md lacks skip reason {}", reason.name());
+        assert!(
+            decoding.contains(&format!("| `{}` |", reason.name())),
+            "decoding.md lacks skip reason {}",
+            reason.name()
+        );
     }
     // The manifest example lists every reason, sorted by name, zeros included.
     let store = read_doc("store.md");

@@ -174,8 +174,16 @@ fn pcapng_file() -> impl Strategy<Value = Vec<u8>> {
         let mut f = pcapng_block(0x0a0d_0d0a, &shb_body(big, 1), big, None);
         let mut big = big;
         // An Ethernet interface with snaplen 60, so packet blocks have one to refer to.
-        let first_idb =
-            BlockSpec { block_type: 1, big, body: vec![0; 60], options: vec![], iface: 1, ts: 0, length: None, cut: None };
+        let first_idb = BlockSpec {
+            block_type: 1,
+            big,
+            body: vec![0; 60],
+            options: vec![],
+            iface: 1,
+            ts: 0,
+            length: None,
+            cut: None,
+        };
         for spec in std::iter::once(first_idb).chain(specs) {
             let o = Order { big };
             let mut body = spec.body;

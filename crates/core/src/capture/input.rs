@@ -161,9 +161,8 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     /// A pcap with only its file header: a capture by magic, with no packets.
-    const EMPTY_PCAP: [u8; 24] = [
-        0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
-    ];
+    const EMPTY_PCAP: [u8; 24] =
+        [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
 
     fn tree() -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();

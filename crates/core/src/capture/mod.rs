@@ -56,7 +56,10 @@ pub struct Record<'a> {
 pub enum Event<'a> {
     Packet(Record<'a>),
     /// A packet was present but cannot be used; the framing around it is intact.
-    Skipped { reason: SkipReason, offset: u64 },
+    Skipped {
+        reason: SkipReason,
+        offset: u64,
+    },
 }
 
 /// Damage that stops the reading of a file: nothing after `offset` can be framed.
@@ -112,14 +115,10 @@ impl<'a> Reader<'a> {
         match Format::detect(bytes) {
             Some(Format::Pcap) => pcap::PcapReader::new(bytes).map(Reader::Pcap),
             Some(Format::Pcapng) => pcapng::PcapngReader::new(bytes).map(Reader::Pcapng),
-            None if bytes.len() < 4 => Err(Damage {
-                offset: 0,
-                kind: DamageKind::TruncatedFileHeader { have: bytes.len(), need: 24 },
-            }),
-            None => Err(Damage {
-                offset: 0,
-                kind: DamageKind::UnknownMagic(bytes[..4].try_into().expect("4 bytes")),
-            }),
+            None if bytes.len() < 4 => {
+                Err(Damage { offset: 0, kind: DamageKind::TruncatedFileHeader { have: bytes.len(), need: 24 } })
+            }
+            None => Err(Damage { offset: 0, kind: DamageKind::UnknownMagic(bytes[..4].try_into().expect("4 bytes")) }),
         }
     }
 

@@ -91,13 +91,11 @@ pub struct PcapInfo {
 
 impl PcapInfo {
     pub fn parse(bytes: &[u8]) -> Result<PcapInfo, Damage> {
-        let truncated = || Damage {
-            offset: 0,
-            kind: DamageKind::TruncatedFileHeader { have: bytes.len(), need: FILE_HEADER_LEN },
-        };
+        let truncated =
+            || Damage { offset: 0, kind: DamageKind::TruncatedFileHeader { have: bytes.len(), need: FILE_HEADER_LEN } };
         let (h, _) = FileHeader::ref_from_prefix(bytes).map_err(|_| truncated())?;
-        let (variant, endian) = Variant::from_magic(h.magic)
-            .ok_or(Damage { offset: 0, kind: DamageKind::UnknownMagic(h.magic) })?;
+        let (variant, endian) =
+            Variant::from_magic(h.magic).ok_or(Damage { offset: 0, kind: DamageKind::UnknownMagic(h.magic) })?;
         let version = (endian.u16(h.version_major), endian.u16(h.version_minor));
         // libpcap reads major version 2 only; 1.x files predate the current record layout.
         if version.0 != 2 {
@@ -198,8 +196,8 @@ impl<'a> PcapReader<'a> {
         }
         let data = &rest[header_len..header_len + caplen as usize];
         // Out-of-range fractions (≥ 1 s) are kept as the file says: they carry into seconds.
-        let ts_ns = i64::from(e.u32(h.ts_sec)) * 1_000_000_000
-            + i64::from(e.u32(h.ts_frac)) * self.info.variant.ns_per_frac();
+        let ts_ns =
+            i64::from(e.u32(h.ts_sec)) * 1_000_000_000 + i64::from(e.u32(h.ts_frac)) * self.info.variant.ns_per_frac();
         self.pos = offset + header_len + caplen as usize;
         Ok(Record { ts_ns, orig_len, link_type: self.info.link_type, data, offset: offset as u64 })
     }

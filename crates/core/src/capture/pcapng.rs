@@ -53,14 +53,8 @@ pub struct PcapngReader<'a> {
 
 impl<'a> PcapngReader<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, Damage> {
-        let mut r = PcapngReader {
-            bytes,
-            pos: 0,
-            endian: Endian::Little,
-            interfaces: Vec::new(),
-            last_ts_ns: 0,
-            done: false,
-        };
+        let mut r =
+            PcapngReader { bytes, pos: 0, endian: Endian::Little, interfaces: Vec::new(), last_ts_ns: 0, done: false };
         // The first block is the section header (`Format::detect` saw its type); a bad
         // one fails the file before any packet is handed out.
         r.next_block()?;
@@ -148,10 +142,7 @@ impl<'a> PcapngReader<'a> {
         let major = e.u16([fixed[4], fixed[5]]);
         let minor = e.u16([fixed[6], fixed[7]]);
         if major != 1 {
-            return Err(Damage {
-                offset,
-                kind: DamageKind::UnsupportedVersion { format: "pcapng", major, minor },
-            });
+            return Err(Damage { offset, kind: DamageKind::UnsupportedVersion { format: "pcapng", major, minor } });
         }
         // Section options (hardware, OS, application) are not needed and not read.
         self.interfaces.clear();
@@ -345,6 +336,9 @@ mod tests {
         assert_eq!(events(&f), [Err(Damage { offset: 48, kind: DamageKind::ShortSectionHeader { length: 16 } })]);
         let Err(d) = Reader::new(&block(SHB_TYPE, &[0x4d, 0x3c, 0x2b, 0x1a, 1, 0])) else { panic!() };
         assert_eq!(d, Damage { offset: 0, kind: DamageKind::ShortSectionHeader { length: 20 } });
-        assert_eq!(d.to_string(), "offset 0: section header block of 20 bytes is too short for its fields (at least 28)");
+        assert_eq!(
+            d.to_string(),
+            "offset 0: section header block of 20 bytes is too short for its fields (at least 28)"
+        );
     }
 }

@@ -102,10 +102,30 @@ impl FlowBatch {
             ($($f:ident),*) => { $( self.$f.extend_from_slice(&other.$f); )* };
         }
         extend_all!(
-            ip_version, protocol, src_addr, dst_addr, src_port, dst_port, vlan, first_ts_ns,
-            last_ts_ns, fwd_packets, bwd_packets, fwd_bytes, bwd_bytes, fwd_wire_bytes,
-            bwd_wire_bytes, end_reason, tunnel, input_index, pkt_ts_ns, pkt_dir, pkt_ip_len,
-            pkt_l4_payload_len, pkt_tcp_flags, pkt_tcp_window
+            ip_version,
+            protocol,
+            src_addr,
+            dst_addr,
+            src_port,
+            dst_port,
+            vlan,
+            first_ts_ns,
+            last_ts_ns,
+            fwd_packets,
+            bwd_packets,
+            fwd_bytes,
+            bwd_bytes,
+            fwd_wire_bytes,
+            bwd_wire_bytes,
+            end_reason,
+            tunnel,
+            input_index,
+            pkt_ts_ns,
+            pkt_dir,
+            pkt_ip_len,
+            pkt_l4_payload_len,
+            pkt_tcp_flags,
+            pkt_tcp_window
         );
         self.pkt_offsets.extend(other.pkt_offsets.iter().skip(1).map(|o| o + base));
     }
@@ -117,10 +137,31 @@ impl FlowBatch {
             ($($f:ident),*) => { $( fresh.$f.clear(); )* };
         }
         clear_all!(
-            ip_version, protocol, src_addr, dst_addr, src_port, dst_port, vlan, first_ts_ns,
-            last_ts_ns, fwd_packets, bwd_packets, fwd_bytes, bwd_bytes, fwd_wire_bytes,
-            bwd_wire_bytes, end_reason, tunnel, input_index, pkt_offsets, pkt_ts_ns, pkt_dir,
-            pkt_ip_len, pkt_l4_payload_len, pkt_tcp_flags, pkt_tcp_window
+            ip_version,
+            protocol,
+            src_addr,
+            dst_addr,
+            src_port,
+            dst_port,
+            vlan,
+            first_ts_ns,
+            last_ts_ns,
+            fwd_packets,
+            bwd_packets,
+            fwd_bytes,
+            bwd_bytes,
+            fwd_wire_bytes,
+            bwd_wire_bytes,
+            end_reason,
+            tunnel,
+            input_index,
+            pkt_offsets,
+            pkt_ts_ns,
+            pkt_dir,
+            pkt_ip_len,
+            pkt_l4_payload_len,
+            pkt_tcp_flags,
+            pkt_tcp_window
         );
         fresh.pkt_offsets.push(0);
         *self = fresh;

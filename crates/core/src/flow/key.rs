@@ -32,7 +32,15 @@ impl FlowKey {
         let dst = (meta.dst, meta.dst_port);
         let sender_is_lo = src <= dst;
         let ((lo_addr, lo_port), (hi_addr, hi_port)) = if sender_is_lo { (src, dst) } else { (dst, src) };
-        let key = FlowKey { vlan: meta.vlan, ip_version: meta.ip_version, protocol: meta.protocol, lo_addr, lo_port, hi_addr, hi_port };
+        let key = FlowKey {
+            vlan: meta.vlan,
+            ip_version: meta.ip_version,
+            protocol: meta.protocol,
+            lo_addr,
+            lo_port,
+            hi_addr,
+            hi_port,
+        };
         (key, sender_is_lo)
     }
 }

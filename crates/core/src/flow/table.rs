@@ -86,9 +86,7 @@ impl FlowTable {
             }
             None => {
                 self.flows_started += 1;
-                self.flows
-                    .entry(key)
-                    .or_insert_with(|| Flow::new(key, sender_is_lo, ts_ns, meta.tunnel, input_index))
+                self.flows.entry(key).or_insert_with(|| Flow::new(key, sender_is_lo, ts_ns, meta.tunnel, input_index))
             }
         };
         let keep = config.packets.keeps(flow.total_packets());
@@ -107,11 +105,14 @@ impl FlowTable {
         let now = self.now_ns;
         self.next_sweep_ns = now.saturating_add(self.sweep_interval_ns);
         let config = &self.config;
-        let mut ended: Vec<(Flow, EndReason)> =
-            self.flows.extract_if(|_, flow| expired(flow, now, config).is_some()).map(|(_, flow)| {
+        let mut ended: Vec<(Flow, EndReason)> = self
+            .flows
+            .extract_if(|_, flow| expired(flow, now, config).is_some())
+            .map(|(_, flow)| {
                 let reason = expired(&flow, now, config).expect("filtered on it");
                 (flow, reason)
-            }).collect();
+            })
+            .collect();
         emit_sorted(&mut ended, out);
         self.fragments.expire(now);
     }
@@ -325,7 +326,14 @@ mod tests {
 
     #[test]
     fn later_fragments_join_their_first_fragment() {
-        let id = FragmentId { ip_version: 4, protocol: PROTOCOL_UDP, src: udp(true).src, dst: udp(true).dst, id: 7, vlan: 0 };
+        let id = FragmentId {
+            ip_version: 4,
+            protocol: PROTOCOL_UDP,
+            src: udp(true).src,
+            dst: udp(true).dst,
+            id: 7,
+            vlan: 0,
+        };
         let first = PacketMeta { fragment: Fragment::First(id), ..udp(true) };
         let later = PacketMeta { fragment: Fragment::Later(id), src_port: 0, dst_port: 0, ..udp(true) };
         let mut table = FlowTable::new(FlowConfig::unbounded());

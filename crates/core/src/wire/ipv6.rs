@@ -88,8 +88,7 @@ pub fn walk_extensions(first: u8, bytes: &[u8]) -> Result<Ipv6Chain> {
     loop {
         let rest = &bytes[at..];
         match next {
-            NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTIONS | NEXT_MOBILITY | NEXT_HIP
-            | NEXT_SHIM6 => {
+            NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTIONS | NEXT_MOBILITY | NEXT_HIP | NEXT_SHIM6 => {
                 let [nh, len, ..] = *rest else { return Err(WireError::Truncated) };
                 let size = (usize::from(len) + 1) * 8;
                 let body = rest.get(..size).ok_or(WireError::Truncated)?;
@@ -183,10 +182,7 @@ mod tests {
         let chain = walk_extensions(NEXT_HOP_BY_HOP, &ext).unwrap();
         assert_eq!(chain.protocol, 17);
         assert_eq!(chain.ext_len, 24);
-        assert_eq!(
-            chain.fragment,
-            Some(Ipv6Fragment { identification: 0xdead_beef, offset: 0, more: true })
-        );
+        assert_eq!(chain.fragment, Some(Ipv6Fragment { identification: 0xdead_beef, offset: 0, more: true }));
         assert_eq!(chain.jumbo_length, None);
     }
 
