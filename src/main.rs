@@ -1,22 +1,15 @@
 //! The `flowmine` command: parses arguments, calls the library, prints a summary.
+//! One subcommand = one module of `cmd/` = one library call.
 //!
 //! Exit status: 0 complete; 1 failed (nothing usable was written); 2 usage error;
 //! 3 complete, but some input was damaged (its readable part is in the store; the
 //! manifest and the lines printed name each file, offset and what was wrong).
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+mod cmd;
+
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use flowmine::core::flow::config::SECOND;
-use flowmine::core::{FlowConfig, PacketLimit, ScanOptions, ScanReport};
-use flowmine::{FlowsJob, StoreOutcome};
-use indicatif::{ProgressBar, ProgressStyle};
-
-const EXIT_FAILED: u8 = 1;
-const EXIT_DAMAGED_INPUT: u8 = 3;
 
 #[derive(Parser)]
 #[command(name = "flowmine", version, about = "Packet captures to labelled bi-directional flow datasets")]
@@ -28,184 +21,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Build a flow store (Parquet + manifest.json) from capture files or directories.
-    Flows(FlowsArgs),
-}
-
-#[derive(clap::Args)]
-struct FlowsArgs {
-    /// pcap/pcapng files, or directories searched recursively (files recognised by magic).
-    #[arg(required = true)]
-    inputs: Vec<PathBuf>,
-    /// Store directory to create.
-    #[arg(long)]
-    out: PathBuf,
-    /// Worker threads for writing the store (the scan itself runs on one thread).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
-    /// End a flow after this many seconds without a packet, or `off`.
-    #[arg(long, default_value = "120", value_parser = parse_timeout)]
-    idle_timeout: Timeout,
-    /// End a flow once it has lasted this many seconds, or `off`.
-    #[arg(long, default_value = "1800", value_parser = parse_timeout)]
-    active_timeout: Timeout,
-    /// End TCP flows on FIN from both sides or RST.
-    #[arg(long, default_value = "on", value_parser = parse_on_off)]
-    tcp_close: bool,
-    /// Seconds after a TCP close during which non-SYN packets still join the closed flow.
-    #[arg(long, default_value_t = 1.0)]
-    tcp_close_linger: f64,
-    /// Per-packet arrays to keep per flow: `all`, `none`, or the first N packets.
-    #[arg(long, default_value = "all", value_parser = parse_packets)]
-    packets: PacketLimit,
-    /// Value of the `label` column for every flow of this run.
-    #[arg(long)]
-    label: Option<String>,
-    /// Replace an existing store in --out.
-    #[arg(long)]
-    overwrite: bool,
-    /// Print nothing but errors.
-    #[arg(long, short)]
-    quiet: bool,
-}
-
-#[derive(Clone, Copy)]
-struct Timeout(Option<u64>);
-
-fn parse_seconds(s: &str) -> Result<u64, String> {
-    let secs: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
-    if !(secs.is_finite() && secs > 0.0) {
-        return Err(format!("`{s}`: seconds must be positive"));
-    }
-    Ok((secs * SECOND as f64).round() as u64)
-}
-
-fn parse_timeout(s: &str) -> Result<Timeout, String> {
-    if s == "off" { Ok(Timeout(None)) } else { parse_seconds(s).map(|t| Timeout(Some(t))) }
-}
-
-fn parse_on_off(s: &str) -> Result<bool, String> {
-    match s {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(format!("`{s}`: expected `on` or `off`")),
-    }
-}
-
-fn parse_packets(s: &str) -> Result<PacketLimit, String> {
-    match s {
-        "all" => Ok(PacketLimit::All),
-        "none" => Ok(PacketLimit::First(0)),
-        n => n.parse().map(PacketLimit::First).map_err(|_| format!("`{s}`: expected `all`, `none` or a count")),
-    }
+    Flows(cmd::flows::FlowsArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Flows(args) => flows(args),
+        Command::Flows(args) => cmd::flows::run(args),
     }
-}
-
-fn flows(args: FlowsArgs) -> ExitCode {
-    if args.threads > 0 {
-        // Polars sizes its pool from this variable when the pool is first used, after this.
-        // SAFETY: no other thread exists yet.
-        unsafe { std::env::set_var("POLARS_MAX_THREADS", args.threads.to_string()) };
-    }
-    let flow = FlowConfig {
-        idle_timeout_ns: args.idle_timeout.0,
-        active_timeout_ns: args.active_timeout.0,
-        tcp_close: args.tcp_close,
-        tcp_close_linger_ns: (args.tcp_close_linger.max(0.0) * SECOND as f64) as u64,
-        packets: args.packets,
-    };
-    let mut job = FlowsJob::new(args.inputs, ScanOptions { flow, ..ScanOptions::default() });
-    job.label = args.label;
-    job.threads = args.threads;
-
-    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}")
-                .expect("valid template"),
-        );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        bar
-    });
-    let started = Instant::now();
-    let result = job.to_store(&args.out, args.overwrite, |p| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.bytes_total);
-            bar.set_position(p.bytes_done);
-            bar.set_message(format!("{} packets, {} flows", p.packets, p.flows));
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    match result {
-        Ok(outcome) => {
-            print_damage(&outcome.report);
-            if !args.quiet {
-                print_summary(&outcome, started.elapsed());
-            }
-            if outcome.report.damaged_files().next().is_some() {
-                ExitCode::from(EXIT_DAMAGED_INPUT)
-            } else {
-                ExitCode::SUCCESS
-            }
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
-}
-
-/// One line per damaged file: path, offset, what was wrong.
-fn print_damage(report: &ScanReport) {
-    for f in report.damaged_files() {
-        let d = f.damage.as_ref().expect("filtered on damage");
-        eprintln!("flowmine: error: {}: offset {}: {}", f.path.display(), d.offset, d.kind);
-    }
-}
-
-fn print_summary(outcome: &StoreOutcome, elapsed: Duration) {
-    let r = &outcome.report;
-    let bytes: u64 = r.files.iter().map(|f| f.bytes).sum();
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    println!(
-        "read {} capture file{} ({:.1} MiB) in {:.2} s: {:.2} million packets/s",
-        r.files.len(),
-        if r.files.len() == 1 { "" } else { "s" },
-        bytes as f64 / (1 << 20) as f64,
-        secs,
-        r.packets_total as f64 / secs / 1e6,
-    );
-    let skipped: Vec<String> = r.skipped.iter().map(|(reason, n)| format!("{} {n}", reason.name())).collect();
-    println!(
-        "packets: {} total = {} in flows + {} skipped{}",
-        r.packets_total,
-        r.packets_in_flows,
-        r.skipped.total(),
-        if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join(", ")) }
-    );
-    println!("flows:   {} bi-directional flows", r.flows);
-    if r.fragments.joined + r.fragments.unmatched > 0 {
-        println!(
-            "fragments: {} joined their first fragment's flow, {} without a first fragment (keyed with ports 0)",
-            r.fragments.joined, r.fragments.unmatched
-        );
-    }
-    let damaged = r.damaged_files().count();
-    if damaged > 0 {
-        println!("damaged: {damaged} file(s) read up to the damage (see the lines above and the manifest)");
-    }
-    let dir = outcome.manifest_path.parent().unwrap_or(&outcome.manifest_path);
-    println!(
-        "store:   {} ({} Parquet part file{}, manifest.json)",
-        dir.display(),
-        outcome.manifest.parts.len(),
-        if outcome.manifest.parts.len() == 1 { "" } else { "s" }
-    );
 }

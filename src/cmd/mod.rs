@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod flows;
+
+/// Something failed; nothing usable was written.
+pub const EXIT_FAILED: u8 = 1;
+/// Complete, but some input was damaged.
+pub const EXIT_DAMAGED_INPUT: u8 = 3;
