@@ -77,13 +77,14 @@ impl FlowBatch {
         self.end_reason.push(reason);
         self.tunnel.push(flow.tunnel);
         self.input_index.push(flow.input_index);
-        let p = flow.packets;
-        self.pkt_ts_ns.extend_from_slice(&p.ts_ns);
-        self.pkt_dir.extend_from_slice(&p.dir);
-        self.pkt_ip_len.extend_from_slice(&p.ip_len);
-        self.pkt_l4_payload_len.extend_from_slice(&p.l4_payload_len);
-        self.pkt_tcp_flags.extend_from_slice(&p.tcp_flags);
-        self.pkt_tcp_window.extend_from_slice(&p.tcp_window);
+        for p in &flow.packets {
+            self.pkt_ts_ns.push(p.ts_ns);
+            self.pkt_dir.push(p.dir);
+            self.pkt_ip_len.push(p.ip_len);
+            self.pkt_l4_payload_len.push(p.l4_payload_len);
+            self.pkt_tcp_flags.push(p.tcp_flags);
+            self.pkt_tcp_window.push(p.tcp_window);
+        }
         self.pkt_offsets.push(self.pkt_ts_ns.len() as u64);
     }
 

@@ -32,36 +32,22 @@ impl EndReason {
     }
 }
 
-/// The per-packet arrays of a flow, in arrival order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PacketColumns {
-    pub ts_ns: Vec<i64>,
+/// One kept packet of a flow. The flow holds these row-wise (one allocation per flow, not
+/// one per column); [`FlowBatch`](super::FlowBatch) turns them into columns when the flow ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PacketEntry {
+    pub ts_ns: i64,
+    pub ip_len: u32,
+    pub l4_payload_len: u32,
+    pub tcp_window: u16,
+    pub tcp_flags: u8,
     /// 0 = from the initiator, 1 = towards it.
-    pub dir: Vec<u8>,
-    pub ip_len: Vec<u32>,
-    pub l4_payload_len: Vec<u32>,
-    pub tcp_flags: Vec<u8>,
-    pub tcp_window: Vec<u16>,
+    pub dir: u8,
 }
 
-impl PacketColumns {
-    pub fn len(&self) -> usize {
-        self.ts_ns.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.ts_ns.is_empty()
-    }
-
-    fn push(&mut self, ts_ns: i64, dir: Direction, meta: &PacketMeta) {
-        self.ts_ns.push(ts_ns);
-        self.dir.push(dir as u8);
-        self.ip_len.push(meta.ip_len);
-        self.l4_payload_len.push(meta.l4_payload_len);
-        self.tcp_flags.push(meta.tcp_flags);
-        self.tcp_window.push(meta.tcp_window);
-    }
-}
+/// Room for a typical short flow's packets from the first allocation on, instead of
+/// growing through 1, 2, 4.
+const INITIAL_PACKET_CAPACITY: usize = 8;
 
 /// Counters of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -90,7 +76,8 @@ pub struct Flow {
     pub input_index: u32,
     /// Set once a TCP close is seen: the flow lingers, then ends for this reason.
     pub closed: Option<EndReason>,
-    pub packets: PacketColumns,
+    /// The kept packets, in arrival order.
+    pub packets: Vec<PacketEntry>,
 }
 
 impl Flow {
@@ -105,7 +92,7 @@ impl Flow {
             tunnel,
             input_index,
             closed: None,
-            packets: PacketColumns::default(),
+            packets: Vec::new(),
         }
     }
 
@@ -129,7 +116,17 @@ impl Flow {
         }
         self.last_ts_ns = self.last_ts_ns.max(ts_ns);
         if keep {
-            self.packets.push(ts_ns, dir, meta);
+            if self.packets.capacity() == 0 {
+                self.packets.reserve_exact(INITIAL_PACKET_CAPACITY);
+            }
+            self.packets.push(PacketEntry {
+                ts_ns,
+                ip_len: meta.ip_len,
+                l4_payload_len: meta.l4_payload_len,
+                tcp_window: meta.tcp_window,
+                tcp_flags: meta.tcp_flags,
+                dir: dir as u8,
+            });
         }
     }
 
