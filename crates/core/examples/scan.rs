@@ -1,7 +1,7 @@
 //! Runs the engine alone (no Parquet) and prints the totals: a whole-run benchmark of
 //! reading, decoding and flow tables that builds in seconds in release.
 //!
-//! `cargo run --release -p flowmine-core --example scan -- [--timeouts-off] FILE_OR_DIR...`
+//! `cargo run --release -p flowmine-core --example scan -- [--timeouts-off] [--threads N] FILE_OR_DIR...`
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -14,9 +14,14 @@ fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let timeouts_off = args.iter().any(|a| a == "--timeouts-off");
     args.retain(|a| a != "--timeouts-off");
+    let mut threads = 1;
+    if let Some(i) = args.iter().position(|a| a == "--threads") {
+        threads = args.get(i + 1).and_then(|n| n.parse().ok()).expect("--threads takes a number");
+        args.drain(i..i + 2);
+    }
     let paths: Vec<PathBuf> = args.into_iter().map(PathBuf::from).collect();
     let flow = if timeouts_off { FlowConfig::unbounded() } else { FlowConfig::default() };
-    let options = ScanOptions { flow, ..ScanOptions::default() };
+    let options = ScanOptions { flow, threads, ..ScanOptions::default() };
     let started = Instant::now();
     let inputs = flowmine_core::collect_inputs(&paths).unwrap_or_else(|e| panic!("{e}"));
     let mut rows = 0usize;

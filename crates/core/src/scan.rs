@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::capture::input::{InputError, InputSet, MappedFile};
 use crate::capture::{Damage, Event, Format, Reader};
 use crate::flow::fragments::FragmentCounts;
-use crate::flow::{FlowBatch, FlowConfig, FlowTable};
+use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
 use crate::skip::{SkipCounts, SkipReason};
 use crate::wire::decode::decode;
 
@@ -18,6 +18,9 @@ pub const DEFAULT_BATCH_PACKETS: usize = 4 << 20;
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub flow: FlowConfig,
+    /// Threads updating the flow table shards (0 = one per core). The output does not
+    /// depend on it.
+    pub threads: usize,
     pub batch_rows: usize,
     pub batch_packets: usize,
 }
@@ -26,6 +29,7 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             flow: FlowConfig::default(),
+            threads: 1,
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_packets: DEFAULT_BATCH_PACKETS,
         }
@@ -99,7 +103,7 @@ pub fn scan<E: std::error::Error + 'static>(
     mut sink: impl FnMut(&FlowBatch) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
 ) -> Result<ScanReport, ScanError<E>> {
-    let mut table = FlowTable::new(options.flow.clone());
+    let mut table = ShardedTable::new(options.flow.clone(), options.threads);
     let mut batch = FlowBatch::new();
     let mut report = ScanReport { ignored: inputs.ignored.clone(), ..Default::default() };
     let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
@@ -118,7 +122,6 @@ pub fn scan<E: std::error::Error + 'static>(
             flows: 0,
             damage: None,
         };
-        let flows_before = table.flows_started();
         match Reader::new(bytes) {
             Err(damage) => file.damage = Some(damage),
             Ok(mut reader) => {
@@ -148,7 +151,6 @@ pub fn scan<E: std::error::Error + 'static>(
                 }
             }
         }
-        file.flows = table.flows_started() - flows_before;
         report.packets_total += file.packets_total;
         report.skipped.merge(&file.skipped);
         prog.bytes_done += input.len;
@@ -162,7 +164,12 @@ pub fn scan<E: std::error::Error + 'static>(
         sink(&batch).map_err(ScanError::Sink)?;
     }
     report.packets_in_flows = report.packets_total - report.skipped.total();
-    report.flows = table.flows_started();
+    // Flows are started as windows are applied, so they are counted at the end.
+    let started = table.flows_started_by_input();
+    for (file, &n) in report.files.iter_mut().zip(&started) {
+        file.flows = n;
+    }
+    report.flows = started.iter().sum();
     report.fragments = table.fragment_counts();
     Ok(report)
 }

@@ -6,10 +6,13 @@ pub mod config;
 pub mod fragments;
 pub mod key;
 pub mod record;
+pub mod shard;
+pub mod sharded;
 pub mod table;
 
 pub use batch::FlowBatch;
 pub use config::{FlowConfig, PacketLimit};
 pub use key::{Direction, FlowKey};
 pub use record::{EndReason, Flow};
+pub use sharded::ShardedTable;
 pub use table::FlowTable;

@@ -2,7 +2,7 @@
 //! packets the [`PacketLimit`](super::PacketLimit) keeps.
 
 use super::key::{Direction, FlowKey};
-use crate::wire::decode::PacketMeta;
+use super::shard::FlowPacket;
 use crate::wire::tcp;
 
 /// Why a flow ended.
@@ -64,6 +64,8 @@ pub struct DirectionCounters {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
     pub key: FlowKey,
+    /// The key's hash in its flow table (kept so the table never rehashes keys).
+    pub hash: u64,
     /// Whether the initiator is the key's `lo` endpoint.
     pub initiator_is_lo: bool,
     pub first_ts_ns: i64,
@@ -84,6 +86,7 @@ impl Flow {
     pub fn new(key: FlowKey, sender_is_lo: bool, ts_ns: i64, tunnel: u8, input_index: u32) -> Flow {
         Flow {
             key,
+            hash: 0,
             initiator_is_lo: sender_is_lo,
             first_ts_ns: ts_ns,
             last_ts_ns: ts_ns,
@@ -102,29 +105,29 @@ impl Flow {
 
     /// Adds a packet; `keep` says whether its per-packet entry is stored.
     #[inline]
-    pub fn add(&mut self, meta: &PacketMeta, sender_is_lo: bool, ts_ns: i64, wire_len: u32, keep: bool) {
-        let dir = if sender_is_lo == self.initiator_is_lo { Direction::Forward } else { Direction::Backward };
+    pub fn add(&mut self, p: &FlowPacket, keep: bool) {
+        let dir = if p.sender_is_lo == self.initiator_is_lo { Direction::Forward } else { Direction::Backward };
         let c = match dir {
             Direction::Forward => &mut self.fwd,
             Direction::Backward => &mut self.bwd,
         };
         c.packets += 1;
-        c.bytes += u64::from(meta.ip_len);
-        c.wire_bytes += u64::from(wire_len);
-        if meta.tcp_flags & tcp::FIN != 0 {
+        c.bytes += u64::from(p.ip_len);
+        c.wire_bytes += u64::from(p.wire_len);
+        if p.tcp_flags & tcp::FIN != 0 {
             c.fin = true;
         }
-        self.last_ts_ns = self.last_ts_ns.max(ts_ns);
+        self.last_ts_ns = self.last_ts_ns.max(p.ts_ns);
         if keep {
             if self.packets.capacity() == 0 {
                 self.packets.reserve_exact(INITIAL_PACKET_CAPACITY);
             }
             self.packets.push(PacketEntry {
-                ts_ns,
-                ip_len: meta.ip_len,
-                l4_payload_len: meta.l4_payload_len,
-                tcp_window: meta.tcp_window,
-                tcp_flags: meta.tcp_flags,
+                ts_ns: p.ts_ns,
+                ip_len: p.ip_len,
+                l4_payload_len: p.l4_payload_len,
+                tcp_window: p.tcp_window,
+                tcp_flags: p.tcp_flags,
                 dir: dir as u8,
             });
         }

@@ -1,0 +1,182 @@
+//! One flow table over a slice of the key space: packets of one key always reach the same
+//! shard, in input order, so each shard can run on its own thread.
+//!
+//! The rules for starting, continuing and ending flows live here, once; the sequential
+//! [`FlowTable`](super::FlowTable) and the sharded engine both use them.
+
+use ahash::RandomState;
+use hashbrown::HashTable;
+
+use super::config::FlowConfig;
+use super::key::FlowKey;
+use super::record::{EndReason, Flow};
+use crate::wire::decode::{PROTOCOL_TCP, PacketMeta};
+use crate::wire::tcp;
+
+/// A packet ready for a flow table: fragments resolved, key and hash computed, and only
+/// the facts a flow keeps (it is queued per shard, so it is kept small).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowPacket {
+    pub key: FlowKey,
+    pub hash: u64,
+    pub ts_ns: i64,
+    pub wire_len: u32,
+    pub input_index: u32,
+    pub ip_len: u32,
+    pub l4_payload_len: u32,
+    pub tcp_window: u16,
+    pub tcp_flags: u8,
+    pub tunnel: u8,
+    pub sender_is_lo: bool,
+}
+
+/// Fixed seeds: the same key lands in the same shard on every run and machine, so the
+/// row order of the output is reproducible too.
+pub fn key_hasher() -> RandomState {
+    RandomState::with_seeds(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89)
+}
+
+impl FlowPacket {
+    #[inline]
+    pub fn new(meta: &PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, hasher: &RandomState) -> FlowPacket {
+        let (key, sender_is_lo) = FlowKey::of(meta);
+        FlowPacket {
+            key,
+            hash: hasher.hash_one(key),
+            ts_ns,
+            wire_len,
+            input_index,
+            ip_len: meta.ip_len,
+            l4_payload_len: meta.l4_payload_len,
+            tcp_window: meta.tcp_window,
+            tcp_flags: meta.tcp_flags,
+            tunnel: meta.tunnel,
+            sender_is_lo,
+        }
+    }
+}
+
+/// Open flows of one shard.
+#[derive(Default)]
+pub struct FlowShard {
+    flows: HashTable<Flow>,
+    /// Flows started, by input file index.
+    started_by_input: Vec<u64>,
+}
+
+impl FlowShard {
+    pub fn open_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Flows started, by input file index (shorter than the file list when the last
+    /// files started none).
+    pub fn started_by_input(&self) -> &[u64] {
+        &self.started_by_input
+    }
+
+    fn count_start(&mut self, input_index: u32) {
+        let i = input_index as usize;
+        if self.started_by_input.len() <= i {
+            self.started_by_input.resize(i + 1, 0);
+        }
+        self.started_by_input[i] += 1;
+    }
+
+    /// Puts a packet in its flow; flows it ends go to `ended`.
+    #[inline]
+    pub fn add(&mut self, p: &FlowPacket, config: &FlowConfig, ended: &mut Vec<(Flow, EndReason)>) {
+        let new_flow = || {
+            let mut flow = Flow::new(p.key, p.sender_is_lo, p.ts_ns, p.tunnel, p.input_index);
+            flow.hash = p.hash;
+            flow
+        };
+        let flow = match self.flows.find_mut(p.hash, |f| f.key == p.key) {
+            Some(flow) => {
+                if let Some(reason) = ends_before(flow, p.tcp_flags, p.ts_ns, config) {
+                    ended.push((std::mem::replace(flow, new_flow()), reason));
+                    let i = p.input_index;
+                    self.count_start(i);
+                    self.flows.find_mut(p.hash, |f| f.key == p.key).expect("just replaced")
+                } else {
+                    flow
+                }
+            }
+            None => {
+                self.count_start(p.input_index);
+                self.flows.insert_unique(p.hash, new_flow(), |f| f.hash).into_mut()
+            }
+        };
+        let keep = config.packets.keeps(flow.total_packets());
+        flow.add(p, keep);
+        if config.tcp_close && p.key.protocol == PROTOCOL_TCP && flow.closed.is_none() {
+            if p.tcp_flags & tcp::RST != 0 {
+                flow.closed = Some(EndReason::TcpRst);
+            } else if flow.fwd.fin && flow.bwd.fin {
+                flow.closed = Some(EndReason::TcpFin);
+            }
+        }
+    }
+
+    /// Ends every flow whose time is up at `now`.
+    pub fn sweep(&mut self, now: i64, config: &FlowConfig, ended: &mut Vec<(Flow, EndReason)>) {
+        ended.extend(self.flows.extract_if(|flow| expired(flow, now, config).is_some()).map(|flow| {
+            let reason = expired(&flow, now, config).expect("filtered on it");
+            (flow, reason)
+        }));
+    }
+
+    /// Ends all open flows (the input is over).
+    pub fn finish(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        ended.extend(self.flows.drain().map(|flow| {
+            let reason = flow.closed.unwrap_or(EndReason::EndOfInput);
+            (flow, reason)
+        }));
+    }
+}
+
+/// Whether `flow` is over before a packet at `ts_ns` (which then starts a new flow).
+#[inline]
+fn ends_before(flow: &Flow, tcp_flags: u8, ts_ns: i64, config: &FlowConfig) -> Option<EndReason> {
+    // The linger never outlasts the timeouts: a closed flow ends at whichever comes first.
+    if let Some(reason) = flow.closed {
+        let bare_syn = tcp_flags & (tcp::SYN | tcp::ACK) == tcp::SYN;
+        if bare_syn || elapsed(flow.last_ts_ns, ts_ns) >= config.tcp_close_linger_ns {
+            return Some(reason);
+        }
+    }
+    timed_out(flow, ts_ns, config).map(|timeout| flow.closed.unwrap_or(timeout))
+}
+
+/// Whether the clock at `now` has passed one of `flow`'s deadlines.
+fn expired(flow: &Flow, now: i64, config: &FlowConfig) -> Option<EndReason> {
+    match flow.closed {
+        Some(reason) if elapsed(flow.last_ts_ns, now) >= config.tcp_close_linger_ns => Some(reason),
+        closed => timed_out(flow, now, config).map(|timeout| closed.unwrap_or(timeout)),
+    }
+}
+
+fn timed_out(flow: &Flow, at: i64, config: &FlowConfig) -> Option<EndReason> {
+    if config.idle_timeout_ns.is_some_and(|t| elapsed(flow.last_ts_ns, at) >= t) {
+        return Some(EndReason::Idle);
+    }
+    if config.active_timeout_ns.is_some_and(|t| elapsed(flow.first_ts_ns, at) >= t) {
+        return Some(EndReason::Active);
+    }
+    None
+}
+
+/// Nanoseconds from `from` to `to`; 0 when time went backwards.
+#[inline]
+fn elapsed(from: i64, to: i64) -> u64 {
+    u64::try_from(to.saturating_sub(from)).unwrap_or(0)
+}
+
+/// Writes ended flows to `out` in (first packet time, key) order, so the output never
+/// depends on hash order or on which shard ended what.
+pub fn emit_sorted(ended: &mut Vec<(Flow, EndReason)>, out: &mut super::FlowBatch) {
+    ended.sort_unstable_by_key(|(f, _)| (f.first_ts_ns, f.key));
+    for (flow, reason) in ended.drain(..) {
+        out.push(flow, reason);
+    }
+}
