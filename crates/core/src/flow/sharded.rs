@@ -1,12 +1,22 @@
-//! The flow table split into shards by key hash, so shards can be updated in parallel.
+//! The flow table split into shards by key hash, so shards can be updated in parallel,
+//! and fed by a pipeline, so reading and decoding overlap with the table updates.
 //!
-//! Packets are resolved (fragments) and hashed in input order, then queued to their
-//! shard; a window of queued packets is applied shard by shard on the rayon pool. Every
-//! decision about a flow depends only on that flow's own packets and on the sweep times,
-//! and sweeps happen at the same points of the input as in the sequential
+//! The caller's thread resolves fragments, hashes keys and queues each packet to its
+//! shard, in input order. A full window of queued packets goes to the shard thread, which
+//! applies it shard by shard on a rayon pool while the caller decodes the next window.
+//! Every decision about a flow depends only on that flow's own packets and on the sweep
+//! times, and sweeps happen at the same points of the input as in the sequential
 //! [`FlowTable`](super::FlowTable): the flows are the same for any number of threads.
-//! Ended flows are collected at window ends — points fixed by the input alone — and
-//! written in (first packet time, key) order, so the output rows are too.
+//!
+//! Each shard turns its ended flows into columns itself, sorted by (first packet time,
+//! key). The caller takes a window's rows just before it hands over the next window —
+//! points fixed by the input alone — shard by shard, and shards are fixed by a seeded
+//! hash of the key: the output rows, in order, do not depend on the thread count either.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 use ahash::RandomState;
 use rayon::prelude::*;
@@ -19,83 +29,86 @@ use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
 use super::table::Clock;
 use crate::wire::decode::PacketMeta;
 
-/// Shards: enough to spread work evenly over threads, few enough that a window still
-/// gives each shard a useful run of packets.
+/// Shards: enough to spread work evenly over threads.
 pub const SHARDS: usize = 64;
-/// Packets queued before the shards are updated (about 20 MB of queued packets).
+/// Packets queued before they are applied (about 10 MB of queued packets).
 pub const WINDOW_PACKETS: usize = 1 << 17;
 
 #[derive(Default)]
 struct Shard {
     table: FlowShard,
-    inbox: Vec<FlowPacket>,
     ended: Vec<(Flow, EndReason)>,
     out: FlowBatch,
 }
 
-impl Shard {
-    /// Moves the flows ended so far into `out`, as columns.
-    fn emit(&mut self) {
-        emit_sorted(&mut self.ended, &mut self.out);
-    }
+/// What the shard thread is asked to do.
+enum Work {
+    /// Apply these queued packets (one inbox per shard).
+    Window(Vec<Vec<FlowPacket>>),
+    /// End the flows whose time is up at this clock.
+    Sweep(i64),
+    /// End all flows.
+    Finish,
 }
 
-pub struct ShardedTable {
+/// What it hands back: the rows of the flows ended, and the emptied inboxes for reuse.
+struct Done {
+    rows: FlowBatch,
+    inboxes: Vec<Vec<FlowPacket>>,
+}
+
+/// The shards and the rules to apply work to them, wherever they run.
+struct Shards {
     config: FlowConfig,
-    /// The threads shards are updated on (a pool of its own, so `--threads` is exact).
-    pool: rayon::ThreadPool,
     shards: Vec<Shard>,
-    fragments: FragmentTable,
-    clock: Clock,
-    hasher: RandomState,
-    queued: usize,
-    window_packets: usize,
+    pool: Option<rayon::ThreadPool>,
+    started: Arc<AtomicU64>,
 }
 
-#[inline]
-fn shard_of(hash: u64) -> usize {
-    // Bits the shard's own table does not use to place the key: hashbrown takes its
-    // bucket from the low bits and its tag from the top 7.
-    (hash >> 32) as usize % SHARDS
-}
-
-impl ShardedTable {
-    /// A table updating its shards on `threads` threads (0 = one per core).
-    pub fn new(config: FlowConfig, threads: usize) -> ShardedTable {
-        Self::with_window(config, threads, WINDOW_PACKETS)
-    }
-
-    /// Like `new`, with windows of `window_packets` packets (tests use tiny ones so
-    /// window ends fall everywhere).
-    pub fn with_window(config: FlowConfig, threads: usize, window_packets: usize) -> ShardedTable {
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads)
-            .thread_name(|i| format!("flowmine-shard-{i}"))
-            .build()
-            .expect("threads can be started");
-        ShardedTable {
-            pool,
-            clock: Clock::new(&config),
-            config,
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
-            fragments: FragmentTable::default(),
-            hasher: key_hasher(),
-            queued: 0,
-            window_packets: window_packets.max(1),
+impl Shards {
+    fn apply(&mut self, work: &mut Work) -> FlowBatch {
+        let config = &self.config;
+        let started_before: u64 = self.flows_started();
+        match work {
+            Work::Window(inboxes) => match &self.pool {
+                Some(pool) => {
+                    let shards = &mut self.shards;
+                    pool.install(|| {
+                        shards.par_iter_mut().zip(inboxes.par_iter_mut()).for_each(|(s, inbox)| apply_inbox(s, inbox, config))
+                    });
+                }
+                None => {
+                    for (s, inbox) in self.shards.iter_mut().zip(inboxes.iter_mut()) {
+                        apply_inbox(s, inbox, config);
+                    }
+                }
+            },
+            Work::Sweep(now) => {
+                let now = *now;
+                for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
+                    s.table.sweep(now, config, &mut s.ended);
+                    emit_sorted(&mut s.ended, &mut s.out);
+                });
+            }
+            Work::Finish => for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
+                s.table.finish(&mut s.ended);
+                emit_sorted(&mut s.ended, &mut s.out);
+            }),
         }
+        self.started.fetch_add(self.flows_started() - started_before, Ordering::Relaxed);
+        let mut rows = FlowBatch::new();
+        for s in &mut self.shards {
+            rows.extend_from(&s.out);
+            s.out.clear();
+        }
+        rows
     }
 
-    pub fn open_flows(&self) -> usize {
-        self.shards.iter().map(|s| s.table.open_flows()).sum()
-    }
-
-    /// Flows started so far (only counts applied windows).
-    pub fn flows_started(&self) -> u64 {
+    fn flows_started(&self) -> u64 {
         self.shards.iter().flat_map(|s| s.table.started_by_input()).sum()
     }
 
-    /// Flows started so far, by input file index (only counts applied windows).
-    pub fn flows_started_by_input(&self) -> Vec<u64> {
+    fn started_by_input(&self) -> Vec<u64> {
         let mut total = Vec::new();
         for s in &self.shards {
             let counts = s.table.started_by_input();
@@ -108,75 +121,219 @@ impl ShardedTable {
         }
         total
     }
+}
+
+fn for_each_shard(pool: Option<&rayon::ThreadPool>, shards: &mut [Shard], f: impl Fn(&mut Shard) + Sync + Send) {
+    match pool {
+        Some(pool) => pool.install(|| shards.par_iter_mut().for_each(&f)),
+        None => shards.iter_mut().for_each(f),
+    }
+}
+
+fn apply_inbox(s: &mut Shard, inbox: &mut Vec<FlowPacket>, config: &FlowConfig) {
+    for p in inbox.drain(..) {
+        s.table.add(&p, config, &mut s.ended);
+    }
+    emit_sorted(&mut s.ended, &mut s.out);
+}
+
+/// Where the shards live: on the caller's thread (one thread) or on a shard thread.
+enum Runner {
+    Inline(Shards),
+    Pipelined { work: SyncSender<Work>, done: Receiver<Done>, thread: Option<JoinHandle<Shards>>, waiting: bool },
+}
+
+pub struct ShardedTable {
+    runner: Runner,
+    inboxes: Vec<Vec<FlowPacket>>,
+    spare: Option<Vec<Vec<FlowPacket>>>,
+    fragments: FragmentTable,
+    clock: Clock,
+    hasher: RandomState,
+    queued: usize,
+    window_packets: usize,
+    started: Arc<AtomicU64>,
+    started_by_input: Option<Vec<u64>>,
+}
+
+#[inline]
+fn shard_of(hash: u64) -> usize {
+    // Bits the shard's own table does not use to place the key: hashbrown takes its
+    // bucket from the low bits and its tag from the top 7.
+    (hash >> 32) as usize % SHARDS
+}
+
+fn empty_inboxes() -> Vec<Vec<FlowPacket>> {
+    (0..SHARDS).map(|_| Vec::new()).collect()
+}
+
+impl ShardedTable {
+    /// A table working on `threads` threads in all: with one, everything runs on the
+    /// caller's thread; with more, the caller reads and queues while `threads - 1` threads
+    /// update the shards.
+    pub fn new(config: FlowConfig, threads: usize) -> ShardedTable {
+        Self::with_window(config, threads, WINDOW_PACKETS)
+    }
+
+    /// Like `new`, with windows of `window_packets` packets (tests use tiny ones so
+    /// window ends fall everywhere).
+    pub fn with_window(config: FlowConfig, threads: usize, window_packets: usize) -> ShardedTable {
+        let started = Arc::new(AtomicU64::new(0));
+        let clock = Clock::new(&config);
+        let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        let mut shards = Shards {
+            config,
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            pool: None,
+            started: Arc::clone(&started),
+        };
+        let runner = if threads <= 1 {
+            Runner::Inline(shards)
+        } else {
+            shards.pool = Some(
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads - 1)
+                    .thread_name(|i| format!("flowmine-shard-{i}"))
+                    .build()
+                    .expect("threads can be started"),
+            );
+            // One window in flight: the caller prepares the next while this one is applied.
+            let (work_tx, work_rx) = sync_channel::<Work>(1);
+            let (done_tx, done_rx) = sync_channel::<Done>(1);
+            let thread = std::thread::Builder::new()
+                .name("flowmine-shards".into())
+                .spawn(move || {
+                    let mut shards = shards;
+                    for mut work in work_rx {
+                        let rows = shards.apply(&mut work);
+                        let inboxes = match work {
+                            Work::Window(inboxes) => inboxes,
+                            _ => Vec::new(),
+                        };
+                        if done_tx.send(Done { rows, inboxes }).is_err() {
+                            break;
+                        }
+                    }
+                    shards
+                })
+                .expect("threads can be started");
+            Runner::Pipelined { work: work_tx, done: done_rx, thread: Some(thread), waiting: false }
+        };
+        ShardedTable {
+            runner,
+            inboxes: empty_inboxes(),
+            spare: None,
+            fragments: FragmentTable::default(),
+            clock,
+            hasher: key_hasher(),
+            queued: 0,
+            window_packets: window_packets.max(1),
+            started,
+            started_by_input: None,
+        }
+    }
+
+    /// Flows started so far (windows applied so far).
+    pub fn flows_started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Flows started, by input file index; complete after [`finish`](Self::finish).
+    pub fn flows_started_by_input(&self) -> Vec<u64> {
+        match (&self.started_by_input, &self.runner) {
+            (Some(counts), _) => counts.clone(),
+            (None, Runner::Inline(shards)) => shards.started_by_input(),
+            (None, Runner::Pipelined { .. }) => Vec::new(),
+        }
+    }
 
     pub fn fragment_counts(&self) -> FragmentCounts {
         self.fragments.counts
     }
 
-    /// Queues one decoded packet. Flows ended by it or by earlier packets may appear in
-    /// `out` now or at a later call.
+    /// Queues one decoded packet. Flows ended by it or by earlier packets appear in `out`
+    /// at a later call.
     #[inline]
     pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut FlowBatch) {
         if self.clock.advance(ts_ns) {
-            self.apply_window();
-            self.sweep();
-            self.collect(out);
+            self.submit_window(out);
+            self.submit(Work::Sweep(self.clock.now_ns), out);
+            self.fragments.expire(self.clock.now_ns);
         }
         self.fragments.resolve(&mut meta, ts_ns);
         let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
-        self.shards[shard_of(packet.hash)].inbox.push(packet);
+        self.inboxes[shard_of(packet.hash)].push(packet);
         self.queued += 1;
         if self.queued >= self.window_packets {
-            self.apply_window();
-            self.collect(out);
+            self.submit_window(out);
         }
     }
 
     /// Ends all open flows (the input is over) and writes every ended flow to `out`.
     pub fn finish(&mut self, out: &mut FlowBatch) {
-        self.apply_window();
-        let shards = &mut self.shards;
-        self.pool.install(|| {
-            shards.par_iter_mut().for_each(|s| {
-                s.table.finish(&mut s.ended);
-                s.emit();
-            })
-        });
-        self.collect(out);
+        self.submit_window(out);
+        self.submit(Work::Finish, out);
+        match &mut self.runner {
+            Runner::Inline(shards) => self.started_by_input = Some(shards.started_by_input()),
+            Runner::Pipelined { work, done, thread, waiting } => {
+                if *waiting {
+                    let d = done.recv().expect("the shard thread answers");
+                    out.extend_from(&d.rows);
+                    *waiting = false;
+                }
+                // Closing the work channel ends the shard thread, which hands the shards back.
+                let (closed, _) = sync_channel(0);
+                drop(std::mem::replace(work, closed));
+                let shards = thread.take().expect("finished once").join().expect("the shard thread does not panic");
+                self.started_by_input = Some(shards.started_by_input());
+            }
+        }
     }
 
-    fn apply_window(&mut self) {
+    fn submit_window(&mut self, out: &mut FlowBatch) {
         if self.queued == 0 {
             return;
         }
-        let (config, shards) = (&self.config, &mut self.shards);
-        self.pool.install(|| {
-            shards.par_iter_mut().for_each(|s| {
-                for p in s.inbox.drain(..) {
-                    s.table.add(&p, config, &mut s.ended);
-                }
-                s.emit();
-            })
-        });
+        let next = self.spare.take().unwrap_or_else(empty_inboxes);
+        let window = std::mem::replace(&mut self.inboxes, next);
         self.queued = 0;
+        self.submit(Work::Window(window), out);
     }
 
-    fn sweep(&mut self) {
-        let now = self.clock.now_ns;
-        let (config, shards) = (&self.config, &mut self.shards);
-        self.pool.install(|| {
-            shards.par_iter_mut().for_each(|s| {
-                s.table.sweep(now, config, &mut s.ended);
-                s.emit();
-            })
-        });
-        self.fragments.expire(now);
+    /// Hands `work` over. The previous work's rows go to `out` first, so rows always
+    /// arrive at the same points of the input.
+    fn submit(&mut self, mut work: Work, out: &mut FlowBatch) {
+        match &mut self.runner {
+            Runner::Inline(shards) => {
+                let rows = shards.apply(&mut work);
+                out.extend_from(&rows);
+                if let Work::Window(inboxes) = work {
+                    self.spare = Some(inboxes);
+                }
+            }
+            Runner::Pipelined { work: tx, done, waiting, .. } => {
+                if *waiting {
+                    let d = done.recv().expect("the shard thread answers");
+                    out.extend_from(&d.rows);
+                    if !d.inboxes.is_empty() {
+                        self.spare = Some(d.inboxes);
+                    }
+                }
+                tx.send(work).expect("the shard thread is running");
+                *waiting = true;
+            }
+        }
     }
+}
 
-    fn collect(&mut self, out: &mut FlowBatch) {
-        for s in &mut self.shards {
-            out.extend_from(&s.out);
-            s.out.clear();
+impl Drop for ShardedTable {
+    fn drop(&mut self) {
+        if let Runner::Pipelined { work, thread, .. } = &mut self.runner {
+            let (closed, _) = sync_channel(0);
+            drop(std::mem::replace(work, closed));
+            if let Some(t) = thread.take() {
+                let _ = t.join();
+            }
         }
     }
 }
