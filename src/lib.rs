@@ -51,7 +51,6 @@ pub struct FlowsJob {
     pub inputs: Vec<PathBuf>,
     pub options: ScanOptions,
     pub label: Option<String>,
-    pub threads: usize,
 }
 
 /// What a finished store run produced.
@@ -64,7 +63,7 @@ pub struct StoreOutcome {
 
 impl FlowsJob {
     pub fn new(inputs: Vec<PathBuf>, options: ScanOptions) -> FlowsJob {
-        FlowsJob { inputs, options, label: None, threads: 1 }
+        FlowsJob { inputs, options, label: None }
     }
 
     pub fn parameters(&self) -> Parameters {
@@ -80,7 +79,10 @@ impl FlowsJob {
                 PacketLimit::First(n) => n.to_string(),
             },
             label: self.label.clone(),
-            threads: self.threads,
+            threads: match self.options.threads {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            },
         }
     }
 

@@ -45,7 +45,7 @@ fn scan_inputs(inputs: &InputSet, config: FlowConfig) -> (FlowBatch, ScanReport)
 fn scan_file(path: &Path) -> (FlowBatch, ScanReport) {
     let len = std::fs::metadata(path).expect("capture exists").len();
     let inputs =
-        InputSet { files: vec![InputFile { path: path.to_owned(), len, first_ts_ns: None }], ignored: Vec::new() };
+        InputSet { files: vec![InputFile { path: path.to_owned(), len, first_ts_ns: None }], ..Default::default() };
     scan_inputs(&inputs, FlowConfig::unbounded())
 }
 

@@ -20,8 +20,9 @@ pub struct FlowsArgs {
     /// Store directory to create.
     #[arg(long)]
     out: PathBuf,
-    /// Worker threads for writing the store (the scan itself runs on one thread).
-    #[arg(long, default_value_t = 1)]
+    /// Threads in all (0 = one per core): one reads and decodes, the others update the
+    /// flow table shards. The flows written are the same for any value.
+    #[arg(long, default_value_t = 0)]
     threads: usize,
     /// End a flow after this many seconds without a packet, or `off`.
     #[arg(long, default_value = "120", value_parser = parse_timeout)]
@@ -93,9 +94,8 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         tcp_close_linger_ns: (args.tcp_close_linger.max(0.0) * SECOND as f64) as u64,
         packets: args.packets,
     };
-    let mut job = FlowsJob::new(args.inputs, ScanOptions { flow, ..ScanOptions::default() });
+    let mut job = FlowsJob::new(args.inputs, ScanOptions { flow, threads: args.threads, ..ScanOptions::default() });
     job.label = args.label;
-    job.threads = args.threads;
 
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(0);
@@ -170,6 +170,9 @@ fn print_summary(outcome: &StoreOutcome, elapsed: Duration) {
             "fragments: {} joined their first fragment's flow, {} without a first fragment (keyed with ports 0)",
             r.fragments.joined, r.fragments.unmatched
         );
+    }
+    if !r.in_progress.is_empty() {
+        println!("not read: {} file(s) still being written (*.tmp); a later run reads them", r.in_progress.len());
     }
     let damaged = r.damaged_files().count();
     if damaged > 0 {

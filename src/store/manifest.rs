@@ -25,6 +25,9 @@ pub struct Manifest {
     pub inputs: Vec<InputEntry>,
     /// Files inside input directories that were not captures.
     pub ignored_inputs: Vec<String>,
+    /// Files a capture appliance was still writing (`*.tmp`), not read.
+    #[serde(default)]
+    pub inputs_in_progress: Vec<String>,
 }
 
 /// The run's flow parameters, as given (timeouts in seconds; `null` = off).
@@ -104,6 +107,7 @@ impl Manifest {
             parts,
             inputs: report.files.iter().map(input_entry).collect(),
             ignored_inputs: report.ignored.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+            inputs_in_progress: report.in_progress.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
         }
     }
 }

@@ -62,6 +62,8 @@ pub struct ScanReport {
     pub files: Vec<FileReport>,
     /// Files inside input directories that were not captures.
     pub ignored: Vec<PathBuf>,
+    /// Files still being written by a capture appliance (`*.tmp`), not read.
+    pub in_progress: Vec<PathBuf>,
     pub packets_total: u64,
     pub packets_in_flows: u64,
     pub skipped: SkipCounts,
@@ -105,7 +107,8 @@ pub fn scan<E: std::error::Error + 'static>(
 ) -> Result<ScanReport, ScanError<E>> {
     let mut table = ShardedTable::new(options.flow.clone(), options.threads);
     let mut batch = FlowBatch::new();
-    let mut report = ScanReport { ignored: inputs.ignored.clone(), ..Default::default() };
+    let mut report =
+        ScanReport { ignored: inputs.ignored.clone(), in_progress: inputs.in_progress.clone(), ..Default::default() };
     let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
     let full = |b: &FlowBatch| b.len() >= options.batch_rows || b.packet_entries() >= options.batch_packets;
 

@@ -38,8 +38,12 @@ pub struct InputFile {
 #[derive(Debug, Clone, Default)]
 pub struct InputSet {
     pub files: Vec<InputFile>,
-    /// Files inside given directories that are not captures (by their magic).
+    /// Files inside given directories that are not captures (by their magic), and links
+    /// that lead nowhere.
     pub ignored: Vec<PathBuf>,
+    /// Files a capture appliance is still writing (n2disk's `*.pcap.tmp`): not read; a
+    /// later run picks them up under their final name.
+    pub in_progress: Vec<PathBuf>,
 }
 
 /// Expands `paths`: a file is taken as is (and reported later if it is not a capture);
@@ -53,7 +57,7 @@ pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
     for path in paths {
         let meta = std::fs::metadata(path).map_err(io_error(path))?;
         if meta.is_dir() {
-            walk_dir(path, 0, &mut seen, &mut set)?;
+            walk_dir(path, path, 0, &mut seen, &mut set)?;
         } else {
             add_file(path, &mut seen.files, &mut set)?;
         }
@@ -84,7 +88,8 @@ struct Seen {
     dirs: HashSet<PathBuf>,
 }
 
-fn walk_dir(dir: &Path, depth: usize, seen: &mut Seen, set: &mut InputSet) -> Result<(), InputError> {
+/// Walks `dir`, part of the tree given as `root` (the root resolves dangling absolute links).
+fn walk_dir(root: &Path, dir: &Path, depth: usize, seen: &mut Seen, set: &mut InputSet) -> Result<(), InputError> {
     // Without the directory check, two links back to a parent would make the walk
     // exponential in MAX_DEPTH; the depth limit stays as a bound on path length.
     let canonical = std::fs::canonicalize(dir).map_err(io_error(dir))?;
@@ -97,14 +102,28 @@ fn walk_dir(dir: &Path, depth: usize, seen: &mut Seen, set: &mut InputSet) -> Re
         .collect::<Result<_, _>>()
         .map_err(io_error(dir))?;
     entries.sort();
-    for path in entries {
-        // Broken links and unreadable entries inside a directory are passed over, not fatal.
-        let Ok(meta) = std::fs::metadata(&path) else {
-            set.ignored.push(path);
+    for mut path in entries {
+        if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".tmp")) {
+            set.in_progress.push(path);
             continue;
+        }
+        let meta = match std::fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(_) => match relocate_link(root, &path) {
+                // A timeline link written on the capture host, pointing into this dump set.
+                Some(found) => {
+                    path = found;
+                    std::fs::metadata(&path).map_err(io_error(&path))?
+                }
+                // Broken links and unreadable entries are passed over, not fatal.
+                None => {
+                    set.ignored.push(path);
+                    continue;
+                }
+            },
         };
         if meta.is_dir() {
-            walk_dir(&path, depth + 1, seen, set)?;
+            walk_dir(root, &path, depth + 1, seen, set)?;
         } else if looks_like_capture(&path) {
             add_file(&path, &mut seen.files, set)?;
         } else {
@@ -112,6 +131,19 @@ fn walk_dir(dir: &Path, depth: usize, seen: &mut Seen, set: &mut InputSet) -> Re
         }
     }
     Ok(())
+}
+
+/// n2disk's timeline tree (`YYYY/MM/DD/HH/MM/…`) holds symlinks with absolute targets
+/// on the capture host (`/storage/n2disk/1700000000/1700000000.123456.pcap`). When such a
+/// target is missing here, the dump set was copied or mounted elsewhere: the longest tail
+/// of the target path that exists below `root` is taken instead.
+fn relocate_link(root: &Path, link: &Path) -> Option<PathBuf> {
+    let target = std::fs::read_link(link).ok()?;
+    if !target.is_absolute() {
+        return None;
+    }
+    let parts: Vec<_> = target.components().skip(1).collect();
+    (0..parts.len()).map(|skip| root.join(parts[skip..].iter().collect::<PathBuf>())).find(|candidate| candidate.is_file())
 }
 
 fn looks_like_capture(path: &Path) -> bool {
@@ -147,6 +179,9 @@ impl MappedFile {
         // may still append to the file; bytes past the length seen here are never read,
         // and truncation while mapped is the one case that can fault (as with any mmap).
         let map = unsafe { Mmap::map(&file) }.map_err(io_error(path))?;
+        // The file is read front to back once: ask for read-ahead and early reclaim.
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
         Ok(MappedFile { map: Some(map) })
     }
 

@@ -33,7 +33,7 @@ pub fn scan_files(paths: &[PathBuf], config: FlowConfig) -> (FlowBatch, ScanRepo
             .iter()
             .map(|p| InputFile { path: p.clone(), len: std::fs::metadata(p).map_or(0, |m| m.len()), first_ts_ns: None })
             .collect(),
-        ignored: Vec::new(),
+        ..Default::default()
     };
     let options = ScanOptions { flow: config, ..ScanOptions::default() };
     let mut all = FlowBatch::new();
