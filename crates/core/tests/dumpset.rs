@@ -32,7 +32,7 @@ fn dump_set_files_are_read_once_in_time_order() {
     symlink("/storage/n2disk/600/600.123456.pcap", minute.join("600.123456.pcap")).unwrap();
     symlink("/storage/n2disk/gone/missing.pcap", minute.join("missing.pcap")).unwrap();
 
-    let set = collect_inputs(&[root.clone()]).unwrap();
+    let set = collect_inputs(std::slice::from_ref(&root)).unwrap();
     let files: Vec<PathBuf> = set.files.iter().map(|f| std::fs::canonicalize(&f.path).unwrap()).collect();
     assert_eq!(files, vec![std::fs::canonicalize(&early_file).unwrap(), std::fs::canonicalize(&late_file).unwrap()]);
     assert_eq!(set.in_progress, vec![late_dir.join("1500000060.000000.pcap.tmp")]);
@@ -41,7 +41,10 @@ fn dump_set_files_are_read_once_in_time_order() {
     assert_eq!(set.ignored.len(), 2, "{:?}", set.ignored);
 
     // The packets of both files, each read once.
-    let (flows, report) = common::scan_files(&set.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(), flowmine_core::FlowConfig::unbounded());
+    let (flows, report) = common::scan_files(
+        &set.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(),
+        flowmine_core::FlowConfig::unbounded(),
+    );
     common::assert_conservation(&flows, &report, "dump set");
     assert_eq!(report.packets_total, 290 + 83);
 }

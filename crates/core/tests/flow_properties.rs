@@ -51,12 +51,57 @@ fn config() -> impl Strategy<Value = FlowConfig> {
     })
 }
 
+proptest! {
+    // Each case starts shard threads: fewer cases, still every thread count and window.
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn sharded_table_gives_the_sequential_flows(
+        config in config(),
+        packets in prop::collection::vec(packet(), 0..300),
+        threads in 1usize..3,
+        window in 1usize..64,
+    ) {
+        let reference = run(&config, &packets);
+        let sharded = run_sharded(&config, &packets, threads, window);
+        prop_assert_eq!(sorted_rows(&sharded), sorted_rows(&reference));
+    }
+
+    #[test]
+    fn sharded_rows_come_in_the_same_order_for_any_thread_count(
+        config in config(),
+        packets in prop::collection::vec(packet(), 0..300),
+        window in 1usize..64,
+    ) {
+        let one = run_sharded(&config, &packets, 1, window);
+        prop_assert_eq!(&one, &run_sharded(&config, &packets, 2, window));
+        prop_assert_eq!(&one, &run_sharded(&config, &packets, 3, window));
+    }
+}
+
+/// The packets at their times: `gap` nanoseconds after the previous one.
+fn timed(packets: &[(u64, PacketMeta)]) -> impl Iterator<Item = (i64, PacketMeta)> + '_ {
+    packets.iter().scan(1_600_000_000_000_000_000i64, |ts, &(gap, meta)| {
+        *ts += gap as i64;
+        Some((*ts, meta))
+    })
+}
+
+/// The reference: the sequential flow table.
 fn run(config: &FlowConfig, packets: &[(u64, PacketMeta)]) -> FlowBatch {
     let mut table = FlowTable::new(config.clone());
     let mut out = FlowBatch::new();
-    let mut ts = 1_600_000_000_000_000_000i64;
-    for &(gap, meta) in packets {
-        ts += gap as i64;
+    for (ts, meta) in timed(packets) {
+        table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
+    }
+    table.finish(&mut out);
+    out
+}
+
+fn run_sharded(config: &FlowConfig, packets: &[(u64, PacketMeta)], threads: usize, window: usize) -> FlowBatch {
+    let mut table = ShardedTable::with_window(config.clone(), threads, window);
+    let mut out = FlowBatch::new();
+    for (ts, meta) in timed(packets) {
         table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
     }
     table.finish(&mut out);
@@ -90,47 +135,6 @@ proptest! {
                 prop_assert!(((out.last_ts_ns[i] - out.first_ts_ns[i]) as u64) < active, "no flow outlasts the active timeout");
             }
         }
-    }
-
-    #[test]
-    fn sharded_table_gives_the_sequential_flows(
-        config in config(),
-        packets in prop::collection::vec(packet(), 0..300),
-        threads in 1usize..3,
-        window in 1usize..64,
-    ) {
-        let reference = run(&config, &packets);
-        let mut table = ShardedTable::with_window(config.clone(), threads, window);
-        let mut out = FlowBatch::new();
-        let mut ts = 1_600_000_000_000_000_000i64;
-        for &(gap, meta) in &packets {
-            ts += gap as i64;
-            table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
-        }
-        table.finish(&mut out);
-        prop_assert_eq!(sorted_rows(&out), sorted_rows(&reference));
-    }
-
-    #[test]
-    fn sharded_rows_come_in_the_same_order_for_any_thread_count(
-        config in config(),
-        packets in prop::collection::vec(packet(), 0..300),
-        window in 1usize..64,
-    ) {
-        let run_sharded = |threads| {
-            let mut table = ShardedTable::with_window(config.clone(), threads, window);
-            let mut out = FlowBatch::new();
-            let mut ts = 1_600_000_000_000_000_000i64;
-            for &(gap, meta) in &packets {
-                ts += gap as i64;
-                table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
-            }
-            table.finish(&mut out);
-            out
-        };
-        let one = run_sharded(1);
-        prop_assert_eq!(&one, &run_sharded(2));
-        prop_assert_eq!(&one, &run_sharded(3));
     }
 
     #[test]

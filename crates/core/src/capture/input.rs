@@ -143,7 +143,9 @@ fn relocate_link(root: &Path, link: &Path) -> Option<PathBuf> {
         return None;
     }
     let parts: Vec<_> = target.components().skip(1).collect();
-    (0..parts.len()).map(|skip| root.join(parts[skip..].iter().collect::<PathBuf>())).find(|candidate| candidate.is_file())
+    (0..parts.len())
+        .map(|skip| root.join(parts[skip..].iter().collect::<PathBuf>()))
+        .find(|candidate| candidate.is_file())
 }
 
 fn looks_like_capture(path: &Path) -> bool {

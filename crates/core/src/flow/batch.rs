@@ -4,6 +4,39 @@
 
 use super::record::{EndReason, Flow};
 
+/// Calls `$m!` with every column except `pkt_offsets`: one list for the operations that
+/// treat all columns alike.
+macro_rules! value_columns {
+    ($m:ident) => {
+        $m!(
+            ip_version,
+            protocol,
+            src_addr,
+            dst_addr,
+            src_port,
+            dst_port,
+            vlan,
+            first_ts_ns,
+            last_ts_ns,
+            fwd_packets,
+            bwd_packets,
+            fwd_bytes,
+            bwd_bytes,
+            fwd_wire_bytes,
+            bwd_wire_bytes,
+            end_reason,
+            tunnel,
+            input_index,
+            pkt_ts_ns,
+            pkt_dir,
+            pkt_ip_len,
+            pkt_l4_payload_len,
+            pkt_tcp_flags,
+            pkt_tcp_window
+        )
+    };
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FlowBatch {
     pub ip_version: Vec<u8>,
@@ -99,72 +132,20 @@ impl FlowBatch {
             self.pkt_offsets.push(0);
         }
         let base = *self.pkt_offsets.last().expect("offsets start with 0");
-        macro_rules! extend_all {
+        macro_rules! extend {
             ($($f:ident),*) => { $( self.$f.extend_from_slice(&other.$f); )* };
         }
-        extend_all!(
-            ip_version,
-            protocol,
-            src_addr,
-            dst_addr,
-            src_port,
-            dst_port,
-            vlan,
-            first_ts_ns,
-            last_ts_ns,
-            fwd_packets,
-            bwd_packets,
-            fwd_bytes,
-            bwd_bytes,
-            fwd_wire_bytes,
-            bwd_wire_bytes,
-            end_reason,
-            tunnel,
-            input_index,
-            pkt_ts_ns,
-            pkt_dir,
-            pkt_ip_len,
-            pkt_l4_payload_len,
-            pkt_tcp_flags,
-            pkt_tcp_window
-        );
+        value_columns!(extend);
         self.pkt_offsets.extend(other.pkt_offsets.iter().skip(1).map(|o| o + base));
     }
 
     /// Empties the batch, keeping its allocations.
     pub fn clear(&mut self) {
-        let mut fresh = std::mem::take(self);
-        macro_rules! clear_all {
-            ($($f:ident),*) => { $( fresh.$f.clear(); )* };
+        macro_rules! clear {
+            ($($f:ident),*) => { $( self.$f.clear(); )* };
         }
-        clear_all!(
-            ip_version,
-            protocol,
-            src_addr,
-            dst_addr,
-            src_port,
-            dst_port,
-            vlan,
-            first_ts_ns,
-            last_ts_ns,
-            fwd_packets,
-            bwd_packets,
-            fwd_bytes,
-            bwd_bytes,
-            fwd_wire_bytes,
-            bwd_wire_bytes,
-            end_reason,
-            tunnel,
-            input_index,
-            pkt_offsets,
-            pkt_ts_ns,
-            pkt_dir,
-            pkt_ip_len,
-            pkt_l4_payload_len,
-            pkt_tcp_flags,
-            pkt_tcp_window
-        );
-        fresh.pkt_offsets.push(0);
-        *self = fresh;
+        value_columns!(clear);
+        self.pkt_offsets.clear();
+        self.pkt_offsets.push(0);
     }
 }

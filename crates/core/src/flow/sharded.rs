@@ -74,7 +74,10 @@ impl Shards {
                 Some(pool) => {
                     let shards = &mut self.shards;
                     pool.install(|| {
-                        shards.par_iter_mut().zip(inboxes.par_iter_mut()).for_each(|(s, inbox)| apply_inbox(s, inbox, config))
+                        shards
+                            .par_iter_mut()
+                            .zip(inboxes.par_iter_mut())
+                            .for_each(|(s, inbox)| apply_inbox(s, inbox, config))
                     });
                 }
                 None => {
