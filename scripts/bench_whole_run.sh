@@ -35,7 +35,8 @@ median_of() {
   local walls=() rss=()
   for _ in $(seq "$RUNS"); do
     local out
-    out=$( { /usr/bin/time -f '%e %M' "$@" > /dev/null 2> /dev/null; } 2>&1 | tail -1 )
+    /usr/bin/time -f '%e %M' -o "$BENCH_DIR/time.out" "$@" > /dev/null 2>&1
+    out=$(tail -1 "$BENCH_DIR/time.out")
     walls+=("${out% *}"); rss+=("${out#* }")
   done
   local w r
