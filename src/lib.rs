@@ -12,6 +12,7 @@
 //! ```
 
 pub mod frame;
+pub mod label;
 pub mod store;
 
 use std::path::{Path, PathBuf};

@@ -22,11 +22,17 @@ struct Cli {
 enum Command {
     /// Build a flow store (Parquet + manifest.json) from capture files or directories.
     Flows(cmd::flows::FlowsArgs),
+    /// Label an Android session's flows with its app, from strace logs of the app's sockets.
+    Label(cmd::label::LabelArgs),
+    /// Keep only the IP and transport headers of each packet (link type RAW, lengths kept).
+    Slice(cmd::slice::SliceArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Flows(args) => cmd::flows::run(args),
+        Command::Label(args) => cmd::label::run(args),
+        Command::Slice(args) => cmd::slice::run(args),
     }
 }

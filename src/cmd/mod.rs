@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod flows;
+pub mod label;
+pub mod slice;
 
 /// Something failed; nothing usable was written.
 pub const EXIT_FAILED: u8 = 1;

@@ -10,6 +10,7 @@
 
 pub mod capture;
 pub mod flow;
+pub mod label;
 pub mod scan;
 pub mod skip;
 pub mod wire;

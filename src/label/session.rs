@@ -1,0 +1,87 @@
+//! The session manifest (TOML, `formats/session.md`): which captures and strace logs make
+//! one labelled recording, of which app on which phone, and how the clocks relate.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{ClockOffset, LabelError, LabelJob, Unmatched};
+
+/// The manifest as written; paths are relative to the manifest's directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionFile {
+    pub app: String,
+    pub device: Option<String>,
+    /// The `session` column; the manifest's file stem when absent.
+    pub session: Option<String>,
+    #[serde(default)]
+    pub phone_ip: Vec<IpAddr>,
+    pub capture: Vec<PathBuf>,
+    pub strace: Vec<PathBuf>,
+    /// Seconds (capture clock = phone clock + offset), or `"estimate"`.
+    pub clock_offset: Option<OffsetValue>,
+    /// Seconds a socket's lifetime is widened by on each side.
+    pub tolerance: Option<f64>,
+    /// `YYYY-MM-DD` on which a `-tt` (time of day) log starts.
+    pub strace_date: Option<String>,
+    /// The phone's UTC offset for `-tt` logs: `+02:00`, `-0530`, `UTC`.
+    pub strace_utc_offset: Option<String>,
+    /// `keep`, `phone` or `drop`.
+    pub unmatched: Option<String>,
+    /// The DNS rule (default false).
+    pub dns: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum OffsetValue {
+    Seconds(f64),
+    Word(String),
+}
+
+impl SessionFile {
+    pub fn read(path: &Path) -> Result<SessionFile, LabelError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LabelError::Io { path: path.to_owned(), source })?;
+        toml::from_str(&text).map_err(|e| LabelError::Session(format!("{}: {e}", path.display())))
+    }
+
+    /// The job the manifest describes, its relative paths resolved against `base`.
+    pub fn to_job(&self, base: &Path, stem: &str) -> Result<LabelJob, LabelError> {
+        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        let mut job = LabelJob::new(
+            self.capture.iter().map(resolve).collect(),
+            self.strace.iter().map(resolve).collect(),
+            self.app.clone(),
+        );
+        job.device = self.device.clone();
+        job.session = Some(self.session.clone().unwrap_or_else(|| stem.to_owned()));
+        job.phone_addrs = self.phone_ip.clone();
+        if let Some(offset) = &self.clock_offset {
+            job.clock_offset = match offset {
+                OffsetValue::Seconds(s) => ClockOffset::parse(&s.to_string()),
+                OffsetValue::Word(w) => ClockOffset::parse(w),
+            }
+            .map_err(LabelError::Session)?;
+        }
+        if let Some(t) = self.tolerance {
+            job.tolerance_ns = super::seconds_to_ns(t).map_err(LabelError::Session)?;
+        }
+        job.clock = super::strace_clock(self.strace_date.as_deref(), self.strace_utc_offset.as_deref())
+            .map_err(LabelError::Session)?;
+        job.dns = self.dns.unwrap_or(false);
+        if let Some(u) = &self.unmatched {
+            job.unmatched = Unmatched::parse(u).map_err(LabelError::Session)?;
+        }
+        Ok(job)
+    }
+}
+
+/// Reads a manifest file and builds its job.
+pub fn load(path: &Path) -> Result<LabelJob, LabelError> {
+    let file = SessionFile::read(path)?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    file.to_job(base, &stem)
+}
