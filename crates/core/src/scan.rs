@@ -106,6 +106,9 @@ pub fn scan<E: std::error::Error + 'static>(
     mut progress: impl FnMut(Progress),
 ) -> Result<ScanReport, ScanError<E>> {
     let mut table = ShardedTable::new(options.flow.clone(), options.threads);
+    // Batches of ended flows as the table hands them out, and the batch being filled
+    // for the sink.
+    let mut ready: Vec<FlowBatch> = Vec::new();
     let mut batch = FlowBatch::new();
     let mut report =
         ScanReport { ignored: inputs.ignored.clone(), in_progress: inputs.in_progress.clone(), ..Default::default() };
@@ -132,7 +135,7 @@ pub fn scan<E: std::error::Error + 'static>(
                     file.packets_total += 1;
                     match event {
                         Ok(Event::Packet(rec)) => match decode(rec.link_type, rec.data, rec.orig_len) {
-                            Ok(meta) => table.add(meta, rec.ts_ns, rec.orig_len, index, &mut batch),
+                            Ok(meta) => table.add(meta, rec.ts_ns, rec.orig_len, index, &mut ready),
                             Err(reason) => file.skipped.add(reason),
                         },
                         Ok(Event::Skipped { reason, .. }) => file.skipped.add(reason),
@@ -142,9 +145,8 @@ pub fn scan<E: std::error::Error + 'static>(
                             file.damage = Some(damage);
                         }
                     }
-                    if full(&batch) {
-                        sink(&batch).map_err(ScanError::Sink)?;
-                        batch.clear();
+                    if !ready.is_empty() {
+                        deliver(&mut ready, &mut batch, &mut sink, &full)?;
                     }
                     if file.packets_total.is_multiple_of(PROGRESS_EVERY) {
                         prog.packets = report.packets_total + file.packets_total;
@@ -162,7 +164,8 @@ pub fn scan<E: std::error::Error + 'static>(
         progress(prog);
         report.files.push(file);
     }
-    table.finish(&mut batch);
+    table.finish(&mut ready);
+    deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {
         sink(&batch).map_err(ScanError::Sink)?;
     }
@@ -175,4 +178,27 @@ pub fn scan<E: std::error::Error + 'static>(
     report.flows = started.iter().sum();
     report.fragments = table.fragment_counts();
     Ok(report)
+}
+
+/// Hands ended flows to the sink in batches of about the configured size: a large batch
+/// from the table goes as it is, small ones are gathered first. Decisions depend on batch
+/// sizes only, so the batches the sink sees are the same on every run.
+fn deliver<E: std::error::Error + 'static>(
+    ready: &mut Vec<FlowBatch>,
+    batch: &mut FlowBatch,
+    sink: &mut impl FnMut(&FlowBatch) -> Result<(), E>,
+    full: &impl Fn(&FlowBatch) -> bool,
+) -> Result<(), ScanError<E>> {
+    for next in ready.drain(..) {
+        if batch.is_empty() && full(&next) {
+            sink(&next).map_err(ScanError::Sink)?;
+            continue;
+        }
+        batch.extend_from(&next);
+        if full(batch) {
+            sink(batch).map_err(ScanError::Sink)?;
+            batch.clear();
+        }
+    }
+    Ok(())
 }

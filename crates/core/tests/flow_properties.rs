@@ -100,11 +100,15 @@ fn run(config: &FlowConfig, packets: &[(u64, PacketMeta)]) -> FlowBatch {
 
 fn run_sharded(config: &FlowConfig, packets: &[(u64, PacketMeta)], threads: usize, window: usize) -> FlowBatch {
     let mut table = ShardedTable::with_window(config.clone(), threads, window);
-    let mut out = FlowBatch::new();
+    let mut batches = Vec::new();
     for (ts, meta) in timed(packets) {
-        table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
+        table.add(meta, ts, meta.ip_len + 14, 0, &mut batches);
     }
-    table.finish(&mut out);
+    table.finish(&mut batches);
+    let mut out = FlowBatch::new();
+    for b in &batches {
+        out.extend_from(b);
+    }
     out
 }
 

@@ -51,9 +51,10 @@ enum Work {
     Finish,
 }
 
-/// What it hands back: the rows of the flows ended, and the emptied inboxes for reuse.
+/// What it hands back: the rows of the flows ended (a batch per shard that ended any),
+/// and the emptied inboxes for reuse.
 struct Done {
-    rows: FlowBatch,
+    rows: Vec<FlowBatch>,
     inboxes: Vec<Vec<FlowPacket>>,
 }
 
@@ -66,7 +67,7 @@ struct Shards {
 }
 
 impl Shards {
-    fn apply(&mut self, work: &mut Work) -> FlowBatch {
+    fn apply(&mut self, work: &mut Work) -> Vec<FlowBatch> {
         let config = &self.config;
         let started_before: u64 = self.flows_started();
         match work {
@@ -99,12 +100,8 @@ impl Shards {
             }),
         }
         self.started.fetch_add(self.flows_started() - started_before, Ordering::Relaxed);
-        let mut rows = FlowBatch::new();
-        for s in &mut self.shards {
-            rows.extend_from(&s.out);
-            s.out.clear();
-        }
-        rows
+        // Moved, not copied: the shards' batches go out as they are, in shard order.
+        self.shards.iter_mut().filter(|s| !s.out.is_empty()).map(|s| std::mem::take(&mut s.out)).collect()
     }
 
     fn flows_started(&self) -> u64 {
@@ -255,9 +252,9 @@ impl ShardedTable {
     }
 
     /// Queues one decoded packet. Flows ended by it or by earlier packets appear in `out`
-    /// at a later call.
+    /// (as batches, in order) at a later call.
     #[inline]
-    pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut FlowBatch) {
+    pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut Vec<FlowBatch>) {
         if self.clock.advance(ts_ns) {
             self.submit_window(out);
             self.submit(Work::Sweep(self.clock.now_ns), out);
@@ -273,7 +270,7 @@ impl ShardedTable {
     }
 
     /// Ends all open flows (the input is over) and writes every ended flow to `out`.
-    pub fn finish(&mut self, out: &mut FlowBatch) {
+    pub fn finish(&mut self, out: &mut Vec<FlowBatch>) {
         self.submit_window(out);
         self.submit(Work::Finish, out);
         match &mut self.runner {
@@ -281,7 +278,7 @@ impl ShardedTable {
             Runner::Pipelined { work, done, thread, waiting } => {
                 if *waiting {
                     let d = done.recv().expect("the shard thread answers");
-                    out.extend_from(&d.rows);
+                    out.extend(d.rows);
                     *waiting = false;
                 }
                 // Closing the work channel ends the shard thread, which hands the shards back.
@@ -293,7 +290,7 @@ impl ShardedTable {
         }
     }
 
-    fn submit_window(&mut self, out: &mut FlowBatch) {
+    fn submit_window(&mut self, out: &mut Vec<FlowBatch>) {
         if self.queued == 0 {
             return;
         }
@@ -305,11 +302,10 @@ impl ShardedTable {
 
     /// Hands `work` over. The previous work's rows go to `out` first, so rows always
     /// arrive at the same points of the input.
-    fn submit(&mut self, mut work: Work, out: &mut FlowBatch) {
+    fn submit(&mut self, mut work: Work, out: &mut Vec<FlowBatch>) {
         match &mut self.runner {
             Runner::Inline(shards) => {
-                let rows = shards.apply(&mut work);
-                out.extend_from(&rows);
+                out.extend(shards.apply(&mut work));
                 if let Work::Window(inboxes) = work {
                     self.spare = Some(inboxes);
                 }
@@ -317,7 +313,7 @@ impl ShardedTable {
             Runner::Pipelined { work: tx, done, waiting, .. } => {
                 if *waiting {
                     let d = done.recv().expect("the shard thread answers");
-                    out.extend_from(&d.rows);
+                    out.extend(d.rows);
                     if !d.inboxes.is_empty() {
                         self.spare = Some(d.inboxes);
                     }
