@@ -37,6 +37,8 @@ pub const WINDOW_PACKETS: usize = 1 << 17;
 #[derive(Default)]
 struct Shard {
     table: FlowShard,
+    /// The packets of the window being applied.
+    inbox: Vec<FlowPacket>,
     ended: Vec<(Flow, EndReason)>,
     out: FlowBatch,
 }
@@ -71,22 +73,21 @@ impl Shards {
         let config = &self.config;
         let started_before: u64 = self.flows_started();
         match work {
-            Work::Window(inboxes) => match &self.pool {
-                Some(pool) => {
-                    let shards = &mut self.shards;
-                    pool.install(|| {
-                        shards
-                            .par_iter_mut()
-                            .zip(inboxes.par_iter_mut())
-                            .for_each(|(s, inbox)| apply_inbox(s, inbox, config))
-                    });
+            Work::Window(inboxes) => {
+                // The inboxes are lent to the shards and handed back empty, for reuse.
+                for (s, inbox) in self.shards.iter_mut().zip(inboxes.iter_mut()) {
+                    std::mem::swap(&mut s.inbox, inbox);
                 }
-                None => {
-                    for (s, inbox) in self.shards.iter_mut().zip(inboxes.iter_mut()) {
-                        apply_inbox(s, inbox, config);
+                for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
+                    for p in s.inbox.drain(..) {
+                        s.table.add(&p, config, &mut s.ended);
                     }
+                    emit_sorted(&mut s.ended, &mut s.out);
+                });
+                for (s, inbox) in self.shards.iter_mut().zip(inboxes.iter_mut()) {
+                    std::mem::swap(&mut s.inbox, inbox);
                 }
-            },
+            }
             Work::Sweep(now) => {
                 let now = *now;
                 for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
@@ -128,13 +129,6 @@ fn for_each_shard(pool: Option<&rayon::ThreadPool>, shards: &mut [Shard], f: imp
         Some(pool) => pool.install(|| shards.par_iter_mut().for_each(&f)),
         None => shards.iter_mut().for_each(f),
     }
-}
-
-fn apply_inbox(s: &mut Shard, inbox: &mut Vec<FlowPacket>, config: &FlowConfig) {
-    for p in inbox.drain(..) {
-        s.table.add(&p, config, &mut s.ended);
-    }
-    emit_sorted(&mut s.ended, &mut s.out);
 }
 
 /// Where the shards live: on the caller's thread (one thread) or on a shard thread.
