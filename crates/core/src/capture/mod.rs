@@ -7,6 +7,7 @@ pub mod endian;
 pub mod input;
 pub mod pcap;
 pub mod pcapng;
+pub mod resync;
 pub mod writer;
 
 use std::fmt;

@@ -173,33 +173,67 @@ impl<'a> PcapReader<'a> {
 
     fn read_record(&mut self) -> Result<Record<'a>, Damage> {
         let offset = self.pos;
-        let rest = &self.bytes[offset..];
-        let header_len = self.info.variant.record_header_len();
         let damage = |kind| Damage { offset: offset as u64, kind };
-        if rest.len() < header_len {
-            return Err(damage(DamageKind::TruncatedRecordHeader { have: rest.len(), need: header_len }));
+        let header_len = self.info.variant.record_header_len();
+        let Some(r) = self.info.record_header(self.bytes, offset) else {
+            let have = self.bytes.len() - offset;
+            return Err(damage(DamageKind::TruncatedRecordHeader { have, need: header_len }));
+        };
+        if r.caplen > MAX_CAPLEN {
+            return Err(damage(DamageKind::ImplausibleCaplen { caplen: r.caplen, limit: MAX_CAPLEN }));
         }
-        let (h, _) = RecordHeader::ref_from_prefix(rest).expect("length checked above");
-        let e = self.info.endian;
+        let available = self.bytes.len() - offset - header_len;
+        if r.caplen as usize > available {
+            return Err(damage(DamageKind::RecordPastEnd { caplen: r.caplen, available: available as u64 }));
+        }
+        let start = offset + header_len;
+        let data = &self.bytes[start..start + r.caplen as usize];
+        self.pos = start + r.caplen as usize;
+        Ok(Record { ts_ns: r.ts_ns, orig_len: r.orig_len, link_type: self.info.link_type, data, offset: offset as u64 })
+    }
+}
+
+/// What a record header says, read as the file's byte order and version dictate, before
+/// any judgement of whether it is sane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordHeaderFields {
+    /// Out-of-range fractions (≥ 1 s) are kept as the file says: they carry into seconds.
+    pub ts_ns: i64,
+    /// The sub-second field as written (µs or ns).
+    pub ts_frac: u32,
+    pub caplen: u32,
+    pub orig_len: u32,
+}
+
+impl PcapInfo {
+    /// Length of a record header in this file.
+    pub fn record_header_len(&self) -> usize {
+        self.variant.record_header_len()
+    }
+
+    /// The largest valid sub-second field: 10^6 for µs files, 10^9 for ns files.
+    pub fn ts_frac_limit(&self) -> u32 {
+        match self.variant {
+            Variant::Nano => 1_000_000_000,
+            _ => 1_000_000,
+        }
+    }
+
+    /// Reads the record header at `at`; `None` when the file ends inside it.
+    #[inline]
+    pub fn record_header(&self, bytes: &[u8], at: usize) -> Option<RecordHeaderFields> {
+        let rest = bytes.get(at..at.checked_add(self.record_header_len())?)?;
+        let (h, _) = RecordHeader::ref_from_prefix(rest).ok()?;
+        let e = self.endian;
         let (first, second) = (e.u32(h.caplen), e.u32(h.orig_len));
-        let (caplen, orig_len) = match self.info.length_order() {
+        let (caplen, orig_len) = match self.length_order() {
             LengthOrder::Swapped => (second, first),
             LengthOrder::MaybeSwapped if first > second => (second, first),
             _ => (first, second),
         };
-        if caplen > MAX_CAPLEN {
-            return Err(damage(DamageKind::ImplausibleCaplen { caplen, limit: MAX_CAPLEN }));
-        }
-        let available = rest.len() - header_len;
-        if caplen as usize > available {
-            return Err(damage(DamageKind::RecordPastEnd { caplen, available: available as u64 }));
-        }
-        let data = &rest[header_len..header_len + caplen as usize];
-        // Out-of-range fractions (≥ 1 s) are kept as the file says: they carry into seconds.
-        let ts_ns =
-            i64::from(e.u32(h.ts_sec)) * 1_000_000_000 + i64::from(e.u32(h.ts_frac)) * self.info.variant.ns_per_frac();
-        self.pos = offset + header_len + caplen as usize;
-        Ok(Record { ts_ns, orig_len, link_type: self.info.link_type, data, offset: offset as u64 })
+        let ts_frac = e.u32(h.ts_frac);
+        let ts_ns = i64::from(e.u32(h.ts_sec)) * 1_000_000_000 + i64::from(ts_frac) * self.variant.ns_per_frac();
+        Some(RecordHeaderFields { ts_ns, ts_frac, caplen, orig_len })
     }
 }
 
