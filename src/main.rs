@@ -2,8 +2,9 @@
 //! One subcommand = one module of `cmd/` = one library call.
 //!
 //! Exit status: 0 complete; 1 failed (nothing usable was written); 2 usage error;
-//! 3 complete, but some input was damaged (its readable part is in the store; the
-//! manifest and the lines printed name each file, offset and what was wrong).
+//! 3 complete, but some input could not be used — damaged, or of a link type the decoder
+//! does not read (the rest is in the store; the manifest and the lines printed name each
+//! file, offset and what was wrong).
 
 mod cmd;
 

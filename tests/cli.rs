@@ -179,3 +179,15 @@ fn bad_arguments_are_usage_errors() {
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.pcap"));
 }
+
+#[test]
+fn unsupported_link_type_is_named_and_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("pcaps/edge/nflog.pcap");
+    let out = flows(std::slice::from_ref(&input), &dir.path().join("s"), &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // tcpdump's oracle for this file: 4 NFLOG (link type 239) records, the first at offset 24.
+    let line = format!("{}: offset 24: link type 239 is not supported (4 packets skipped)", input.display());
+    assert!(err.lines().any(|l| l.ends_with(&line)), "{err}");
+}

@@ -123,7 +123,8 @@ pub fn run(args: FlowsArgs) -> ExitCode {
             if !args.quiet {
                 print_summary(&outcome, started.elapsed());
             }
-            if outcome.report.damaged_files().next().is_some() {
+            let r = &outcome.report;
+            if r.damaged_files().next().is_some() || r.unsupported_files().next().is_some() {
                 ExitCode::from(EXIT_DAMAGED_INPUT)
             } else {
                 ExitCode::SUCCESS
@@ -136,11 +137,21 @@ pub fn run(args: FlowsArgs) -> ExitCode {
     }
 }
 
-/// One line per damaged file: path, offset, what was wrong.
+/// One line per damaged file and per file with a link type that cannot be read: path,
+/// offset, what was wrong.
 fn print_damage(report: &ScanReport) {
     for f in report.damaged_files() {
         let d = f.damage.as_ref().expect("filtered on damage");
         eprintln!("flowmine: error: {}: offset {}: {}", f.path.display(), d.offset, d.kind);
+    }
+    for f in report.unsupported_files() {
+        let (link_type, offset) = f.unsupported_link_type.expect("filtered on it");
+        let skipped = f.skipped.get(flowmine::core::SkipReason::UnsupportedLinkType);
+        eprintln!(
+            "flowmine: error: {}: offset {offset}: link type {link_type} is not supported ({skipped} packet{} skipped)",
+            f.path.display(),
+            if skipped == 1 { "" } else { "s" }
+        );
     }
 }
 

@@ -6,5 +6,5 @@ pub mod slice;
 
 /// Something failed; nothing usable was written.
 pub const EXIT_FAILED: u8 = 1;
-/// Complete, but some input was damaged.
+/// Complete, but some input could not be used (damaged, or an unsupported link type).
 pub const EXIT_DAMAGED_INPUT: u8 = 3;

@@ -48,6 +48,8 @@ pub struct FileReport {
     pub flows: u64,
     /// Damage that stopped the reading of this file, if any; packets before it count.
     pub damage: Option<Damage>,
+    /// The first packet whose link type the decoder does not read: (link type, offset).
+    pub unsupported_link_type: Option<(u16, u64)>,
 }
 
 impl FileReport {
@@ -74,6 +76,11 @@ pub struct ScanReport {
 impl ScanReport {
     pub fn damaged_files(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.damage.is_some())
+    }
+
+    /// Files with packets of a link type the decoder does not read.
+    pub fn unsupported_files(&self) -> impl Iterator<Item = &FileReport> {
+        self.files.iter().filter(|f| f.unsupported_link_type.is_some())
     }
 }
 
@@ -127,6 +134,7 @@ pub fn scan<E: std::error::Error + 'static>(
             skipped: SkipCounts::default(),
             flows: 0,
             damage: None,
+            unsupported_link_type: None,
         };
         match Reader::new(bytes) {
             Err(damage) => file.damage = Some(damage),
@@ -136,7 +144,12 @@ pub fn scan<E: std::error::Error + 'static>(
                     match event {
                         Ok(Event::Packet(rec)) => match decode(rec.link_type, rec.data, rec.orig_len) {
                             Ok(meta) => table.add(meta, rec.ts_ns, rec.orig_len, index, &mut ready),
-                            Err(reason) => file.skipped.add(reason),
+                            Err(reason) => {
+                                if reason == SkipReason::UnsupportedLinkType {
+                                    file.unsupported_link_type.get_or_insert((rec.link_type, rec.offset));
+                                }
+                                file.skipped.add(reason)
+                            }
                         },
                         Ok(Event::Skipped { reason, .. }) => file.skipped.add(reason),
                         Err(damage) => {
