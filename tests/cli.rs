@@ -191,3 +191,53 @@ fn unsupported_link_type_is_named_and_exits_3() {
     let line = format!("{}: offset 24: link type 239 is not supported (4 packets skipped)", input.display());
     assert!(err.lines().any(|l| l.ends_with(&line)), "{err}");
 }
+
+#[test]
+fn damaged_records_are_named_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    // Its packets carry timestamps beyond 2262 (a writer put seconds in the high word).
+    let input = testdata("pcaps/edge/dhcp_little_endian.pcapng");
+    let out = flows(std::slice::from_ref(&input), &dir.path().join("s"), &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = format!("{}: offset 84: 4 damaged records skipped (bad_timestamp)", input.display());
+    assert!(err.lines().any(|l| l.ends_with(&line)), "{err}");
+}
+
+/// Every edge capture: no crash; either a clean run whose manifest accounts for every
+/// packet, or exit 3 with only one-line errors that name the file and an offset.
+#[test]
+fn every_edge_capture_gives_flows_or_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut clean = 0;
+    let mut reported = 0;
+    let mut edge: Vec<PathBuf> = std::fs::read_dir(testdata("pcaps/edge"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng"))
+        .collect();
+    edge.sort();
+    for (i, input) in edge.iter().enumerate() {
+        let store = dir.path().join(format!("s{i}"));
+        let out = flows(std::slice::from_ref(input), &store, &["--quiet"]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        match out.status.code() {
+            Some(0) => {
+                assert!(err.is_empty(), "{}: {err}", input.display());
+                clean += 1;
+            }
+            Some(3) => {
+                let prefix = format!("flowmine: error: {}: offset ", input.display());
+                assert!(!err.is_empty());
+                assert!(err.lines().all(|l| l.starts_with(&prefix)), "{}: {err}", input.display());
+                reported += 1;
+            }
+            other => panic!("{}: exit {other:?}: {err}", input.display()),
+        }
+        let m = manifest(&store);
+        assert_eq!(m.packets_total, m.packets_in_flows + m.skipped.values().sum::<u64>(), "{}", input.display());
+    }
+    // 51 clean; 11 reported: 6 cut or corrupt files, 1 unsupported link type (NFLOG),
+    // 2 with impossible timestamps, 1 packet before any interface, 1 with a bad block length.
+    assert_eq!((clean, reported), (51, 11));
+}

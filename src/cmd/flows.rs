@@ -124,11 +124,10 @@ pub fn run(args: FlowsArgs) -> ExitCode {
                 print_summary(&outcome, started.elapsed());
             }
             let r = &outcome.report;
-            if r.damaged_files().next().is_some() || r.unsupported_files().next().is_some() {
-                ExitCode::from(EXIT_DAMAGED_INPUT)
-            } else {
-                ExitCode::SUCCESS
-            }
+            let unusable = |f: &flowmine::core::FileReport| {
+                f.damage.is_some() || f.unsupported_link_type.is_some() || f.damaged_records().next().is_some()
+            };
+            if r.files.iter().any(unusable) { ExitCode::from(EXIT_DAMAGED_INPUT) } else { ExitCode::SUCCESS }
         }
         Err(e) => {
             eprintln!("flowmine: error: {e}");
@@ -143,6 +142,20 @@ fn print_damage(report: &ScanReport) {
     for f in report.damaged_files() {
         let d = f.damage.as_ref().expect("filtered on damage");
         eprintln!("flowmine: error: {}: offset {}: {}", f.path.display(), d.offset, d.kind);
+    }
+    for f in &report.files {
+        for (reason, n, offset) in f.damaged_records() {
+            // A damage that stopped the file already has its line.
+            if f.damage.as_ref().is_some_and(|d| d.offset == offset) && n == 1 {
+                continue;
+            }
+            eprintln!(
+                "flowmine: error: {}: offset {offset}: {n} damaged record{} skipped ({})",
+                f.path.display(),
+                if n == 1 { "" } else { "s" },
+                reason.name()
+            );
+        }
     }
     for f in report.unsupported_files() {
         let (link_type, offset) = f.unsupported_link_type.expect("filtered on it");

@@ -50,6 +50,27 @@ pub struct FileReport {
     pub damage: Option<Damage>,
     /// The first packet whose link type the decoder does not read: (link type, offset).
     pub unsupported_link_type: Option<(u16, u64)>,
+    /// Where each skip reason first struck (record offset), by `SkipReason as usize`.
+    pub first_skip_offset: [Option<u64>; SkipReason::ALL.len()],
+}
+
+impl FileReport {
+    /// Records a skipped packet at `offset`.
+    fn skip(&mut self, reason: SkipReason, offset: u64) {
+        self.skipped.add(reason);
+        self.first_skip_offset[reason as usize].get_or_insert(offset);
+    }
+
+    /// Skip reasons that mean damaged records (not a property of the traffic, such as
+    /// non-IP frames or a short snap length), with their count and first offset.
+    pub fn damaged_records(&self) -> impl Iterator<Item = (SkipReason, u64, u64)> + '_ {
+        [SkipReason::CorruptRecord, SkipReason::UnknownInterface, SkipReason::BadTimestamp].into_iter().filter_map(
+            |r| {
+                let n = self.skipped.get(r);
+                (n > 0).then(|| (r, n, self.first_skip_offset[r as usize].unwrap_or(0)))
+            },
+        )
+    }
 }
 
 impl FileReport {
@@ -135,6 +156,7 @@ pub fn scan<E: std::error::Error + 'static>(
             flows: 0,
             damage: None,
             unsupported_link_type: None,
+            first_skip_offset: Default::default(),
         };
         match Reader::new(bytes) {
             Err(damage) => file.damage = Some(damage),
@@ -148,13 +170,13 @@ pub fn scan<E: std::error::Error + 'static>(
                                 if reason == SkipReason::UnsupportedLinkType {
                                     file.unsupported_link_type.get_or_insert((rec.link_type, rec.offset));
                                 }
-                                file.skipped.add(reason)
+                                file.skip(reason, rec.offset);
                             }
                         },
-                        Ok(Event::Skipped { reason, .. }) => file.skipped.add(reason),
+                        Ok(Event::Skipped { reason, offset }) => file.skip(reason, offset),
                         Err(damage) => {
                             // The unreadable rest of the file counts as one corrupt record.
-                            file.skipped.add(SkipReason::CorruptRecord);
+                            file.skip(SkipReason::CorruptRecord, damage.offset);
                             file.damage = Some(damage);
                         }
                     }
