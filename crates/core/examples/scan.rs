@@ -10,6 +10,10 @@ use std::time::Instant;
 use flowmine_core::scan::{ScanOptions, scan};
 use flowmine_core::{FlowBatch, FlowConfig};
 
+/// As in the flowmine binary: flows allocate and free their packet arrays by the million.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let timeouts_off = args.iter().any(|a| a == "--timeouts-off");
