@@ -123,11 +123,11 @@ pub fn run(args: FlowsArgs) -> ExitCode {
             if !args.quiet {
                 print_summary(&outcome, started.elapsed());
             }
-            let r = &outcome.report;
-            let unusable = |f: &flowmine::core::FileReport| {
-                f.damage.is_some() || f.unsupported_link_type.is_some() || f.damaged_records().next().is_some()
-            };
-            if r.files.iter().any(unusable) { ExitCode::from(EXIT_DAMAGED_INPUT) } else { ExitCode::SUCCESS }
+            if outcome.report.files.iter().any(|f| f.has_unusable_input()) {
+                ExitCode::from(EXIT_DAMAGED_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("flowmine: error: {e}");
@@ -145,10 +145,6 @@ fn print_damage(report: &ScanReport) {
     }
     for f in &report.files {
         for (reason, n, offset) in f.damaged_records() {
-            // A damage that stopped the file already has its line.
-            if f.damage.as_ref().is_some_and(|d| d.offset == offset) && n == 1 {
-                continue;
-            }
             eprintln!(
                 "flowmine: error: {}: offset {offset}: {n} damaged record{} skipped ({})",
                 f.path.display(),

@@ -62,18 +62,26 @@ impl FileReport {
     }
 
     /// Skip reasons that mean damaged records (not a property of the traffic, such as
-    /// non-IP frames or a short snap length), with their count and first offset.
+    /// non-IP frames or a short snap length), with their count and first offset. The
+    /// unreadable rest after a damage that stopped the file is left out: it is reported
+    /// as that damage.
     pub fn damaged_records(&self) -> impl Iterator<Item = (SkipReason, u64, u64)> + '_ {
+        let stopped = u64::from(self.damage.is_some());
         [SkipReason::CorruptRecord, SkipReason::UnknownInterface, SkipReason::BadTimestamp].into_iter().filter_map(
-            |r| {
-                let n = self.skipped.get(r);
+            move |r| {
+                // (A damaged file header counts no record, hence the saturation.)
+                let n = self.skipped.get(r).saturating_sub(if r == SkipReason::CorruptRecord { stopped } else { 0 });
                 (n > 0).then(|| (r, n, self.first_skip_offset[r as usize].unwrap_or(0)))
             },
         )
     }
-}
 
-impl FileReport {
+    /// Whether some of the file could not be used: damage, damaged records, or frames of
+    /// a link type the decoder does not read.
+    pub fn has_unusable_input(&self) -> bool {
+        self.damage.is_some() || self.unsupported_link_type.is_some() || self.damaged_records().next().is_some()
+    }
+
     pub fn packets_in_flows(&self) -> u64 {
         self.packets_total - self.skipped.total()
     }
