@@ -166,6 +166,7 @@ pub fn scan<E: std::error::Error + 'static>(
             unsupported_link_type: None,
             first_skip_offset: Default::default(),
         };
+        let mut released = 0;
         match Reader::new(bytes) {
             Err(damage) => file.damage = Some(damage),
             Ok(mut reader) => {
@@ -192,6 +193,10 @@ pub fn scan<E: std::error::Error + 'static>(
                         deliver(&mut ready, &mut batch, &mut sink, &full)?;
                     }
                     if file.packets_total.is_multiple_of(PROGRESS_EVERY) {
+                        // Records behind the reader are done with (flows copy what they keep).
+                        let done = reader.position();
+                        mapped.release(released, done);
+                        released = done;
                         prog.packets = report.packets_total + file.packets_total;
                         prog.flows = table.flows_started();
                         progress(prog);
@@ -207,7 +212,9 @@ pub fn scan<E: std::error::Error + 'static>(
         progress(prog);
         report.files.push(file);
     }
-    table.finish(&mut ready);
+    while table.finish_step(&mut ready) {
+        deliver(&mut ready, &mut batch, &mut sink, &full)?;
+    }
     deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {
         sink(&batch).map_err(ScanError::Sink)?;

@@ -190,6 +190,24 @@ impl MappedFile {
     pub fn bytes(&self) -> &[u8] {
         self.map.as_deref().unwrap_or(&[])
     }
+
+    /// Drops the pages of `[from, to)` from this process's memory. The pages stay in the
+    /// page cache and come back from the file if touched again; without this, a file read
+    /// front to back would count in full towards the process's resident memory.
+    #[cfg(unix)]
+    pub fn release(&self, from: usize, to: usize) {
+        const PAGE: usize = 4096;
+        let Some(map) = &self.map else { return };
+        let (from, to) = (from.next_multiple_of(PAGE), to.min(map.len()) / PAGE * PAGE);
+        if from < to {
+            // SAFETY: the map is a read-only mapping of a file: DONTNEED discards no data,
+            // a later access re-reads the same bytes from the file.
+            let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn release(&self, _from: usize, _to: usize) {}
 }
 
 #[cfg(all(test, unix))]

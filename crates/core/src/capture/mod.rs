@@ -131,6 +131,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Byte offset of the next record or block: everything before it has been read.
+    pub fn position(&self) -> usize {
+        match self {
+            Reader::Pcap(r) => r.position(),
+            Reader::Pcapng(r) => r.position(),
+        }
+    }
+
     /// The next packet or skip; `None` at the end; `Some(Err)` once, on damage, then `None`.
     #[inline]
     pub fn next_event(&mut self) -> Option<Result<Event<'a>, Damage>> {

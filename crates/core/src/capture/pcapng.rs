@@ -61,6 +61,11 @@ impl<'a> PcapngReader<'a> {
         Ok(r)
     }
 
+    /// Byte offset of the next block.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
     /// Interfaces of the current section.
     pub fn interfaces(&self) -> &[Interface] {
         &self.interfaces

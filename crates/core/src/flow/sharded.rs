@@ -49,8 +49,9 @@ enum Work {
     Window(Vec<Vec<FlowPacket>>),
     /// End the flows whose time is up at this clock.
     Sweep(i64),
-    /// End all flows.
-    Finish,
+    /// End all flows of one shard (shard by shard, so only one shard's rows are held at
+    /// once when the input is over).
+    FinishShard(usize),
 }
 
 /// What it hands back: the rows of the flows ended (a batch per shard that ended any),
@@ -95,10 +96,11 @@ impl Shards {
                     emit_sorted(&mut s.ended, &mut s.out);
                 });
             }
-            Work::Finish => for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
+            Work::FinishShard(i) => {
+                let s = &mut self.shards[*i];
                 s.table.finish(&mut s.ended);
                 emit_sorted(&mut s.ended, &mut s.out);
-            }),
+            }
         }
         self.started.fetch_add(self.flows_started() - started_before, Ordering::Relaxed);
         // Moved, not copied: the shards' batches go out as they are, in shard order.
@@ -148,6 +150,8 @@ pub struct ShardedTable {
     window_packets: usize,
     started: Arc<AtomicU64>,
     started_by_input: Option<Vec<u64>>,
+    /// Shards ended so far, once the input is over.
+    finished_shards: usize,
 }
 
 #[inline]
@@ -224,6 +228,7 @@ impl ShardedTable {
             window_packets: window_packets.max(1),
             started,
             started_by_input: None,
+            finished_shards: 0,
         }
     }
 
@@ -265,8 +270,24 @@ impl ShardedTable {
 
     /// Ends all open flows (the input is over) and writes every ended flow to `out`.
     pub fn finish(&mut self, out: &mut Vec<FlowBatch>) {
-        self.submit_window(out);
-        self.submit(Work::Finish, out);
+        while self.finish_step(out) {}
+    }
+
+    /// Ends the open flows of the next shard (the input is over); `false` once every shard
+    /// is done and every row is in `out`. Taking the rows from `out` between steps keeps
+    /// only about one shard's rows in memory.
+    pub fn finish_step(&mut self, out: &mut Vec<FlowBatch>) -> bool {
+        if self.finished_shards == 0 {
+            self.submit_window(out);
+        }
+        if self.finished_shards < SHARDS {
+            self.submit(Work::FinishShard(self.finished_shards), out);
+            self.finished_shards += 1;
+            return true;
+        }
+        if self.started_by_input.is_some() {
+            return false;
+        }
         match &mut self.runner {
             Runner::Inline(shards) => self.started_by_input = Some(shards.started_by_input()),
             Runner::Pipelined { work, done, thread, waiting } => {
@@ -282,6 +303,7 @@ impl ShardedTable {
                 self.started_by_input = Some(shards.started_by_input());
             }
         }
+        true
     }
 
     fn submit_window(&mut self, out: &mut Vec<FlowBatch>) {
