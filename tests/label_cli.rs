@@ -7,9 +7,9 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use flowmine::core::FlowBatch;
 use flowmine::core::capture::input::{InputFile, InputSet};
 use flowmine::core::scan::{ScanOptions, scan};
-use flowmine::core::{FlowBatch, label::replay::row_key};
 use flowmine::store::read_flows;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
@@ -317,37 +317,14 @@ fn scan_all(path: &Path) -> FlowBatch {
     all
 }
 
-/// One comparable line per flow: every column but the VLAN (link layer, dropped by
-/// slicing) and the input index, with the flow's per-packet entries.
-fn flow_rows(b: &FlowBatch) -> Vec<String> {
-    let mut rows: Vec<String> = (0..b.len())
-        .map(|i| {
-            let mut key = row_key(b, i);
-            key.vlan = 0;
-            let r = b.packet_range(i);
-            format!(
-                "{key:?} {:?} {:?} {} {} {} {} {} {} {} {} {:?} {} {:?} {:?} {:?} {:?} {:?} {:?}",
-                b.src_addr[i],
-                b.src_port[i],
-                b.first_ts_ns[i],
-                b.last_ts_ns[i],
-                b.fwd_packets[i],
-                b.bwd_packets[i],
-                b.fwd_bytes[i],
-                b.bwd_bytes[i],
-                b.fwd_wire_bytes[i],
-                b.bwd_wire_bytes[i],
-                b.end_reason[i],
-                b.tunnel[i],
-                &b.pkt_ts_ns[r.clone()],
-                &b.pkt_dir[r.clone()],
-                &b.pkt_ip_len[r.clone()],
-                &b.pkt_l4_payload_len[r.clone()],
-                &b.pkt_tcp_flags[r.clone()],
-                &b.pkt_tcp_window[r],
-            )
-        })
-        .collect();
+/// Every flow with its per-packet entries, comparable: the VLAN (link layer, dropped by
+/// slicing) and the input index are cleared, the rows sorted.
+fn flow_rows(b: &FlowBatch) -> Vec<flowmine::core::flow::FlowRow> {
+    let mut rows = b.rows();
+    for r in &mut rows {
+        r.vlan = 0;
+        r.input_index = 0;
+    }
     rows.sort();
     rows
 }

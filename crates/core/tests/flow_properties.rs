@@ -1,6 +1,6 @@
 //! Invariants of the flow table on random packet sequences.
 
-use flowmine_core::flow::{FlowBatch, FlowConfig, FlowTable, PacketLimit, ShardedTable};
+use flowmine_core::flow::{FlowBatch, FlowConfig, FlowRow, FlowTable, PacketLimit, ShardedTable};
 use flowmine_core::wire::decode::{Fragment, PacketMeta};
 use proptest::prelude::*;
 
@@ -150,37 +150,8 @@ proptest! {
 
 /// Every row of a batch with its per-packet arrays, sorted: row order is not part of the
 /// comparison (the sequential table writes flows as they end, the sharded one per window).
-fn sorted_rows(b: &FlowBatch) -> Vec<String> {
-    let mut rows: Vec<String> = (0..b.len())
-        .map(|i| {
-            let r = b.packet_range(i);
-            format!(
-                "{:?} {:?} {:?}:{} {:?}:{} {} {}..{} {}/{} {}/{} {}/{} {:?} {:?} {:?} {:?} {:?} {:?} {:?}",
-                b.ip_version[i],
-                b.protocol[i],
-                b.src_addr[i],
-                b.src_port[i],
-                b.dst_addr[i],
-                b.dst_port[i],
-                b.vlan[i],
-                b.first_ts_ns[i],
-                b.last_ts_ns[i],
-                b.fwd_packets[i],
-                b.bwd_packets[i],
-                b.fwd_bytes[i],
-                b.bwd_bytes[i],
-                b.fwd_wire_bytes[i],
-                b.bwd_wire_bytes[i],
-                b.end_reason[i],
-                &b.pkt_ts_ns[r.clone()],
-                &b.pkt_dir[r.clone()],
-                &b.pkt_ip_len[r.clone()],
-                &b.pkt_l4_payload_len[r.clone()],
-                &b.pkt_tcp_flags[r.clone()],
-                &b.pkt_tcp_window[r],
-            )
-        })
-        .collect();
+fn sorted_rows(b: &FlowBatch) -> Vec<FlowRow> {
+    let mut rows = b.rows();
     rows.sort();
     rows
 }

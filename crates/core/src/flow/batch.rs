@@ -2,7 +2,7 @@
 //! per-packet columns one flat array plus offsets (Arrow's list layout), so a batch
 //! turns into a DataFrame or a Parquet row group without per-flow allocations.
 
-use super::record::{EndReason, Flow};
+use super::record::{EndReason, Flow, PacketEntry};
 
 /// Calls `$m!` with every column except `pkt_offsets`: one list for the operations that
 /// treat all columns alike.
@@ -121,6 +121,47 @@ impl FlowBatch {
         self.pkt_offsets.push(self.pkt_ts_ns.len() as u64);
     }
 
+    /// Row `i`, owned.
+    pub fn row(&self, i: usize) -> FlowRow {
+        let packets = self
+            .packet_range(i)
+            .map(|p| PacketEntry {
+                ts_ns: self.pkt_ts_ns[p],
+                ip_len: self.pkt_ip_len[p],
+                l4_payload_len: self.pkt_l4_payload_len[p],
+                tcp_window: self.pkt_tcp_window[p],
+                tcp_flags: self.pkt_tcp_flags[p],
+                dir: self.pkt_dir[p],
+            })
+            .collect();
+        FlowRow {
+            ip_version: self.ip_version[i],
+            protocol: self.protocol[i],
+            src_addr: self.src_addr[i],
+            src_port: self.src_port[i],
+            dst_addr: self.dst_addr[i],
+            dst_port: self.dst_port[i],
+            vlan: self.vlan[i],
+            first_ts_ns: self.first_ts_ns[i],
+            last_ts_ns: self.last_ts_ns[i],
+            fwd_packets: self.fwd_packets[i],
+            bwd_packets: self.bwd_packets[i],
+            fwd_bytes: self.fwd_bytes[i],
+            bwd_bytes: self.bwd_bytes[i],
+            fwd_wire_bytes: self.fwd_wire_bytes[i],
+            bwd_wire_bytes: self.bwd_wire_bytes[i],
+            end_reason: self.end_reason[i],
+            tunnel: self.tunnel[i],
+            input_index: self.input_index[i],
+            packets,
+        }
+    }
+
+    /// Every row, owned, in batch order.
+    pub fn rows(&self) -> Vec<FlowRow> {
+        (0..self.len()).map(|i| self.row(i)).collect()
+    }
+
     /// The per-packet range of row `i`.
     pub fn packet_range(&self, i: usize) -> std::ops::Range<usize> {
         self.pkt_offsets[i] as usize..self.pkt_offsets[i + 1] as usize
@@ -148,4 +189,29 @@ impl FlowBatch {
         self.pkt_offsets.clear();
         self.pkt_offsets.push(0);
     }
+}
+
+/// One flow of a batch, owned, with its kept packets: for code that wants flows one by one,
+/// and for comparing runs (rows sort by their fields in declaration order).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FlowRow {
+    pub ip_version: u8,
+    pub protocol: u8,
+    pub src_addr: [u8; 16],
+    pub src_port: u16,
+    pub dst_addr: [u8; 16],
+    pub dst_port: u16,
+    pub vlan: u16,
+    pub first_ts_ns: i64,
+    pub last_ts_ns: i64,
+    pub fwd_packets: u64,
+    pub bwd_packets: u64,
+    pub fwd_bytes: u64,
+    pub bwd_bytes: u64,
+    pub fwd_wire_bytes: u64,
+    pub bwd_wire_bytes: u64,
+    pub end_reason: EndReason,
+    pub tunnel: u8,
+    pub input_index: u32,
+    pub packets: Vec<PacketEntry>,
 }

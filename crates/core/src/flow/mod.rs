@@ -10,7 +10,7 @@ pub mod shard;
 pub mod sharded;
 pub mod table;
 
-pub use batch::FlowBatch;
+pub use batch::{FlowBatch, FlowRow};
 pub use config::{FlowConfig, PacketLimit};
 pub use key::{Direction, FlowKey};
 pub use record::{EndReason, Flow};

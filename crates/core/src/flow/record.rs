@@ -34,7 +34,7 @@ impl EndReason {
 
 /// One kept packet of a flow. The flow holds these row-wise (one allocation per flow, not
 /// one per column); [`FlowBatch`](super::FlowBatch) turns them into columns when the flow ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PacketEntry {
     pub ts_ns: i64,
     pub ip_len: u32,
