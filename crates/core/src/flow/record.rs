@@ -45,9 +45,10 @@ pub struct PacketEntry {
     pub dir: u8,
 }
 
-/// Room for a typical short flow's packets from the first allocation on, instead of
-/// growing through 1, 2, 4.
-const INITIAL_PACKET_CAPACITY: usize = 8;
+/// Room for a short flow's packets from the first allocation on. Most flows are short
+/// (DNS: 2 packets): on the 20 M-packet campus capture, a first capacity of 8 held
+/// 1.32 GB at peak, 4 held 1.23 GB, 2 held 1.18 GB with more growing; 4 it is.
+const INITIAL_PACKET_CAPACITY: usize = 4;
 
 /// Counters of one direction.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
