@@ -35,6 +35,9 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
+    /// Unusable input in strict mode; the store is left without a manifest.
+    #[error("{0}")]
+    Strict(String),
 }
 
 impl From<ScanError<Error>> for Error {
@@ -42,6 +45,7 @@ impl From<ScanError<Error>> for Error {
         match e {
             ScanError::Input(e) => Error::Input(e),
             ScanError::Sink(e) => e,
+            strict @ ScanError::Strict { .. } => Error::Strict(strict.to_string()),
         }
     }
 }

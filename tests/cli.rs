@@ -241,3 +241,20 @@ fn every_edge_capture_gives_flows_or_named_errors() {
     // 2 with impossible timestamps, 1 packet before any interface, 1 with a bad block length.
     assert_eq!((clean, reported), (51, 11));
 }
+
+#[test]
+fn strict_mode_makes_damage_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("pcaps/edge/dhcp_little_endian.pcapng");
+    let store = dir.path().join("s");
+    let out = flows(std::slice::from_ref(&input), &store, &["--strict"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}: offset 84: 4 damaged record(s) skipped (bad_timestamp)", input.display())),
+        "{err}"
+    );
+    assert!(!store.join("manifest.json").exists(), "a strict failure leaves no complete store");
+    // The same input without --strict completes with status 3.
+    assert_eq!(flows(&[input], &store, &["--overwrite"]).status.code(), Some(3));
+}

@@ -45,6 +45,10 @@ pub struct FlowsArgs {
     /// Replace an existing store in --out.
     #[arg(long)]
     overwrite: bool,
+    /// Make any damaged input or unsupported link type fatal: stop at the first such file,
+    /// exit 1, and leave the store without a manifest.
+    #[arg(long)]
+    strict: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -94,7 +98,10 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         tcp_close_linger_ns: (args.tcp_close_linger.max(0.0) * SECOND as f64) as u64,
         packets: args.packets,
     };
-    let mut job = FlowsJob::new(args.inputs, ScanOptions { flow, threads: args.threads, ..ScanOptions::default() });
+    let mut job = FlowsJob::new(
+        args.inputs,
+        ScanOptions { flow, threads: args.threads, strict: args.strict, ..ScanOptions::default() },
+    );
     job.label = args.label;
 
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {

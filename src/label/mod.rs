@@ -51,6 +51,9 @@ pub enum LabelError {
     NothingParsed { lines: usize, first: String },
     #[error("clock offset: no connect/SYN or sendto/datagram pair found to estimate it from; give it in seconds")]
     NoOffsetPairs,
+    /// Unusable capture input when the scan was asked to be strict.
+    #[error("{0}")]
+    Damaged(String),
 }
 
 /// capture clock = phone clock + offset.
@@ -274,6 +277,7 @@ impl LabelJob {
         .map_err(|e| match e {
             ScanError::Input(e) => LabelError::Input(e),
             ScanError::Sink(never) => match never {},
+            strict @ ScanError::Strict { .. } => LabelError::Damaged(strict.to_string()),
         })?;
         let mut config =
             MatchConfig { offset_ns: 0, tolerance_ns: self.tolerance_ns, phone_addrs: self.phone_addrs.clone() };

@@ -21,6 +21,9 @@ pub struct ScanOptions {
     /// Threads updating the flow table shards (0 = one per core). The output does not
     /// depend on it.
     pub threads: usize,
+    /// Stop at the first file with damaged input or an unsupported link type, instead of
+    /// reporting it and going on.
+    pub strict: bool,
     pub batch_rows: usize,
     pub batch_packets: usize,
 }
@@ -30,6 +33,7 @@ impl Default for ScanOptions {
         ScanOptions {
             flow: FlowConfig::default(),
             threads: 1,
+            strict: false,
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_packets: DEFAULT_BATCH_PACKETS,
         }
@@ -82,6 +86,21 @@ impl FileReport {
         self.damage.is_some() || self.unsupported_link_type.is_some() || self.damaged_records().next().is_some()
     }
 
+    /// The first thing that made input unusable, as (offset, what), if anything did.
+    pub fn first_problem(&self) -> Option<(u64, String)> {
+        let mut problems: Vec<(u64, String)> = Vec::new();
+        if let Some(d) = &self.damage {
+            problems.push((d.offset, d.kind.to_string()));
+        }
+        for (reason, n, offset) in self.damaged_records() {
+            problems.push((offset, format!("{n} damaged record(s) skipped ({})", reason.name())));
+        }
+        if let Some((link_type, offset)) = self.unsupported_link_type {
+            problems.push((offset, format!("link type {link_type} is not supported")));
+        }
+        problems.into_iter().min_by_key(|(offset, _)| *offset)
+    }
+
     pub fn packets_in_flows(&self) -> u64 {
         self.packets_total - self.skipped.total()
     }
@@ -128,6 +147,9 @@ pub enum ScanError<E: std::error::Error + 'static> {
     Input(#[from] InputError),
     #[error("writing flows: {0}")]
     Sink(#[source] E),
+    /// With [`ScanOptions::strict`]: the first file with input that could not be used.
+    #[error("{}: offset {offset}: {what} (strict mode: the run stops here)", path.display())]
+    Strict { path: PathBuf, offset: u64, what: String },
 }
 
 /// How often (in packets) the progress callback is called.
@@ -210,6 +232,11 @@ pub fn scan<E: std::error::Error + 'static>(
         prog.packets = report.packets_total;
         prog.flows = table.flows_started();
         progress(prog);
+        if options.strict
+            && let Some((offset, what)) = file.first_problem()
+        {
+            return Err(ScanError::Strict { path: file.path, offset, what });
+        }
         report.files.push(file);
     }
     while table.finish_step(&mut ready) {
