@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 
 use flowmine::core::FlowBatch;
 use flowmine::core::capture::input::{InputFile, InputSet};
-use flowmine::core::scan::{ScanOptions, scan};
+use flowmine::core::scan::{ScanOptions, scan_to_batch};
 use flowmine::store::read_flows;
 use pcap_parser::traits::PcapReaderIterator;
 use pcap_parser::{LegacyPcapReader, PcapBlockOwned, PcapError};
@@ -303,18 +303,7 @@ fn a_log_with_no_readable_line_fails() {
 fn scan_all(path: &Path) -> FlowBatch {
     let inputs =
         InputSet { files: vec![InputFile { path: path.to_owned(), len: 0, first_ts_ns: None }], ..InputSet::default() };
-    let mut all = FlowBatch::new();
-    scan(
-        &inputs,
-        &ScanOptions::default(),
-        |b: &FlowBatch| -> Result<(), std::convert::Infallible> {
-            all.extend_from(b);
-            Ok(())
-        },
-        |_| {},
-    )
-    .unwrap();
-    all
+    scan_to_batch(&inputs, &ScanOptions::default()).unwrap().0
 }
 
 /// Every flow with its per-packet entries, comparable: the VLAN (link layer, dropped by

@@ -19,7 +19,7 @@ use flowmine_core::label::filter::{FilterError, FilterReport, write_kept_packets
 use flowmine_core::label::matcher::{flow_addr, phone_addrs};
 use flowmine_core::label::strace::{Problem, parse_date, parse_utc_offset, pid_from_file_name};
 use flowmine_core::label::{Clock, MatchConfig, SocketTable, StraceLog, match_flows};
-use flowmine_core::scan::{ScanError, ScanOptions, ScanReport, scan};
+use flowmine_core::scan::{ScanError, ScanOptions, ScanReport, scan_to_batch};
 use polars::prelude::*;
 
 use crate::FlowsJob;
@@ -264,17 +264,7 @@ impl LabelJob {
         let (log, problems) = self.read_straces()?;
         let sockets = SocketTable::from_calls(&log.calls);
         let inputs = flowmine_core::collect_inputs(&self.captures)?;
-        let mut flows = FlowBatch::new();
-        let scan = scan(
-            &inputs,
-            &self.options,
-            |batch: &FlowBatch| -> Result<(), std::convert::Infallible> {
-                flows.extend_from(batch);
-                Ok(())
-            },
-            |_| {},
-        )
-        .map_err(|e| match e {
+        let (flows, scan) = scan_to_batch(&inputs, &self.options).map_err(|e| match e {
             ScanError::Input(e) => LabelError::Input(e),
             ScanError::Sink(never) => match never {},
             strict @ ScanError::Strict { .. } => LabelError::Damaged(strict.to_string()),

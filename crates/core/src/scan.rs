@@ -152,6 +152,25 @@ pub enum ScanError<E: std::error::Error + 'static> {
     Strict { path: PathBuf, offset: u64, what: String },
 }
 
+/// Runs [`scan`] and keeps every flow in one batch: for inputs that fit in memory (tests,
+/// phone sessions, notebooks); large runs hand batches to a sink instead.
+pub fn scan_to_batch(
+    inputs: &InputSet,
+    options: &ScanOptions,
+) -> Result<(FlowBatch, ScanReport), ScanError<std::convert::Infallible>> {
+    let mut all = FlowBatch::new();
+    let report = scan(
+        inputs,
+        options,
+        |b: &FlowBatch| {
+            all.extend_from(b);
+            Ok(())
+        },
+        |_| {},
+    )?;
+    Ok((all, report))
+}
+
 /// How often (in packets) the progress callback is called.
 const PROGRESS_EVERY: u64 = 1 << 18;
 

@@ -11,7 +11,7 @@ use flowmine_core::capture::endian::Endian;
 use flowmine_core::capture::pcap::{MAX_CAPLEN, Variant};
 use flowmine_core::capture::pcapng::Interface;
 use flowmine_core::capture::{Damage, Event, Format, Reader, Record};
-use flowmine_core::scan::{ScanOptions, ScanReport, scan};
+use flowmine_core::scan::{ScanOptions, ScanReport, scan_to_batch};
 use flowmine_core::wire::decode::{Fragment, PacketMeta, decode};
 use flowmine_core::{EndReason, FlowBatch, SkipReason, collect_inputs};
 
@@ -694,18 +694,7 @@ fn a_named_file_that_is_not_a_capture_is_read_and_reported_damaged() {
 
 fn scan_dir(dir: &Path) -> (FlowBatch, ScanReport) {
     let inputs = collect_inputs(&[dir.to_owned()]).unwrap();
-    let mut all = FlowBatch::new();
-    let report = scan(
-        &inputs,
-        &ScanOptions::default(),
-        |b: &FlowBatch| -> Result<(), std::convert::Infallible> {
-            all.extend_from(b);
-            Ok(())
-        },
-        |_| {},
-    )
-    .unwrap();
-    (all, report)
+    scan_to_batch(&inputs, &ScanOptions::default()).unwrap()
 }
 
 #[test]

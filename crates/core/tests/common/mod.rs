@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use flowmine_core::capture::input::{InputFile, InputSet};
-use flowmine_core::scan::{ScanOptions, ScanReport, scan};
+use flowmine_core::scan::{ScanOptions, ScanReport, scan_to_batch};
 use flowmine_core::{FlowBatch, FlowConfig};
 
 /// `testdata/` at the repository root.
@@ -36,18 +36,7 @@ pub fn scan_files(paths: &[PathBuf], config: FlowConfig) -> (FlowBatch, ScanRepo
         ..Default::default()
     };
     let options = ScanOptions { flow: config, ..ScanOptions::default() };
-    let mut all = FlowBatch::new();
-    let report = scan(
-        &inputs,
-        &options,
-        |batch: &FlowBatch| -> Result<(), std::convert::Infallible> {
-            all.extend_from(batch);
-            Ok(())
-        },
-        |_| {},
-    )
-    .expect("scan of a readable file");
-    (all, report)
+    scan_to_batch(&inputs, &options).expect("scan of a readable file")
 }
 
 /// Runs the engine on one file.
