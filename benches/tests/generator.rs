@@ -8,7 +8,7 @@ use std::process::Command;
 use flowmine_core::capture::input::{InputFile, InputSet};
 use flowmine_core::capture::pcap::PcapInfo;
 use flowmine_core::capture::{Event, Reader};
-use flowmine_core::scan::{ScanOptions, ScanReport, scan};
+use flowmine_core::scan::{ScanOptions, ScanReport, scan_to_batch};
 use flowmine_core::{FlowBatch, FlowConfig};
 
 const TRUTH_HEADER: &str = "ip_version,protocol,src_ip,dst_ip,src_port,dst_port,vlan,first_ts_ns,last_ts_ns,\
@@ -28,18 +28,7 @@ fn path_str(p: &Path) -> &str {
 /// Scans `inputs` in order with `config`, collecting every flow.
 fn scan_inputs(inputs: &InputSet, config: FlowConfig) -> (FlowBatch, ScanReport) {
     let options = ScanOptions { flow: config, ..ScanOptions::default() };
-    let mut all = FlowBatch::new();
-    let report = scan(
-        inputs,
-        &options,
-        |batch: &FlowBatch| -> Result<(), std::convert::Infallible> {
-            all.extend_from(batch);
-            Ok(())
-        },
-        |_| {},
-    )
-    .expect("generated capture scans");
-    (all, report)
+    scan_to_batch(inputs, &options).expect("generated capture scans")
 }
 
 fn scan_file(path: &Path) -> (FlowBatch, ScanReport) {
