@@ -11,8 +11,10 @@
 //! println!("{} flows from {} packets", flows.height(), report.packets_total);
 //! ```
 
+pub mod features;
 pub mod frame;
 pub mod label;
+pub mod mirage;
 pub mod store;
 
 use std::path::{Path, PathBuf};

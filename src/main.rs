@@ -29,16 +29,25 @@ enum Command {
     /// Build a flow store (Parquet + manifest.json) from capture files or directories.
     Flows(cmd::flows::FlowsArgs),
     /// Label an Android session's flows with its app, from strace logs of the app's sockets.
-    Label(cmd::label::LabelArgs),
+    Label(Box<cmd::label::LabelArgs>),
     /// Keep only the IP and transport headers of each packet (link type RAW, lengths kept).
     Slice(cmd::slice::SliceArgs),
+    /// Per-flow ML features of a flow store, to .parquet, .arrow/.ipc or .csv.
+    Features(cmd::features::FeaturesArgs),
+    /// Write a flow store as MIRAGE-2019/2022-style JSON, one file per capture or label.
+    ExportMirage(cmd::mirage::ExportArgs),
+    /// Read MIRAGE-2019/2022 JSON files into a flow store.
+    ImportMirage(cmd::mirage::ImportArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Flows(args) => cmd::flows::run(args),
-        Command::Label(args) => cmd::label::run(args),
+        Command::Label(args) => cmd::label::run(*args),
         Command::Slice(args) => cmd::slice::run(args),
+        Command::Features(args) => cmd::features::run(args),
+        Command::ExportMirage(args) => cmd::mirage::run_export(args),
+        Command::ImportMirage(args) => cmd::mirage::run_import(args),
     }
 }

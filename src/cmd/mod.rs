@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
+pub mod features;
 pub mod flows;
 pub mod label;
+pub mod mirage;
 pub mod slice;
 
 /// Something failed; nothing usable was written.

@@ -1,0 +1,117 @@
+//! Per-flow features for machine learning: numpy/scipy-exact statistics of packet lengths
+//! and inter-arrival times per direction, counters, rates, TCP flag counts and the
+//! first-N packet sequences, computed over a flow store one row group of a part file at a
+//! time.
+//! Columns and definitions: `formats/features.md`.
+
+pub mod anonymise;
+pub mod output;
+pub mod stats;
+pub mod table;
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+pub use anonymise::Anonymiser;
+pub use output::{FeatureWriter, Format};
+pub use table::{FeatureOptions, features_frame, features_frame_parallel};
+
+use crate::frame::{RowContext, batch_to_frame};
+use crate::store::part_files;
+
+fn store_parts(store: &Path) -> PolarsResult<Vec<std::path::PathBuf>> {
+    let parts = part_files(store).map_err(|e| polars_err!(ComputeError: "{}: {e}", store.display()))?;
+    polars_ensure!(!parts.is_empty(), ComputeError: "{}: no Parquet part files in the store", store.display());
+    Ok(parts)
+}
+
+fn open(path: &Path) -> PolarsResult<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| polars_err!(ComputeError: "{}: {e}", path.display()))
+}
+
+/// Calls `each` with the features of every row group of `part`: one row group is in
+/// memory at a time, which bounds memory even for the store's last part (it holds every
+/// flow still open at the end of the input). Slices that cut row groups would make the
+/// reader decode each row group several times.
+fn part_features(
+    part: &Path,
+    options: &FeatureOptions,
+    mut each: impl FnMut(DataFrame) -> PolarsResult<()>,
+) -> PolarsResult<()> {
+    let metadata = ParquetReader::new(open(part)?).get_metadata()?.clone();
+    let mut offset = 0;
+    for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
+        let mut reader = ParquetReader::new(open(part)?);
+        reader.set_metadata(metadata.clone());
+        let flows = reader.with_columns(Some(table::input_columns())).with_slice(Some((offset, rows))).finish()?;
+        each(features_frame_parallel(&flows, options, options.threads)?)?;
+        offset += rows;
+    }
+    Ok(())
+}
+
+/// The features table of an empty store: its schema, for outputs without rows.
+pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
+    features_frame(&batch_to_frame(&flowmine_core::FlowBatch::new(), &RowContext::default())?, options)
+}
+
+/// Computes the features of every flow of `store` and writes them to `out` (format by
+/// extension), one row group of a store part at a time. Returns the number of rows written.
+pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> PolarsResult<u64> {
+    let format = Format::from_path(out).ok_or_else(
+        || polars_err!(ComputeError: "{}: unknown output format; use .parquet, .arrow, .ipc or .csv", out.display()),
+    )?;
+    let parts = store_parts(store)?;
+    let empty = empty_features(options)?;
+    // Encoding (Parquet above all) costs about as much as computing: a writer thread does it
+    // while the next row group is read and computed. One batch in flight bounds memory.
+    // `None` says all batches were sent; a channel closed without it means the computation
+    // failed, and the unfinished file is removed rather than completed.
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Option<DataFrame>>(1);
+    std::thread::scope(|scope| {
+        let writing = scope.spawn(move || -> PolarsResult<u64> {
+            let mut writer = FeatureWriter::new(out, format);
+            let mut rows = 0;
+            for message in receiver {
+                let Some(features) = message else {
+                    writer.finish(&empty)?;
+                    return Ok(rows);
+                };
+                rows += features.height() as u64;
+                if let Err(e) = writer.write(&features) {
+                    writer.abandon();
+                    return Err(e);
+                }
+            }
+            writer.abandon();
+            Ok(rows)
+        });
+        let computing = || -> PolarsResult<()> {
+            for part in &parts {
+                // A failed send means the writer stopped on an error, which join reports.
+                part_features(part, options, |features| {
+                    let _ = sender.send(Some(features));
+                    Ok(())
+                })?;
+            }
+            let _ = sender.send(None);
+            Ok(())
+        };
+        let computed = computing();
+        drop(sender);
+        let written = writing.join().expect("feature writer thread panicked");
+        computed.and(written)
+    })
+}
+
+/// The features of every flow of `store` as one DataFrame (for notebooks and tests; the
+/// command line streams instead, see [`write_features`]).
+pub fn read_features(store: &Path, options: &FeatureOptions) -> PolarsResult<DataFrame> {
+    let mut all = empty_features(options)?;
+    for part in store_parts(store)? {
+        part_features(&part, options, |features| all.vstack_mut_owned(features).map(|_| ()))?;
+    }
+    all.rechunk_mut();
+    Ok(all)
+}

@@ -1,0 +1,236 @@
+//! MIRAGE JSON: export → import gives back the same flows; hand-written MIRAGE-2019 and
+//! MIRAGE-2022 records import to the documented store rows.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use flowmine::features::{Anonymiser, FeatureOptions, features_frame};
+use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
+use flowmine::store::{Manifest, read_flows};
+use flowmine::{FlowsJob, core::ScanOptions};
+use polars::prelude::*;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// A store of the messaging captures plus edge captures with VLANs, tunnels and IPv6.
+fn sample_store(dir: &Path) -> PathBuf {
+    let store = dir.join("store");
+    let mut job = FlowsJob::new(
+        vec![
+            repo("testdata/pcaps/messaging"),
+            repo("testdata/pcaps/edge/http-vlan-0.pcap"),
+            repo("testdata/pcaps/edge/gre.pcapng"),
+            repo("testdata/pcaps/edge/mixed-vlan-mpls.pcap"),
+            repo("testdata/pcaps/edge/6in4.pcap"),
+        ],
+        ScanOptions::default(),
+    );
+    job.label = Some("sample".into());
+    job.to_store(&store, false, |_| {}).unwrap();
+    store
+}
+
+fn sorted(df: &DataFrame) -> DataFrame {
+    let by = ["capture_file", "first_ts_ns", "protocol", "src_ip", "src_port", "dst_ip", "dst_port"];
+    df.sort(by, SortMultipleOptions::default()).unwrap()
+}
+
+fn export(store: &Path, out: &Path, packets: Option<usize>, anonymiser: Option<Anonymiser>) -> Vec<PathBuf> {
+    let options = ExportOptions { packets, grouping: Grouping::Capture, anonymiser };
+    export_store(store, out, &options, false).unwrap().files
+}
+
+fn manifest(store: &Path) -> Manifest {
+    serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn export_then_import_gives_back_the_same_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    let files = export(&store, &dir.path().join("json"), None, None);
+    assert!(files.len() >= 35, "one file per capture (and more for reused 5-tuples): {}", files.len());
+    let back = dir.path().join("back");
+    let summary = import_mirage(&[dir.path().join("json")], &back, false).unwrap();
+
+    let original = sorted(&read_flows(&store).unwrap());
+    let imported = sorted(&read_flows(&back).unwrap());
+    assert_eq!(summary.flows as usize, original.height());
+    // The sample exercises what MIRAGE has no field for.
+    let any = |mask: BooleanChunked| mask.any();
+    assert!(any(original.column("vlan").unwrap().u16().unwrap().gt(0)), "a VLAN-tagged flow");
+    assert!(any(original.column("tunnel").unwrap().is_not_null()), "a tunnelled flow");
+    assert!(any(original.column("ip_version").unwrap().u8().unwrap().equal(6)), "an IPv6 flow");
+    assert_eq!(original.schema(), imported.schema());
+    for name in original.get_column_names() {
+        let (a, b) = (original.column(name).unwrap(), imported.column(name).unwrap());
+        assert!(a.equals_missing(b), "column {name} differs after the round trip");
+    }
+    let m = manifest(&back);
+    assert_eq!(m.parameters.packets, "all");
+    assert_eq!(m.flows, original.height() as u64);
+}
+
+#[test]
+fn mirage_2019_style_export_keeps_32_packets_and_whole_flow_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    export(&store, &dir.path().join("json"), Some(32), None);
+    let back = dir.path().join("back");
+    import_mirage(&[dir.path().join("json")], &back, false).unwrap();
+    let original = sorted(&read_flows(&store).unwrap());
+    let imported = sorted(&read_flows(&back).unwrap());
+    for name in ["fwd_packets", "bwd_packets", "fwd_bytes", "bwd_bytes", "first_ts_ns", "last_ts_ns", "label"] {
+        assert!(original.column(name).unwrap().equals_missing(imported.column(name).unwrap()), "{name}");
+    }
+    let lens = imported.column("pkt_ts_ns").unwrap().list().unwrap().lst_lengths();
+    assert_eq!(lens.max(), Some(32), "lists stop at 32 packets");
+    let heads = original.column("pkt_ip_len").unwrap().list().unwrap().lst_slice(0, 32);
+    assert!(heads.into_series().equals_missing(imported.column("pkt_ip_len").unwrap().as_materialized_series()));
+    assert_eq!(manifest(&back).parameters.packets, "32");
+}
+
+/// The addresses in the record keys of exported files.
+fn key_addresses(files: &[PathBuf]) -> HashSet<String> {
+    let mut addresses = HashSet::new();
+    for f in files {
+        let records: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+        for key in records.keys() {
+            let fields: Vec<&str> = key.split(',').collect();
+            addresses.extend([fields[0].to_owned(), fields[2].to_owned()]);
+        }
+    }
+    addresses
+}
+
+#[test]
+fn exports_carry_pseudonyms_unless_addresses_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = sample_store(dir.path());
+    let flows = read_flows(&store).unwrap();
+    let mut originals = HashSet::new();
+    for col in ["src_ip", "dst_ip"] {
+        originals.extend(flows.column(col).unwrap().str().unwrap().iter().flatten().map(str::to_owned));
+    }
+    let anonymiser = Anonymiser::from_key_material(b"test key");
+    let files = export(&store, &dir.path().join("json"), Some(32), Some(anonymiser.clone()));
+    let exported = key_addresses(&files);
+    assert!(exported.is_disjoint(&originals), "an original address was exported");
+    let expected: HashSet<String> = originals.iter().map(|ip| anonymiser.pseudonym_text(ip)).collect();
+    assert_eq!(exported, expected, "every address is replaced by its keyed pseudonym");
+    // Nor does any other field (the flowmine section holds none): the sample's hosts are all
+    // in 192.168.0.0/16 or public ranges, pseudonyms in 10.0.0.0/8 and fd00::/8.
+    for f in &files {
+        assert!(!std::fs::read_to_string(f).unwrap().contains("192.168."), "{}", f.display());
+    }
+
+    let kept = export(&store, &dir.path().join("kept"), Some(32), None);
+    assert_eq!(key_addresses(&kept), originals);
+}
+
+fn import_one(record: &str) -> (DataFrame, Manifest) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    import_mirage(&[repo(record)], &store, false).unwrap();
+    (read_flows(&store).unwrap(), manifest(&store))
+}
+
+fn list<T: PolarsNumericType>(df: &DataFrame, name: &str) -> Vec<T::Native> {
+    let s = df.column(name).unwrap().list().unwrap().get_as_series(0).unwrap();
+    let ca: &ChunkedArray<T> = s.as_ref().as_ref();
+    ca.into_no_null_iter().collect()
+}
+
+fn scalar(df: &DataFrame, name: &str) -> AnyValue<'static> {
+    df.column(name).unwrap().get(0).unwrap().into_static()
+}
+
+#[test]
+fn imports_a_hand_written_mirage_2019_record() {
+    let (df, m) = import_one("testdata/mirage/mirage2019_record.json");
+    assert_eq!(df.height(), 1);
+    assert_eq!(scalar(&df, "src_ip"), AnyValue::StringOwned("192.168.20.101".into()));
+    assert_eq!(scalar(&df, "dst_ip"), AnyValue::StringOwned("216.58.205.42".into()));
+    assert_eq!((scalar(&df, "src_port"), scalar(&df, "dst_port")), (AnyValue::UInt16(39854), AnyValue::UInt16(443)));
+    assert_eq!((scalar(&df, "ip_version"), scalar(&df, "protocol")), (AnyValue::UInt8(4), AnyValue::UInt8(6)));
+    // The counters cover the whole flow (12 packets) although the lists stop at 10.
+    assert_eq!((scalar(&df, "fwd_packets"), scalar(&df, "bwd_packets")), (AnyValue::UInt64(6), AnyValue::UInt64(6)));
+    assert_eq!((scalar(&df, "fwd_bytes"), scalar(&df, "bwd_bytes")), (AnyValue::UInt64(1021), AnyValue::UInt64(1799)));
+    assert_eq!(scalar(&df, "label"), AnyValue::StringOwned("com.whatsapp".into()));
+    // No timestamps in 2019: the first packet is at 0 and the iat list is summed.
+    assert_eq!(
+        list::<Int64Type>(&df, "pkt_ts_ns"),
+        [
+            0,
+            30_117_000,
+            30_329_000,
+            31_375_000,
+            62_863_000,
+            63_360_000,
+            83_373_000,
+            134_104_000,
+            234_104_000,
+            274_106_000
+        ]
+    );
+    assert_eq!(
+        (scalar(&df, "first_ts_ns"), scalar(&df, "last_ts_ns")),
+        (AnyValue::Int64(0), AnyValue::Int64(510_000_000))
+    );
+    assert_eq!(list::<UInt8Type>(&df, "pkt_dir"), [0, 1, 0, 0, 1, 1, 0, 1, 0, 1]);
+    assert_eq!(list::<UInt32Type>(&df, "pkt_l4_payload_len"), [0, 0, 0, 517, 0, 1418, 0, 77, 64, 0]);
+    // 2019 has no IP lengths: payload + 20 (IPv4) + 20 (TCP), documented as an estimate.
+    assert_eq!(list::<UInt32Type>(&df, "pkt_ip_len"), [40, 40, 40, 557, 40, 1458, 40, 117, 104, 40]);
+    assert_eq!(list::<UInt16Type>(&df, "pkt_tcp_window"), [65535, 60192, 344, 344, 245, 245, 366, 245, 366, 245]);
+    assert_eq!(list::<UInt8Type>(&df, "pkt_tcp_flags"), [0; 10]);
+    assert_eq!(m.parameters.packets, "10", "the lists are shorter than the flows");
+    assert_eq!((m.flows, m.packets_total), (1, 12));
+}
+
+#[test]
+fn imports_a_hand_written_mirage_2022_record_and_recomputes_its_flow_features() {
+    let (df, m) = import_one("testdata/mirage/mirage2022_record.json");
+    assert_eq!(df.height(), 1);
+    assert_eq!(scalar(&df, "src_ip"), AnyValue::StringOwned("192.168.1.128".into()));
+    assert_eq!((scalar(&df, "fwd_packets"), scalar(&df, "bwd_packets")), (AnyValue::UInt64(5), AnyValue::UInt64(4)));
+    assert_eq!(scalar(&df, "label"), AnyValue::StringOwned("com.discord".into()));
+    // 2022 timestamps, to the microsecond.
+    let ts = list::<Int64Type>(&df, "pkt_ts_ns");
+    assert_eq!((ts[0], ts[8]), (1_646_482_845_216_543_000, 1_646_482_845_421_006_000));
+    assert_eq!(scalar(&df, "last_ts_ns"), AnyValue::Int64(1_646_482_845_421_006_000));
+    assert_eq!(list::<UInt32Type>(&df, "pkt_ip_len"), [60, 60, 52, 569, 1468, 52, 52, 52, 52]);
+    assert_eq!(list::<UInt8Type>(&df, "pkt_tcp_flags"), [2, 18, 16, 24, 24, 16, 17, 17, 16]);
+    assert_eq!(m.parameters.packets, "all");
+
+    // The record's flow_features were computed with numpy/scipy from its lists: flowmine's
+    // features of the imported flow must give the same numbers.
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo("testdata/mirage/mirage2022_record.json")).unwrap()).unwrap();
+    let expected = &record["192.168.1.128,57014,108.139.210.102,443,6"]["flow_features"];
+    let features = features_frame(&df, &FeatureOptions::new(None)).unwrap();
+    let mut checked = 0;
+    for (quantity, sets) in expected.as_object().unwrap() {
+        for (set, stats) in sets.as_object().unwrap() {
+            let direction = set.trim_end_matches("_flow");
+            for (stat, want) in stats.as_object().unwrap() {
+                let stat = match stat.strip_suffix("_percentile") {
+                    Some(q) => format!("p{q}"),
+                    None => stat.clone(),
+                };
+                let name = format!("{quantity}_{direction}_{stat}");
+                let got = features.column(&name).unwrap().f64().unwrap().get(0);
+                let want = want.as_f64();
+                let close = match (got, want) {
+                    (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(b.abs()),
+                    (a, b) => a == b,
+                };
+                assert!(close, "{name}: flowmine {got:?}, record {want:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * 3 * 17);
+}
