@@ -240,7 +240,7 @@ pub fn scan<E: std::error::Error + 'static>(
                         released = done;
                         prog.packets = report.packets_total + file.packets_total;
                         prog.flows = table.flows_started();
-                        progress(prog);
+                        progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
                     }
                 }
             }
