@@ -40,6 +40,9 @@ pub enum Error {
     /// Unusable input in strict mode; the store is left without a manifest.
     #[error("{0}")]
     Strict(String),
+    /// The thread writing the store stopped (its own error says why).
+    #[error("the store writer stopped")]
+    WriterStopped,
 }
 
 impl From<ScanError<Error>> for Error {
@@ -102,16 +105,17 @@ impl FlowsJob {
         self.run_inputs(&flowmine_core::collect_inputs(&self.inputs)?, sink, progress)
     }
 
+    fn row_context(&self, inputs: &InputSet) -> RowContext {
+        RowContext { label: self.label.clone(), input_paths: inputs.files.iter().map(|f| f.path.clone()).collect() }
+    }
+
     fn run_inputs(
         &self,
         inputs: &InputSet,
         mut sink: impl FnMut(DataFrame) -> Result<(), Error>,
         progress: impl FnMut(Progress),
     ) -> Result<ScanReport, Error> {
-        let ctx = RowContext {
-            label: self.label.clone(),
-            input_paths: inputs.files.iter().map(|f| f.path.clone()).collect(),
-        };
+        let ctx = self.row_context(inputs);
         let to_frame = |batch: &FlowBatch| -> Result<(), Error> { sink(batch_to_frame(batch, &ctx)?) };
         Ok(scan(inputs, &self.options, to_frame, progress)?)
     }
@@ -144,7 +148,30 @@ impl FlowsJob {
         // Inputs first: a run that cannot even find its inputs leaves an old store alone.
         let inputs = flowmine_core::collect_inputs(&self.inputs)?;
         let mut writer = StoreWriter::create(out, overwrite)?;
-        let report = self.run_inputs(&inputs, |mut df| Ok(writer.write_part(&mut df)?), progress)?;
+        let ctx = self.row_context(&inputs);
+        // Turning rows into Parquet runs on a thread of its own, beside the scan: encoding
+        // nested lists and compressing them costs as much as a third of a run. Batches
+        // arrive in order, so the parts are the same as when written in line.
+        let (to_writer, batches) = std::sync::mpsc::sync_channel::<FlowBatch>(2);
+        let (scanned, written) = std::thread::scope(|scope| {
+            let writing = scope.spawn(|| -> Result<(), Error> {
+                for batch in batches {
+                    writer.write_part(&mut batch_to_frame(&batch, &ctx)?)?;
+                }
+                Ok(())
+            });
+            let scanned = scan(
+                &inputs,
+                &self.options,
+                |b: &FlowBatch| to_writer.send(b.clone()).map_err(|_| Error::WriterStopped),
+                progress,
+            );
+            drop(to_writer);
+            (scanned, writing.join().expect("the store writer does not panic"))
+        });
+        // A writer error is the cause of a scan that stopped for want of a writer.
+        written?;
+        let report = scanned?;
         if writer.parts().is_empty() {
             // No flows: one empty part still carries the schema for readers.
             writer.write_part(&mut batch_to_frame(&FlowBatch::new(), &RowContext::default())?)?;
