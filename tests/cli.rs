@@ -258,3 +258,26 @@ fn strict_mode_makes_damage_fatal() {
     // The same input without --strict completes with status 3.
     assert_eq!(flows(&[input], &store, &["--overwrite"]).status.code(), Some(3));
 }
+
+#[test]
+fn stores_are_byte_identical_for_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = [testdata("pcaps/messaging"), testdata("pcaps/genres")];
+    let parts = |threads: &str| {
+        let store = dir.path().join(format!("t{threads}"));
+        let out = flows(&inputs, &store, &["--threads", threads, "--quiet"]);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&store)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+            .collect();
+        files.sort();
+        files
+    };
+    let one = parts("1");
+    assert!(!one.is_empty());
+    assert!(one == parts("2"), "--threads 2 wrote different part files");
+    assert!(one == parts("3"), "--threads 3 wrote different part files");
+}
