@@ -143,31 +143,13 @@ pub fn run(args: FlowsArgs) -> ExitCode {
     }
 }
 
-/// One line per damaged file and per file with a link type that cannot be read: path,
-/// offset, what was wrong.
+/// One line per problem of each file whose input could not all be used: path, offset,
+/// what was wrong.
 fn print_damage(report: &ScanReport) {
-    for f in report.damaged_files() {
-        let d = f.damage.as_ref().expect("filtered on damage");
-        eprintln!("flowmine: error: {}: offset {}: {}", f.path.display(), d.offset, d.kind);
-    }
     for f in &report.files {
-        for (reason, n, offset) in f.damaged_records() {
-            eprintln!(
-                "flowmine: error: {}: offset {offset}: {n} damaged record{} skipped ({})",
-                f.path.display(),
-                if n == 1 { "" } else { "s" },
-                reason.name()
-            );
+        for (offset, what) in f.problems() {
+            eprintln!("flowmine: error: {}: offset {offset}: {what}", f.path.display());
         }
-    }
-    for f in report.unsupported_files() {
-        let (link_type, offset) = f.unsupported_link_type.expect("filtered on it");
-        let skipped = f.skipped.get(flowmine::core::SkipReason::UnsupportedLinkType);
-        eprintln!(
-            "flowmine: error: {}: offset {offset}: link type {link_type} is not supported ({skipped} packet{} skipped)",
-            f.path.display(),
-            if skipped == 1 { "" } else { "s" }
-        );
     }
 }
 

@@ -86,19 +86,29 @@ impl FileReport {
         self.damage.is_some() || self.unsupported_link_type.is_some() || self.damaged_records().next().is_some()
     }
 
-    /// The first thing that made input unusable, as (offset, what), if anything did.
-    pub fn first_problem(&self) -> Option<(u64, String)> {
+    /// What made input unusable, as (offset, what), one entry per kind of problem: the
+    /// damage that stopped the file, each damaged-record reason (first offset), and an
+    /// unsupported link type (first offset). Empty when the file was fully usable.
+    pub fn problems(&self) -> Vec<(u64, String)> {
+        let plural = |n: u64| if n == 1 { "" } else { "s" };
         let mut problems: Vec<(u64, String)> = Vec::new();
         if let Some(d) = &self.damage {
             problems.push((d.offset, d.kind.to_string()));
         }
         for (reason, n, offset) in self.damaged_records() {
-            problems.push((offset, format!("{n} damaged record(s) skipped ({})", reason.name())));
+            problems.push((offset, format!("{n} damaged record{} skipped ({})", plural(n), reason.name())));
         }
         if let Some((link_type, offset)) = self.unsupported_link_type {
-            problems.push((offset, format!("link type {link_type} is not supported")));
+            let n = self.skipped.get(SkipReason::UnsupportedLinkType);
+            problems
+                .push((offset, format!("link type {link_type} is not supported ({n} packet{} skipped)", plural(n))));
         }
-        problems.into_iter().min_by_key(|(offset, _)| *offset)
+        problems
+    }
+
+    /// The earliest of [`problems`](Self::problems) in the file.
+    pub fn first_problem(&self) -> Option<(u64, String)> {
+        self.problems().into_iter().min_by_key(|(offset, _)| *offset)
     }
 
     pub fn packets_in_flows(&self) -> u64 {
@@ -124,11 +134,6 @@ pub struct ScanReport {
 impl ScanReport {
     pub fn damaged_files(&self) -> impl Iterator<Item = &FileReport> {
         self.files.iter().filter(|f| f.damage.is_some())
-    }
-
-    /// Files with packets of a link type the decoder does not read.
-    pub fn unsupported_files(&self) -> impl Iterator<Item = &FileReport> {
-        self.files.iter().filter(|f| f.unsupported_link_type.is_some())
     }
 }
 
