@@ -136,7 +136,41 @@ fn for_each_shard(pool: Option<&rayon::ThreadPool>, shards: &mut [Shard], f: imp
 /// Where the shards live: on the caller's thread (one thread) or on a shard thread.
 enum Runner {
     Inline(Shards),
-    Pipelined { work: SyncSender<Work>, done: Receiver<Done>, thread: Option<JoinHandle<Shards>>, waiting: bool },
+    Pipelined(ShardThread),
+}
+
+/// The shard thread and the two channels to it; at most one piece of work in flight.
+struct ShardThread {
+    /// `None` once closed: closing it ends the thread, which hands the shards back.
+    work: Option<SyncSender<Work>>,
+    done: Receiver<Done>,
+    thread: Option<JoinHandle<Shards>>,
+    waiting: bool,
+}
+
+impl ShardThread {
+    /// Takes the answer to the work in flight, if any: its rows go to `out`, its emptied
+    /// inboxes to `spare`.
+    fn take_done(&mut self, out: &mut Vec<FlowBatch>, spare: &mut Option<Vec<Vec<FlowPacket>>>) {
+        if std::mem::take(&mut self.waiting) {
+            let d = self.done.recv().expect("the shard thread answers");
+            out.extend(d.rows);
+            if !d.inboxes.is_empty() {
+                *spare = Some(d.inboxes);
+            }
+        }
+    }
+
+    fn send(&mut self, work: Work) {
+        self.work.as_ref().expect("the shard thread is running").send(work).expect("the shard thread is running");
+        self.waiting = true;
+    }
+
+    /// Ends the thread and takes the shards back (`None` when already stopped).
+    fn stop(&mut self) -> Option<std::thread::Result<Shards>> {
+        self.work = None;
+        self.thread.take().map(JoinHandle::join)
+    }
 }
 
 pub struct ShardedTable {
@@ -215,7 +249,7 @@ impl ShardedTable {
                     shards
                 })
                 .expect("threads can be started");
-            Runner::Pipelined { work: work_tx, done: done_rx, thread: Some(thread), waiting: false }
+            Runner::Pipelined(ShardThread { work: Some(work_tx), done: done_rx, thread: Some(thread), waiting: false })
         };
         ShardedTable {
             runner,
@@ -242,7 +276,7 @@ impl ShardedTable {
         match (&self.started_by_input, &self.runner) {
             (Some(counts), _) => counts.clone(),
             (None, Runner::Inline(shards)) => shards.started_by_input(),
-            (None, Runner::Pipelined { .. }) => Vec::new(),
+            (None, Runner::Pipelined(_)) => Vec::new(),
         }
     }
 
@@ -290,16 +324,9 @@ impl ShardedTable {
         }
         match &mut self.runner {
             Runner::Inline(shards) => self.started_by_input = Some(shards.started_by_input()),
-            Runner::Pipelined { work, done, thread, waiting } => {
-                if *waiting {
-                    let d = done.recv().expect("the shard thread answers");
-                    out.extend(d.rows);
-                    *waiting = false;
-                }
-                // Closing the work channel ends the shard thread, which hands the shards back.
-                let (closed, _) = sync_channel(0);
-                drop(std::mem::replace(work, closed));
-                let shards = thread.take().expect("finished once").join().expect("the shard thread does not panic");
+            Runner::Pipelined(t) => {
+                t.take_done(out, &mut self.spare);
+                let shards = t.stop().expect("finished once").expect("the shard thread does not panic");
                 self.started_by_input = Some(shards.started_by_input());
             }
         }
@@ -326,16 +353,9 @@ impl ShardedTable {
                     self.spare = Some(inboxes);
                 }
             }
-            Runner::Pipelined { work: tx, done, waiting, .. } => {
-                if *waiting {
-                    let d = done.recv().expect("the shard thread answers");
-                    out.extend(d.rows);
-                    if !d.inboxes.is_empty() {
-                        self.spare = Some(d.inboxes);
-                    }
-                }
-                tx.send(work).expect("the shard thread is running");
-                *waiting = true;
+            Runner::Pipelined(t) => {
+                t.take_done(out, &mut self.spare);
+                t.send(work);
             }
         }
     }
@@ -343,12 +363,8 @@ impl ShardedTable {
 
 impl Drop for ShardedTable {
     fn drop(&mut self) {
-        if let Runner::Pipelined { work, thread, .. } = &mut self.runner {
-            let (closed, _) = sync_channel(0);
-            drop(std::mem::replace(work, closed));
-            if let Some(t) = thread.take() {
-                let _ = t.join();
-            }
+        if let Runner::Pipelined(t) = &mut self.runner {
+            let _ = t.stop();
         }
     }
 }
