@@ -28,20 +28,22 @@ impl FlowKey {
     /// The key of a packet, and whether its sender is the `lo` endpoint.
     #[inline]
     pub fn of(meta: &PacketMeta) -> (FlowKey, bool) {
-        let src = (meta.src, meta.src_port);
-        let dst = (meta.dst, meta.dst_port);
-        let sender_is_lo = src <= dst;
-        let ((lo_addr, lo_port), (hi_addr, hi_port)) = if sender_is_lo { (src, dst) } else { (dst, src) };
-        let key = FlowKey {
-            vlan: meta.vlan,
-            ip_version: meta.ip_version,
-            protocol: meta.protocol,
-            lo_addr,
-            lo_port,
-            hi_addr,
-            hi_port,
-        };
-        (key, sender_is_lo)
+        Self::between(meta.vlan, meta.ip_version, meta.protocol, (meta.src, meta.src_port), (meta.dst, meta.dst_port))
+    }
+
+    /// The key of a conversation from `src` to `dst` (address, port), and whether `src` is
+    /// the `lo` endpoint.
+    #[inline]
+    pub fn between(
+        vlan: u16,
+        ip_version: u8,
+        protocol: u8,
+        src: ([u8; 16], u16),
+        dst: ([u8; 16], u16),
+    ) -> (FlowKey, bool) {
+        let src_is_lo = src <= dst;
+        let ((lo_addr, lo_port), (hi_addr, hi_port)) = if src_is_lo { (src, dst) } else { (dst, src) };
+        (FlowKey { vlan, ip_version, protocol, lo_addr, lo_port, hi_addr, hi_port }, src_is_lo)
     }
 }
 

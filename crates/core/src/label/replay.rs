@@ -25,16 +25,7 @@ pub struct ReplayReport {
 pub fn row_key(batch: &FlowBatch, row: usize) -> FlowKey {
     let src = (batch.src_addr[row], batch.src_port[row]);
     let dst = (batch.dst_addr[row], batch.dst_port[row]);
-    let ((lo_addr, lo_port), (hi_addr, hi_port)) = if src <= dst { (src, dst) } else { (dst, src) };
-    FlowKey {
-        vlan: batch.vlan[row],
-        ip_version: batch.ip_version[row],
-        protocol: batch.protocol[row],
-        lo_addr,
-        lo_port,
-        hi_addr,
-        hi_port,
-    }
+    FlowKey::between(batch.vlan[row], batch.ip_version[row], batch.protocol[row], src, dst).0
 }
 
 /// Calls `visit(record, packet, row)` for every packet of `inputs` that is in a flow of
