@@ -75,14 +75,6 @@ impl FlowShard {
         &self.started_by_input
     }
 
-    fn count_start(&mut self, input_index: u32) {
-        let i = input_index as usize;
-        if self.started_by_input.len() <= i {
-            self.started_by_input.resize(i + 1, 0);
-        }
-        self.started_by_input[i] += 1;
-    }
-
     /// Puts a packet in its flow; flows it ends go to `ended`.
     #[inline]
     pub fn add(&mut self, p: &FlowPacket, config: &FlowConfig, ended: &mut Vec<(Flow, EndReason)>) {
@@ -91,19 +83,17 @@ impl FlowShard {
             flow.hash = p.hash;
             flow
         };
+        let started = &mut self.started_by_input;
         let flow = match self.flows.find_mut(p.hash, |f| f.key == p.key) {
             Some(flow) => {
                 if let Some(reason) = ends_before(flow, p.tcp_flags, p.ts_ns, config) {
                     ended.push((std::mem::replace(flow, new_flow()), reason));
-                    let i = p.input_index;
-                    self.count_start(i);
-                    self.flows.find_mut(p.hash, |f| f.key == p.key).expect("just replaced")
-                } else {
-                    flow
+                    count_start(started, p.input_index);
                 }
+                flow
             }
             None => {
-                self.count_start(p.input_index);
+                count_start(started, p.input_index);
                 self.flows.insert_unique(p.hash, new_flow(), |f| f.hash).into_mut()
             }
         };
@@ -133,6 +123,15 @@ impl FlowShard {
             (flow, reason)
         }));
     }
+}
+
+/// Counts a flow started by a packet of input file `input_index`.
+fn count_start(started_by_input: &mut Vec<u64>, input_index: u32) {
+    let i = input_index as usize;
+    if started_by_input.len() <= i {
+        started_by_input.resize(i + 1, 0);
+    }
+    started_by_input[i] += 1;
 }
 
 /// Whether `flow` is over before a packet at `ts_ns` (which then starts a new flow).
