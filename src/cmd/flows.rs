@@ -185,7 +185,9 @@ fn print_summary(outcome: &StoreOutcome, elapsed: Duration) {
     }
     let damaged = r.damaged_files().count();
     if damaged > 0 {
-        println!("damaged: {damaged} file(s) read up to the damage (see the lines above and the manifest)");
+        println!(
+            "damaged: {damaged} file(s) with stretches that could not be read (see the lines above and the manifest)"
+        );
     }
     let dir = outcome.manifest_path.parent().unwrap_or(&outcome.manifest_path);
     println!(

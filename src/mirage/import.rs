@@ -256,6 +256,8 @@ pub fn import_mirage(inputs: &[PathBuf], out: &Path, overwrite: bool) -> Result<
             skipped: skipped_map(&SkipCounts::default()),
             flows: records.len() as u64,
             damage: None,
+            damaged_stretches: Vec::new(),
+            skipped_bytes: 0,
         });
     }
     if !batch.is_empty() || writer.parts().is_empty() {

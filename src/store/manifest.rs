@@ -65,14 +65,27 @@ pub struct InputEntry {
     pub packets_in_flows: u64,
     pub skipped: BTreeMap<String, u64>,
     pub flows: u64,
-    /// Damage that stopped the reading of the file.
+    /// The first damage in the file.
     pub damage: Option<DamageEntry>,
+    /// Every stretch that could not be framed, and where reading went on after it.
+    #[serde(default)]
+    pub damaged_stretches: Vec<StretchEntry>,
+    /// Bytes of the file passed over because they could not be framed.
+    #[serde(default)]
+    pub skipped_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DamageEntry {
     pub offset: u64,
     pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StretchEntry {
+    pub offset: u64,
+    /// null: nothing after the damage could be read.
+    pub resumed_at: Option<u64>,
 }
 
 pub fn skipped_map(counts: &SkipCounts) -> BTreeMap<String, u64> {
@@ -89,6 +102,12 @@ fn input_entry(f: &FileReport) -> InputEntry {
         skipped: skipped_map(&f.skipped),
         flows: f.flows,
         damage: f.damage.as_ref().map(|d| DamageEntry { offset: d.offset, message: d.kind.to_string() }),
+        damaged_stretches: f
+            .damaged_stretches
+            .iter()
+            .map(|s| StretchEntry { offset: s.offset, resumed_at: s.resumed_at })
+            .collect(),
+        skipped_bytes: f.skipped_bytes,
     }
 }
 

@@ -50,12 +50,28 @@ pub struct FileReport {
     pub skipped: SkipCounts,
     /// Flows whose first packet is in this file.
     pub flows: u64,
-    /// Damage that stopped the reading of this file, if any; packets before it count.
+    /// The first damage in this file, if any; packets before it count. Reading goes on
+    /// after a damaged stretch where a plausible chain of records follows
+    /// ([`damaged_stretches`](Self::damaged_stretches)).
     pub damage: Option<Damage>,
+    /// Every stretch of the file that could not be framed, in file order.
+    pub damaged_stretches: Vec<DamagedStretch>,
+    /// Bytes passed over because they could not be framed (a damaged file header loses
+    /// the whole file).
+    pub skipped_bytes: u64,
     /// The first packet whose link type the decoder does not read: (link type, offset).
     pub unsupported_link_type: Option<(u16, u64)>,
     /// Where each skip reason first struck (record offset), by `SkipReason as usize`.
     pub first_skip_offset: [Option<u64>; SkipReason::ALL.len()],
+}
+
+/// Bytes of a file that could not be framed: from the damage to where a plausible chain
+/// of records starts again, or to the end of the file. Each counts as one corrupt record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DamagedStretch {
+    pub offset: u64,
+    /// Where reading went on, if it could.
+    pub resumed_at: Option<u64>,
 }
 
 impl FileReport {
@@ -66,11 +82,10 @@ impl FileReport {
     }
 
     /// Skip reasons that mean damaged records (not a property of the traffic, such as
-    /// non-IP frames or a short snap length), with their count and first offset. The
-    /// unreadable rest after a damage that stopped the file is left out: it is reported
-    /// as that damage.
+    /// non-IP frames or a short snap length), with their count and first offset. Damaged
+    /// stretches are left out: they are reported as damage.
     pub fn damaged_records(&self) -> impl Iterator<Item = (SkipReason, u64, u64)> + '_ {
-        let stopped = u64::from(self.damage.is_some());
+        let stopped = self.damaged_stretches.len() as u64;
         [SkipReason::CorruptRecord, SkipReason::UnknownInterface, SkipReason::BadTimestamp].into_iter().filter_map(
             move |r| {
                 // (A damaged file header counts no record, hence the saturation.)
@@ -93,7 +108,24 @@ impl FileReport {
         let plural = |n: u64| if n == 1 { "" } else { "s" };
         let mut problems: Vec<(u64, String)> = Vec::new();
         if let Some(d) = &self.damage {
-            problems.push((d.offset, d.kind.to_string()));
+            let what = match self.damaged_stretches.first().and_then(|s| s.resumed_at) {
+                Some(at) => format!("{}; read on from offset {at} ({} bytes skipped)", d.kind, at - d.offset),
+                None => d.kind.to_string(),
+            };
+            problems.push((d.offset, what));
+        }
+        if let [_, later @ ..] = &self.damaged_stretches[..]
+            && let Some(next) = later.first()
+        {
+            let n = later.len() as u64;
+            problems.push((
+                next.offset,
+                format!(
+                    "{n} more damaged stretch{} ({} bytes skipped in the file in all)",
+                    if n == 1 { "" } else { "es" },
+                    self.skipped_bytes
+                ),
+            ));
         }
         for (reason, n, offset) in self.damaged_records() {
             problems.push((offset, format!("{n} damaged record{} skipped ({})", plural(n), reason.name())));
@@ -209,12 +241,17 @@ pub fn scan<E: std::error::Error + 'static>(
             skipped: SkipCounts::default(),
             flows: 0,
             damage: None,
+            damaged_stretches: Vec::new(),
+            skipped_bytes: 0,
             unsupported_link_type: None,
             first_skip_offset: Default::default(),
         };
         let mut released = 0;
         match Reader::new(bytes) {
-            Err(damage) => file.damage = Some(damage),
+            Err(damage) => {
+                file.skipped_bytes = file.bytes;
+                file.damage = Some(damage);
+            }
             Ok(mut reader) => {
                 while let Some(event) = reader.next_event() {
                     file.packets_total += 1;
@@ -230,9 +267,13 @@ pub fn scan<E: std::error::Error + 'static>(
                         },
                         Ok(Event::Skipped { reason, offset }) => file.skip(reason, offset),
                         Err(damage) => {
-                            // The unreadable rest of the file counts as one corrupt record.
-                            file.skip(SkipReason::CorruptRecord, damage.offset);
-                            file.damage = Some(damage);
+                            // A stretch that cannot be framed counts as one corrupt record.
+                            let offset = damage.offset;
+                            file.skip(SkipReason::CorruptRecord, offset);
+                            let resumed_at = reader.resync().map(|at| at as u64);
+                            file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
+                            file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
+                            file.damage.get_or_insert(damage);
                         }
                     }
                     if !ready.is_empty() {

@@ -754,6 +754,11 @@ fn store_example_row_and_manifest_counters() {
         format!("\"flows\": {},", report.flows),
         format!("\"offset\": {},", damage.offset),
         format!("\"message\": \"{}\"", damage.kind),
+        format!("\"skipped_bytes\": {}", report.files[0].skipped_bytes),
+        format!(
+            "\"resumed_at\": {}",
+            if report.files[0].damaged_stretches[0].resumed_at.is_none() { "null" } else { "?" }
+        ),
     ] {
         assert!(store.contains(&line), "store.md manifest lacks {line:?}");
     }

@@ -139,12 +139,24 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// The next packet or skip; `None` at the end; `Some(Err)` once, on damage, then `None`.
+    /// The next packet or skip; `None` at the end; `Some(Err)` on damage, then `None`
+    /// unless [`resync`](Self::resync) finds the way back in.
     #[inline]
     pub fn next_event(&mut self) -> Option<Result<Event<'a>, Damage>> {
         match self {
             Reader::Pcap(r) => r.next_event(),
             Reader::Pcapng(r) => r.next_event(),
+        }
+    }
+
+    /// After damage: skips to the next plausible record boundary past it and returns its
+    /// offset, so reading can go on; `None` when no boundary follows (or there was no
+    /// damage). Boundaries are judged by plausibility ([`resync`]): a reader that must
+    /// not guess stops at the damage instead.
+    pub fn resync(&mut self) -> Option<usize> {
+        match self {
+            Reader::Pcap(r) => r.resync(),
+            Reader::Pcapng(r) => r.resync(),
         }
     }
 }

@@ -9,7 +9,7 @@
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
 use super::endian::Endian;
-use super::{Damage, DamageKind, Event, Record};
+use super::{Damage, DamageKind, Event, Record, resync};
 
 pub const FILE_HEADER_LEN: usize = 24;
 
@@ -141,13 +141,16 @@ pub struct PcapReader<'a> {
     bytes: &'a [u8],
     pos: usize,
     info: PcapInfo,
-    done: bool,
+    /// The first record's time: the window a resynchronised chain must fall into.
+    first_ts_ns: Option<i64>,
+    /// Where the last damage struck, while reading is stopped by it.
+    damaged_at: Option<usize>,
 }
 
 impl<'a> PcapReader<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, Damage> {
         let info = PcapInfo::parse(bytes)?;
-        Ok(PcapReader { bytes, pos: FILE_HEADER_LEN, info, done: false })
+        Ok(PcapReader { bytes, pos: FILE_HEADER_LEN, info, first_ts_ns: None, damaged_at: None })
     }
 
     pub fn info(&self) -> &PcapInfo {
@@ -161,14 +164,29 @@ impl<'a> PcapReader<'a> {
 
     #[inline]
     pub fn next_event(&mut self) -> Option<Result<Event<'a>, Damage>> {
-        if self.done || self.pos >= self.bytes.len() {
+        if self.damaged_at.is_some() || self.pos >= self.bytes.len() {
             return None;
         }
         let result = self.read_record();
-        if result.is_err() {
-            self.done = true;
+        match &result {
+            Ok(rec) => {
+                self.first_ts_ns.get_or_insert(rec.ts_ns);
+            }
+            Err(d) => self.damaged_at = Some(d.offset as usize),
         }
         Some(result.map(Event::Packet))
+    }
+
+    /// After damage: moves to the next plausible chain of records past it (see
+    /// [`resync`](super::resync)) and returns its offset, or `None` if there is none (the
+    /// rest of the file is lost). Reading then goes on from there.
+    pub fn resync(&mut self) -> Option<usize> {
+        let damaged_at = self.damaged_at?;
+        let window = resync::TimeWindow::after(self.first_ts_ns.unwrap_or(i64::MIN));
+        let at = resync::next_boundary(self.bytes, &self.info, window, damaged_at + 1)?;
+        self.pos = at;
+        self.damaged_at = None;
+        Some(at)
     }
 
     fn read_record(&mut self) -> Result<Record<'a>, Damage> {

@@ -3,7 +3,7 @@
 //! blocks (EPB, SPB, the obsolete PB). Every other block is stepped over.
 
 use super::endian::Endian;
-use super::{Damage, DamageKind, Event, Record};
+use super::{Damage, DamageKind, Event, Record, resync};
 use crate::skip::SkipReason;
 
 pub const SHB_TYPE: u32 = 0x0a0d_0d0a;
@@ -48,13 +48,20 @@ pub struct PcapngReader<'a> {
     /// (0 before any). A new section does not reset it: 1970 in the middle of a capture
     /// would tear the timing of the flow the packet joins apart.
     last_ts_ns: i64,
-    done: bool,
+    /// Where the last damage struck, while reading is stopped by it.
+    damaged_at: Option<usize>,
 }
 
 impl<'a> PcapngReader<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<Self, Damage> {
-        let mut r =
-            PcapngReader { bytes, pos: 0, endian: Endian::Little, interfaces: Vec::new(), last_ts_ns: 0, done: false };
+        let mut r = PcapngReader {
+            bytes,
+            pos: 0,
+            endian: Endian::Little,
+            interfaces: Vec::new(),
+            last_ts_ns: 0,
+            damaged_at: None,
+        };
         // The first block is the section header (`Format::detect` saw its type); a bad
         // one fails the file before any packet is handed out.
         r.next_block()?;
@@ -73,17 +80,28 @@ impl<'a> PcapngReader<'a> {
 
     /// The next packet or skip; `None` at the end; `Some(Err)` once, on damage, then `None`.
     pub fn next_event(&mut self) -> Option<Result<Event<'a>, Damage>> {
-        while !self.done && self.pos < self.bytes.len() {
+        while self.damaged_at.is_none() && self.pos < self.bytes.len() {
             match self.next_block() {
                 Ok(Some(event)) => return Some(Ok(event)),
                 Ok(None) => {}
                 Err(d) => {
-                    self.done = true;
+                    self.damaged_at = Some(d.offset as usize);
                     return Some(Err(d));
                 }
             }
         }
         None
+    }
+
+    /// After damage: moves to the next chain of well-framed blocks past it (see
+    /// [`resync`](super::resync)) and returns its offset, or `None` if there is none.
+    /// The section's interfaces stay: packet blocks after the damage still refer to them.
+    pub fn resync(&mut self) -> Option<usize> {
+        let damaged_at = self.damaged_at?;
+        let at = resync::ng_next_boundary(self.bytes, self.endian, damaged_at + 1)?;
+        self.pos = at;
+        self.damaged_at = None;
+        Some(at)
     }
 
     /// Reads one block; returns the event it yields, if any.

@@ -11,8 +11,13 @@
 //! (or one that ends exactly at the end of the file) is taken as the truth. Callers that
 //! must be exact check the seam: the records walked before it must end where the found
 //! boundary starts (see [`chunk_starts`]).
+//!
+//! pcapng blocks carry their length at both ends, so a boundary there is a chain of
+//! [`NG_CHAIN`] blocks of known types whose trailers repeat their headers' lengths.
 
+use super::endian::Endian;
 use super::pcap::{FILE_HEADER_LEN, MAX_CAPLEN, PcapInfo};
+use super::pcapng;
 
 /// Consecutive plausible headers that make a boundary.
 pub const CHAIN: usize = 8;
@@ -101,6 +106,62 @@ pub fn chain_starts_at(bytes: &[u8], info: &PcapInfo, window: TimeWindow, at: us
 /// The first offset at or after `from` where a plausible chain starts, if any.
 pub fn next_boundary(bytes: &[u8], info: &PcapInfo, window: TimeWindow, from: usize) -> Option<usize> {
     (from.max(FILE_HEADER_LEN)..bytes.len()).find(|&at| chain_starts_at(bytes, info, window, at))
+}
+
+/// Consecutive well-framed pcapng blocks that make a boundary.
+pub const NG_CHAIN: usize = 4;
+
+/// Block types a resynchronised pcapng chain may hold: the standard ones (section,
+/// interface, packets, name resolution, statistics, systemd journal, decryption secrets,
+/// custom). Unknown types are legal in a file but too weak a sign of a real boundary.
+const NG_KNOWN_TYPES: [u32; 10] = [
+    pcapng::SHB_TYPE,
+    pcapng::IDB_TYPE,
+    pcapng::PB_TYPE,
+    pcapng::SPB_TYPE,
+    0x0000_0004,
+    0x0000_0005,
+    pcapng::EPB_TYPE,
+    0x0000_0009,
+    0x0000_000a,
+    0x0000_0bad,
+];
+
+/// Whether a chain of well-framed pcapng blocks starts at `at`, read in `endian` (a
+/// section header in the chain sets its own). A chain may end exactly at the end of the
+/// file after two blocks.
+pub fn ng_chain_starts_at(bytes: &[u8], mut endian: Endian, at: usize) -> bool {
+    let mut pos = at;
+    for n in 0..NG_CHAIN {
+        if pos == bytes.len() {
+            return n >= 2;
+        }
+        let Some(head) = bytes.get(pos..pos + 12) else { return false };
+        let word = |i: usize| -> [u8; 4] { head[i..i + 4].try_into().expect("4 bytes") };
+        if u32::from_le_bytes(word(0)) == pcapng::SHB_TYPE {
+            endian = match u32::from_le_bytes(word(8)) {
+                0x1a2b_3c4d => Endian::Little,
+                0x4d3c_2b1a => Endian::Big,
+                _ => return false,
+            };
+        }
+        let block_type = endian.u32(word(0));
+        let length = endian.u32(word(4)) as usize;
+        if !NG_KNOWN_TYPES.contains(&block_type) || length < 12 || !length.is_multiple_of(4) {
+            return false;
+        }
+        let Some(trailer) = bytes.get(pos + length - 4..pos + length) else { return false };
+        if endian.u32(trailer.try_into().expect("4 bytes")) as usize != length {
+            return false;
+        }
+        pos += length;
+    }
+    true
+}
+
+/// The first offset at or after `from` where a chain of pcapng blocks starts, if any.
+pub fn ng_next_boundary(bytes: &[u8], endian: Endian, from: usize) -> Option<usize> {
+    (from..bytes.len()).find(|&at| ng_chain_starts_at(bytes, endian, at))
 }
 
 /// Start offsets of up to `chunks` pieces of the file, each at a plausible boundary at or
