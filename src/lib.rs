@@ -93,6 +93,7 @@ impl FlowsJob {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             },
+            max_flows: f.max_flows.map(|n| n as u64),
         }
     }
 

@@ -281,3 +281,63 @@ fn stores_are_byte_identical_for_any_thread_count() {
     assert!(one == parts("2"), "--threads 2 wrote different part files");
     assert!(one == parts("3"), "--threads 3 wrote different part files");
 }
+
+#[test]
+fn max_flows_evicts_the_oldest_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = testdata("pcaps/messaging");
+    let free = dir.path().join("free");
+    assert_eq!(flows(std::slice::from_ref(&input), &free, &["--quiet"]).status.code(), Some(0));
+    let capped = dir.path().join("capped");
+    let out = flows(&[input], &capped, &["--max-flows", "64"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let (m, m_free) = (manifest(&capped), manifest(&free));
+    assert_eq!(m.parameters.max_flows, Some(64));
+    assert!(m.flows_evicted > 0 && m_free.flows_evicted == 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("evicted: {} flows", m.flows_evicted)), "{stdout}");
+    // Evicted flows are written like any other: no packet is lost, and evicted keys that
+    // come back start new flows.
+    assert_eq!(m.packets_in_flows, m_free.packets_in_flows);
+    assert!(m.flows > m_free.flows);
+    let df = read_flows(&capped).unwrap();
+    let reasons = df.column("end_reason").unwrap().str().unwrap();
+    let evicted = reasons.iter().filter(|r| *r == Some("evicted")).count() as u64;
+    assert_eq!(evicted, m.flows_evicted);
+    assert_eq!(u64_sum(&df, "fwd_packets") + u64_sum(&df, "bwd_packets"), m.packets_in_flows);
+}
+
+#[test]
+fn reading_resumes_after_a_damaged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(testdata("pcaps/messaging/threema.pcap")).unwrap();
+    // Break the caplen of the 11th record: the 72 records after it are read on.
+    let mut offset = 24usize;
+    for _ in 0..10 {
+        let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap()) as usize;
+        offset += 16 + caplen;
+    }
+    let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap()) as usize;
+    let next = offset + 16 + caplen;
+    let mut damaged = original.clone();
+    damaged[offset + 8..offset + 12].copy_from_slice(&[0xff; 4]);
+    let path = dir.path().join("damaged.pcap");
+    std::fs::write(&path, &damaged).unwrap();
+    let store = dir.path().join("s");
+    let out = flows(std::slice::from_ref(&path), &store, &[]);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = format!(
+        "flowmine: error: {}: offset {offset}: implausible captured length 4294967295 (limit 268435456); \
+         read on from offset {next} ({} bytes skipped)",
+        path.display(),
+        next - offset
+    );
+    assert!(err.lines().any(|l| l == line), "{err}");
+    let m = manifest(&store);
+    assert_eq!((m.packets_total, m.packets_in_flows, m.skipped["corrupt_record"]), (83, 82, 1));
+    let input = &m.inputs[0];
+    assert_eq!(input.skipped_bytes, (next - offset) as u64);
+    assert_eq!(input.damaged_stretches.len(), 1);
+    assert_eq!(input.damaged_stretches[0].resumed_at, Some(next as u64));
+}

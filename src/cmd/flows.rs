@@ -39,6 +39,11 @@ pub struct FlowsArgs {
     /// Per-packet arrays to keep per flow: `all`, `none`, or the first N packets.
     #[arg(long, default_value = "all", value_parser = parse_packets)]
     packets: PacketLimit,
+    /// Most flows open at once: past it the least recently seen flows end early (reason
+    /// `evicted`, counted in the manifest), so a flood of new keys cannot exhaust memory.
+    /// Split evenly over the table's 64 shards. Default: no cap.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_flows: Option<u64>,
     /// Value of the `label` column for every flow of this run.
     #[arg(long)]
     label: Option<String>,
@@ -97,6 +102,7 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         tcp_close: args.tcp_close,
         tcp_close_linger_ns: (args.tcp_close_linger.max(0.0) * SECOND as f64) as u64,
         packets: args.packets,
+        max_flows: args.max_flows.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
     let mut job = FlowsJob::new(
         args.inputs,
@@ -174,6 +180,9 @@ fn print_summary(outcome: &StoreOutcome, elapsed: Duration) {
         if skipped.is_empty() { String::new() } else { format!(" ({})", skipped.join(", ")) }
     );
     println!("flows:   {} bi-directional flows", r.flows);
+    if r.flows_evicted > 0 {
+        println!("evicted: {} flows ended early to stay under --max-flows (end_reason `evicted`)", r.flows_evicted);
+    }
     if r.fragments.joined + r.fragments.unmatched > 0 {
         println!(
             "fragments: {} joined their first fragment's flow, {} without a first fragment (keyed with ports 0)",

@@ -66,9 +66,7 @@ pub fn json_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
 }
 
 fn end_reason(name: &str) -> Option<EndReason> {
-    [EndReason::Idle, EndReason::Active, EndReason::TcpFin, EndReason::TcpRst, EndReason::EndOfInput]
-        .into_iter()
-        .find(|r| r.name() == name)
+    EndReason::ALL.into_iter().find(|r| r.name() == name)
 }
 
 fn tunnel_bits(text: Option<&str>) -> u8 {
@@ -272,6 +270,7 @@ pub fn import_mirage(inputs: &[PathBuf], out: &Path, overwrite: bool) -> Result<
         packets: if all_lists_complete { "all".to_owned() } else { longest_list.to_string() },
         label: None,
         threads: 1,
+        max_flows: None,
     };
     let manifest = Manifest {
         format: crate::store::manifest::FORMAT_NAME.to_owned(),
@@ -282,6 +281,7 @@ pub fn import_mirage(inputs: &[PathBuf], out: &Path, overwrite: bool) -> Result<
         packets_in_flows: packets_total,
         skipped: skipped_map(&SkipCounts::default()),
         flows,
+        flows_evicted: 0,
         fragments: Fragments { joined: 0, unmatched: 0 },
         parts: writer.parts().to_vec(),
         inputs: entries,

@@ -20,6 +20,9 @@ pub struct Manifest {
     /// Reason → packets, every reason listed (zeros included).
     pub skipped: BTreeMap<String, u64>,
     pub flows: u64,
+    /// Flows ended early (reason `evicted`) to keep the table under `max_flows`.
+    #[serde(default)]
+    pub flows_evicted: u64,
     pub fragments: Fragments,
     pub parts: Vec<Part>,
     pub inputs: Vec<InputEntry>,
@@ -41,6 +44,9 @@ pub struct Parameters {
     pub packets: String,
     pub label: Option<String>,
     pub threads: usize,
+    /// `--max-flows`: the cap on open flows, or null.
+    #[serde(default)]
+    pub max_flows: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +128,7 @@ impl Manifest {
             packets_in_flows: report.packets_in_flows,
             skipped: skipped_map(&report.skipped),
             flows: report.flows,
+            flows_evicted: report.flows_evicted,
             fragments: Fragments { joined: report.fragments.joined, unmatched: report.fragments.unmatched },
             parts,
             inputs: report.files.iter().map(input_entry).collect(),

@@ -160,6 +160,8 @@ pub struct ScanReport {
     pub packets_in_flows: u64,
     pub skipped: SkipCounts,
     pub flows: u64,
+    /// Flows ended early to keep the flow table under `FlowConfig::max_flows`.
+    pub flows_evicted: u64,
     pub fragments: FragmentCounts,
 }
 
@@ -319,6 +321,7 @@ pub fn scan<E: std::error::Error + 'static>(
     }
     report.flows = started.iter().sum();
     report.fragments = table.fragment_counts();
+    report.flows_evicted = table.flows_evicted();
     Ok(report)
 }
 

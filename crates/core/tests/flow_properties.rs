@@ -1,6 +1,6 @@
 //! Invariants of the flow table on random packet sequences.
 
-use flowmine_core::flow::{FlowBatch, FlowConfig, FlowRow, FlowTable, PacketLimit, ShardedTable};
+use flowmine_core::flow::{EndReason, FlowBatch, FlowConfig, FlowRow, FlowTable, PacketLimit, ShardedTable};
 use flowmine_core::wire::decode::{Fragment, PacketMeta};
 use proptest::prelude::*;
 
@@ -47,6 +47,7 @@ fn config() -> impl Strategy<Value = FlowConfig> {
             tcp_close,
             tcp_close_linger_ns: linger,
             packets: PacketLimit::All,
+            max_flows: None,
         }
     })
 }
@@ -154,4 +155,88 @@ fn sorted_rows(b: &FlowBatch) -> Vec<FlowRow> {
     let mut rows = b.rows();
     rows.sort();
     rows
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Under a cap the sequential table never holds more open flows than allowed, and
+    /// every packet still lands in exactly one flow.
+    #[test]
+    fn capped_table_stays_under_its_cap(
+        config in config(),
+        max in 1usize..6,
+        packets in prop::collection::vec(packet(), 0..300),
+    ) {
+        let config = FlowConfig { max_flows: Some(max), ..config };
+        let mut table = FlowTable::new(config);
+        let mut out = FlowBatch::new();
+        for (ts, meta) in timed(&packets) {
+            table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
+            prop_assert!(table.open_flows() <= max);
+        }
+        table.finish(&mut out);
+        let counted: u64 = out.fwd_packets.iter().chain(&out.bwd_packets).sum();
+        prop_assert_eq!(counted, packets.len() as u64);
+        let evicted = out.end_reason.iter().filter(|&&r| r == EndReason::Evicted).count() as u64;
+        prop_assert_eq!(evicted, table.flows_evicted());
+    }
+
+    /// The sharded table splits the cap over its shards: what it evicts, and the rows in
+    /// order, are the same for any thread count and window.
+    #[test]
+    fn capped_sharded_rows_do_not_depend_on_threads(
+        config in config(),
+        max in 1usize..200,
+        packets in prop::collection::vec(packet(), 0..300),
+        window in 1usize..64,
+    ) {
+        let config = FlowConfig { max_flows: Some(max), ..config };
+        let one = run_sharded(&config, &packets, 1, window);
+        prop_assert_eq!(&one, &run_sharded(&config, &packets, 2, window));
+        prop_assert_eq!(&one, &run_sharded(&config, &packets, 3, 1 + window / 2));
+        let counted: u64 = one.fwd_packets.iter().chain(&one.bwd_packets).sum();
+        prop_assert_eq!(counted, packets.len() as u64);
+    }
+}
+
+/// A port scan: 100 000 SYNs from one host to distinct ports, 10 µs apart. With a cap of
+/// 6 400 open flows (100 per shard) the table evicts the oldest in bulk; every probe
+/// still becomes its own flow, and the count of evictions is exact.
+#[test]
+fn a_port_scan_is_held_to_the_cap() {
+    let config = FlowConfig { max_flows: Some(6_400), ..FlowConfig::default() };
+    let mut table = ShardedTable::new(config, 2);
+    let mut batches = Vec::new();
+    let n = 100_000u32;
+    for i in 0..n {
+        let mut m = PacketMeta {
+            ip_version: 4,
+            protocol: 6,
+            src: [0; 16],
+            dst: [0; 16],
+            src_port: 40_000,
+            dst_port: 0,
+            vlan: 0,
+            ip_len: 40,
+            l4_payload_len: 0,
+            tcp_flags: 0x02,
+            tcp_window: 1024,
+            fragment: Fragment::None,
+            tunnel: 0,
+        };
+        m.src[..4].copy_from_slice(&[10, 0, 0, 1]);
+        m.dst[..4].copy_from_slice(&[10, 0, (i >> 16) as u8, 2]);
+        m.dst_port = i as u16;
+        table.add(m, 1_600_000_000_000_000_000 + i64::from(i) * 10_000, 54, 0, &mut batches);
+    }
+    table.finish(&mut batches);
+    let rows: usize = batches.iter().map(|b| b.len()).sum();
+    assert_eq!(rows, n as usize, "one flow per probe");
+    let evicted: usize = batches.iter().flat_map(|b| &b.end_reason).filter(|&&r| r == EndReason::Evicted).count();
+    assert_eq!(evicted as u64, table.flows_evicted());
+    // Only the flows still open at the end escape eviction: at most the cap.
+    let at_end: usize = batches.iter().flat_map(|b| &b.end_reason).filter(|&&r| r == EndReason::EndOfInput).count();
+    assert_eq!(evicted + at_end, n as usize);
+    assert!(at_end <= 6_400 && at_end > 6_400 / 2, "{at_end} open at the end");
 }

@@ -30,6 +30,10 @@ pub struct FlowConfig {
     /// each starting a one-packet flow.
     pub tcp_close_linger_ns: u64,
     pub packets: PacketLimit,
+    /// Open flows the table may hold: past it, the least recently seen flows are ended
+    /// early (reason `evicted`), so a flood of new keys (a scan) cannot exhaust memory.
+    /// `None`: no cap.
+    pub max_flows: Option<usize>,
 }
 
 pub const SECOND: u64 = 1_000_000_000;
@@ -42,6 +46,7 @@ impl Default for FlowConfig {
             tcp_close: true,
             tcp_close_linger_ns: SECOND,
             packets: PacketLimit::All,
+            max_flows: None,
         }
     }
 }

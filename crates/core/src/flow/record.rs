@@ -18,9 +18,21 @@ pub enum EndReason {
     TcpRst,
     /// The input ended with the flow still open.
     EndOfInput,
+    /// Ended early to keep the flow table under its cap (`FlowConfig::max_flows`): the
+    /// least recently seen flows go first.
+    Evicted,
 }
 
 impl EndReason {
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Idle,
+        EndReason::Active,
+        EndReason::TcpFin,
+        EndReason::TcpRst,
+        EndReason::EndOfInput,
+        EndReason::Evicted,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             EndReason::Idle => "idle",
@@ -28,6 +40,7 @@ impl EndReason {
             EndReason::TcpFin => "tcp_fin",
             EndReason::TcpRst => "tcp_rst",
             EndReason::EndOfInput => "end_of_input",
+            EndReason::Evicted => "evicted",
         }
     }
 }

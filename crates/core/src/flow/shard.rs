@@ -62,9 +62,26 @@ pub struct FlowShard {
     flows: HashTable<Flow>,
     /// Flows started, by input file index.
     started_by_input: Vec<u64>,
+    /// The most open flows this shard holds (its share of `FlowConfig::max_flows`).
+    max_open: Option<usize>,
+    /// Flows ended early to stay under `max_open` (closed flows that were only lingering
+    /// keep their own end reason and are not counted).
+    evicted: u64,
+    /// Scratch for choosing whom to evict: (last packet time, key) of every open flow.
+    ages: Vec<(i64, FlowKey)>,
 }
 
 impl FlowShard {
+    /// A shard that holds at most `max_open` open flows (at least one).
+    pub fn with_max_open(max_open: Option<usize>) -> FlowShard {
+        FlowShard { max_open: max_open.map(|n| n.max(1)), ..FlowShard::default() }
+    }
+
+    /// Flows ended early to keep the shard under its cap.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
+    }
+
     pub fn open_flows(&self) -> usize {
         self.flows.len()
     }
@@ -83,17 +100,19 @@ impl FlowShard {
             flow.hash = p.hash;
             flow
         };
-        let started = &mut self.started_by_input;
         let flow = match self.flows.find_mut(p.hash, |f| f.key == p.key) {
             Some(flow) => {
                 if let Some(reason) = ends_before(flow, p.tcp_flags, p.ts_ns, config) {
                     ended.push((std::mem::replace(flow, new_flow()), reason));
-                    count_start(started, p.input_index);
+                    count_start(&mut self.started_by_input, p.input_index);
                 }
                 flow
             }
             None => {
-                count_start(started, p.input_index);
+                if self.max_open.is_some_and(|max| self.flows.len() >= max) {
+                    self.evict_oldest(ended);
+                }
+                count_start(&mut self.started_by_input, p.input_index);
                 self.flows.insert_unique(p.hash, new_flow(), |f| f.hash).into_mut()
             }
         };
@@ -106,6 +125,24 @@ impl FlowShard {
                 flow.closed = Some(EndReason::TcpFin);
             }
         }
+    }
+
+    /// Ends the least recently seen eighth of the open flows (at least one), ties broken by
+    /// key so the choice never depends on hash order. Evicting in bulk keeps the cost of
+    /// finding them (one pass over the table) at a few steps per new flow.
+    #[cold]
+    fn evict_oldest(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        let n = (self.flows.len() / 8).max(1);
+        self.ages.clear();
+        self.ages.extend(self.flows.iter().map(|f| (f.last_ts_ns, f.key)));
+        let (_, &mut cutoff, _) = self.ages.select_nth_unstable(n - 1);
+        let evicted = &mut self.evicted;
+        ended.extend(self.flows.extract_if(|f| (f.last_ts_ns, f.key) <= cutoff).map(|flow| {
+            // A closed flow still lingering has ended already: its own reason stands.
+            let reason = flow.closed.unwrap_or(EndReason::Evicted);
+            *evicted += u64::from(reason == EndReason::Evicted);
+            (flow, reason)
+        }));
     }
 
     /// Ends every flow whose time is up at `now`.

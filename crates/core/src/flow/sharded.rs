@@ -111,6 +111,10 @@ impl Shards {
         self.shards.iter().flat_map(|s| s.table.started_by_input()).sum()
     }
 
+    fn flows_evicted(&self) -> u64 {
+        self.shards.iter().map(|s| s.table.evicted()).sum()
+    }
+
     fn started_by_input(&self) -> Vec<u64> {
         let mut total = Vec::new();
         for s in &self.shards {
@@ -184,6 +188,8 @@ pub struct ShardedTable {
     window_packets: usize,
     started: Arc<AtomicU64>,
     started_by_input: Option<Vec<u64>>,
+    /// Flows evicted to stay under the cap, once the input is over.
+    evicted: Option<u64>,
     /// Shards ended so far, once the input is over.
     finished_shards: usize,
 }
@@ -213,9 +219,14 @@ impl ShardedTable {
         let started = Arc::new(AtomicU64::new(0));
         let clock = Clock::new(&config);
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        // Each shard holds its share of the cap, so what is evicted does not depend on
+        // the thread count.
+        let max_open = config.max_flows.map(|n| n.div_ceil(SHARDS));
         let mut shards = Shards {
             config,
-            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Shard { table: FlowShard::with_max_open(max_open), ..Shard::default() })
+                .collect(),
             pool: None,
             started: Arc::clone(&started),
         };
@@ -262,6 +273,7 @@ impl ShardedTable {
             window_packets: window_packets.max(1),
             started,
             started_by_input: None,
+            evicted: None,
             finished_shards: 0,
         }
     }
@@ -277,6 +289,16 @@ impl ShardedTable {
             (Some(counts), _) => counts.clone(),
             (None, Runner::Inline(shards)) => shards.started_by_input(),
             (None, Runner::Pipelined(_)) => Vec::new(),
+        }
+    }
+
+    /// Flows ended early to stay under `FlowConfig::max_flows`; complete after
+    /// [`finish`](Self::finish).
+    pub fn flows_evicted(&self) -> u64 {
+        match (self.evicted, &self.runner) {
+            (Some(n), _) => n,
+            (None, Runner::Inline(shards)) => shards.flows_evicted(),
+            (None, Runner::Pipelined(_)) => 0,
         }
     }
 
@@ -323,11 +345,15 @@ impl ShardedTable {
             return false;
         }
         match &mut self.runner {
-            Runner::Inline(shards) => self.started_by_input = Some(shards.started_by_input()),
+            Runner::Inline(shards) => {
+                self.started_by_input = Some(shards.started_by_input());
+                self.evicted = Some(shards.flows_evicted());
+            }
             Runner::Pipelined(t) => {
                 t.take_done(out, &mut self.spare);
                 let shards = t.stop().expect("finished once").expect("the shard thread does not panic");
                 self.started_by_input = Some(shards.started_by_input());
+                self.evicted = Some(shards.flows_evicted());
             }
         }
         true

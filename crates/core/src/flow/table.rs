@@ -66,8 +66,8 @@ impl FlowTable {
     pub fn new(config: FlowConfig) -> FlowTable {
         FlowTable {
             clock: Clock::new(&config),
+            shard: FlowShard::with_max_open(config.max_flows),
             config,
-            shard: FlowShard::default(),
             fragments: FragmentTable::default(),
             hasher: key_hasher(),
             ended: Vec::new(),
@@ -85,6 +85,11 @@ impl FlowTable {
 
     pub fn flows_started(&self) -> u64 {
         self.shard.started_by_input().iter().sum()
+    }
+
+    /// Flows ended early to stay under `FlowConfig::max_flows`.
+    pub fn flows_evicted(&self) -> u64 {
+        self.shard.evicted()
     }
 
     pub fn fragment_counts(&self) -> FragmentCounts {
