@@ -9,6 +9,7 @@
 //! the Parquet store, DataFrames and the command line.
 
 pub mod capture;
+pub mod checkpoint;
 pub mod flow;
 pub mod label;
 pub mod scan;

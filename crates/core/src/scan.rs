@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::capture::input::{InputError, InputSet, MappedFile};
 use crate::capture::{Damage, Event, Format, Reader};
+use crate::checkpoint::{self, Dec, Enc, StateError};
 use crate::flow::fragments::FragmentCounts;
 use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
 use crate::skip::{SkipCounts, SkipReason};
@@ -26,6 +27,9 @@ pub struct ScanOptions {
     pub strict: bool,
     pub batch_rows: usize,
     pub batch_packets: usize,
+    /// With [`scan_resumable`]: take a [`Checkpoint`] at the first file boundary after
+    /// this many input bytes since the last one. `None`: never.
+    pub checkpoint_bytes: Option<u64>,
 }
 
 impl Default for ScanOptions {
@@ -36,6 +40,7 @@ impl Default for ScanOptions {
             strict: false,
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_packets: DEFAULT_BATCH_PACKETS,
+            checkpoint_bytes: None,
         }
     }
 }
@@ -189,6 +194,18 @@ pub enum ScanError<E: std::error::Error + 'static> {
     /// With [`ScanOptions::strict`]: the first file with input that could not be used.
     #[error("{}: offset {offset}: {what} (strict mode: the run stops here)", path.display())]
     Strict { path: PathBuf, offset: u64, what: String },
+    /// The state to resume from cannot be used.
+    #[error("cannot resume: {0}")]
+    State(#[from] StateError),
+}
+
+/// A point a run can go on from: every flow ended before it has been handed to the sink,
+/// and `state` holds the rest (see [`checkpoint`](crate::checkpoint)).
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Inputs fully read.
+    pub files_done: usize,
+    pub state: Vec<u8>,
 }
 
 /// Runs [`scan`] and keeps every flow in one batch: for inputs that fit in memory (tests,
@@ -218,10 +235,26 @@ const PROGRESS_EVERY: u64 = 1 << 18;
 pub fn scan<E: std::error::Error + 'static>(
     inputs: &InputSet,
     options: &ScanOptions,
+    sink: impl FnMut(&FlowBatch) -> Result<(), E>,
+    progress: impl FnMut(Progress),
+) -> Result<ScanReport, ScanError<E>> {
+    let options = ScanOptions { checkpoint_bytes: None, ..options.clone() };
+    scan_resumable(inputs, &options, None, sink, |_| Ok(()), progress)
+}
+
+/// [`scan`], taking a [`Checkpoint`] at file boundaries (every
+/// [`ScanOptions::checkpoint_bytes`]) and going on from one when `resume_from` holds its
+/// state. The flows handed to `sink` before a checkpoint plus those after a resumption
+/// from it are exactly the flows of an uninterrupted run. The inputs must begin with the
+/// files the checkpoint has read, unchanged.
+pub fn scan_resumable<E: std::error::Error + 'static>(
+    inputs: &InputSet,
+    options: &ScanOptions,
+    resume_from: Option<&[u8]>,
     mut sink: impl FnMut(&FlowBatch) -> Result<(), E>,
+    mut checkpoint: impl FnMut(Checkpoint) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
 ) -> Result<ScanReport, ScanError<E>> {
-    let mut table = ShardedTable::new(options.flow.clone(), options.threads);
     // Batches of ended flows as the table hands them out, and the batch being filled
     // for the sink.
     let mut ready: Vec<FlowBatch> = Vec::new();
@@ -230,8 +263,26 @@ pub fn scan<E: std::error::Error + 'static>(
         ScanReport { ignored: inputs.ignored.clone(), in_progress: inputs.in_progress.clone(), ..Default::default() };
     let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
     let full = |b: &FlowBatch| b.len() >= options.batch_rows || b.packet_entries() >= options.batch_packets;
+    let mut table = match resume_from {
+        None => ShardedTable::new(options.flow.clone(), options.threads),
+        Some(state) => {
+            let mut d = Dec::new(state);
+            report.files = load_reports(&mut d, inputs)?;
+            let table = ShardedTable::restore(options.flow.clone(), options.threads, &mut d)?;
+            if !d.is_done() {
+                return Err(d.corrupt().into());
+            }
+            for f in &report.files {
+                report.packets_total += f.packets_total;
+                report.skipped.merge(&f.skipped);
+                prog.bytes_done += f.bytes;
+            }
+            table
+        }
+    };
+    let mut bytes_since_checkpoint = 0;
 
-    for (index, input) in inputs.files.iter().enumerate() {
+    for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
         let index = index as u32;
         let mapped = MappedFile::open(&input.path)?;
         let bytes = mapped.bytes();
@@ -305,6 +356,25 @@ pub fn scan<E: std::error::Error + 'static>(
             return Err(ScanError::Strict { path: file.path, offset, what });
         }
         report.files.push(file);
+        bytes_since_checkpoint += input.len;
+        let more = (index as usize) + 1 < inputs.files.len();
+        if more && options.checkpoint_bytes.is_some_and(|every| bytes_since_checkpoint >= every) {
+            bytes_since_checkpoint = 0;
+            let mut e = Enc::default();
+            e.array(checkpoint::MAGIC);
+            e.u64(report.files.len() as u64);
+            for f in &report.files {
+                checkpoint::put_file_report(&mut e, f);
+            }
+            table.save(&mut ready, &mut e);
+            // Every flow ended so far goes to the sink before the checkpoint does.
+            deliver(&mut ready, &mut batch, &mut sink, &full)?;
+            if !batch.is_empty() {
+                sink(&batch).map_err(ScanError::Sink)?;
+                batch.clear();
+            }
+            checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 }).map_err(ScanError::Sink)?;
+        }
     }
     while table.finish_step(&mut ready) {
         deliver(&mut ready, &mut batch, &mut sink, &full)?;
@@ -323,6 +393,26 @@ pub fn scan<E: std::error::Error + 'static>(
     report.fragments = table.fragment_counts();
     report.flows_evicted = table.flows_evicted();
     Ok(report)
+}
+
+/// The reports of the files a checkpoint has read, checked against the inputs of this run.
+fn load_reports(d: &mut Dec, inputs: &InputSet) -> Result<Vec<FileReport>, StateError> {
+    if d.take(checkpoint::MAGIC.len()).ok() != Some(&checkpoint::MAGIC[..]) {
+        return Err(StateError::NotAState);
+    }
+    let n = d.count(1)?;
+    let mut files = Vec::with_capacity(n);
+    for index in 0..n {
+        let f = checkpoint::get_file_report(d)?;
+        match inputs.files.get(index) {
+            Some(input) if input.path == f.path && input.len == f.bytes => files.push(f),
+            other => {
+                let (is, now) = other.map_or((PathBuf::from("(no such input)"), 0), |i| (i.path.clone(), i.len));
+                return Err(StateError::InputsChanged { index, was: f.path, then: f.bytes, is, now });
+            }
+        }
+    }
+    Ok(files)
 }
 
 /// Hands ended flows to the sink in batches of about the configured size: a large batch

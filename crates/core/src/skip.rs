@@ -57,6 +57,10 @@ impl SkipCounts {
         self.0[reason as usize] += 1;
     }
 
+    pub fn add_n(&mut self, reason: SkipReason, n: u64) {
+        self.0[reason as usize] += n;
+    }
+
     pub fn get(&self, reason: SkipReason) -> u64 {
         self.0[reason as usize]
     }

@@ -182,8 +182,8 @@ proptest! {
         prop_assert_eq!(evicted, table.flows_evicted());
     }
 
-    /// The sharded table splits the cap over its shards: what it evicts, and the rows in
-    /// order, are the same for any thread count and window.
+    /// The sharded table splits the cap over its shards: what it evicts is the same for any
+    /// thread count and window, and so are the rows in order for any thread count.
     #[test]
     fn capped_sharded_rows_do_not_depend_on_threads(
         config in config(),
@@ -194,7 +194,9 @@ proptest! {
         let config = FlowConfig { max_flows: Some(max), ..config };
         let one = run_sharded(&config, &packets, 1, window);
         prop_assert_eq!(&one, &run_sharded(&config, &packets, 2, window));
-        prop_assert_eq!(&one, &run_sharded(&config, &packets, 3, 1 + window / 2));
+        prop_assert_eq!(&one, &run_sharded(&config, &packets, 3, window));
+        // Another window hands rows out at other points, so only their order may differ.
+        prop_assert_eq!(sorted_rows(&one), sorted_rows(&run_sharded(&config, &packets, 2, 1 + window / 2)));
         let counted: u64 = one.fwd_packets.iter().chain(&one.bwd_packets).sum();
         prop_assert_eq!(counted, packets.len() as u64);
     }

@@ -4,6 +4,7 @@
 use ahash::RandomState;
 use hashbrown::HashMap;
 
+use crate::checkpoint::{Dec, Enc, StateError};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
 /// How long (capture time) a first fragment's key is remembered. Linux drops incomplete
@@ -77,6 +78,58 @@ impl FragmentTable {
     /// Forgets datagrams not seen for the fragment timeout.
     pub fn expire(&mut self, now_ns: i64) {
         self.keys.retain(|_, k| now_ns.saturating_sub(k.seen_ns) < FRAGMENT_TIMEOUT_NS);
+    }
+
+    /// Writes the table's state (for a checkpoint).
+    pub fn save(&self, e: &mut Enc) {
+        e.u64(self.counts.joined);
+        e.u64(self.counts.unmatched);
+        e.u64(self.keys.len() as u64);
+        for (id, k) in &self.keys {
+            e.u8(id.ip_version);
+            e.u8(id.protocol);
+            e.array(&id.src);
+            e.array(&id.dst);
+            e.u32(id.id);
+            e.u16(id.vlan);
+            e.u8(k.ip_version);
+            e.u8(k.protocol);
+            e.array(&k.src);
+            e.array(&k.dst);
+            e.u16(k.src_port);
+            e.u16(k.dst_port);
+            e.u8(k.tunnel);
+            e.i64(k.seen_ns);
+        }
+    }
+
+    /// Reads what [`save`](Self::save) wrote.
+    pub fn load(d: &mut Dec) -> Result<FragmentTable, StateError> {
+        let counts = FragmentCounts { joined: d.u64()?, unmatched: d.u64()? };
+        let mut table = FragmentTable { counts, ..FragmentTable::default() };
+        let n = d.count(80)?;
+        for _ in 0..n {
+            let id = FragmentId {
+                ip_version: d.u8()?,
+                protocol: d.u8()?,
+                src: d.array()?,
+                dst: d.array()?,
+                id: d.u32()?,
+                vlan: d.u16()?,
+            };
+            let keyed = Keyed {
+                ip_version: d.u8()?,
+                protocol: d.u8()?,
+                src: d.array()?,
+                dst: d.array()?,
+                src_port: d.u16()?,
+                dst_port: d.u16()?,
+                tunnel: d.u8()?,
+                seen_ns: d.i64()?,
+            };
+            table.keys.insert(id, keyed);
+        }
+        Ok(table)
     }
 
     pub fn len(&self) -> usize {

@@ -10,6 +10,7 @@ use hashbrown::HashTable;
 use super::config::FlowConfig;
 use super::key::FlowKey;
 use super::record::{EndReason, Flow};
+use crate::checkpoint::{Dec, Enc, StateError, get_flow, put_flow};
 use crate::wire::decode::{PROTOCOL_TCP, PacketMeta};
 use crate::wire::tcp;
 
@@ -159,6 +160,38 @@ impl FlowShard {
             let reason = flow.closed.unwrap_or(EndReason::EndOfInput);
             (flow, reason)
         }));
+    }
+}
+
+impl FlowShard {
+    /// Writes the shard's state: counters, then every open flow.
+    pub fn save(&self, e: &mut Enc) {
+        e.u64(self.started_by_input.len() as u64);
+        for &n in &self.started_by_input {
+            e.u64(n);
+        }
+        e.u64(self.evicted);
+        e.u64(self.flows.len() as u64);
+        for flow in &self.flows {
+            put_flow(e, flow);
+        }
+    }
+
+    /// Reads what [`save`](Self::save) wrote, hashing keys with `hasher`.
+    pub fn load(d: &mut Dec, max_open: Option<usize>, hasher: &RandomState) -> Result<FlowShard, StateError> {
+        let mut shard = FlowShard::with_max_open(max_open);
+        let n = d.count(8)?;
+        for _ in 0..n {
+            shard.started_by_input.push(d.u64()?);
+        }
+        shard.evicted = d.u64()?;
+        let n = d.count(100)?;
+        for _ in 0..n {
+            let mut flow = get_flow(d)?;
+            flow.hash = hasher.hash_one(flow.key);
+            shard.flows.insert_unique(flow.hash, flow, |f| f.hash);
+        }
+        Ok(shard)
     }
 }
 

@@ -27,6 +27,7 @@ use super::fragments::{FragmentCounts, FragmentTable};
 use super::record::{EndReason, Flow};
 use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
 use super::table::Clock;
+use crate::checkpoint::{Dec, Enc, StateError};
 use crate::wire::decode::PacketMeta;
 
 /// Shards: enough to spread work evenly over threads.
@@ -52,6 +53,8 @@ enum Work {
     /// End all flows of one shard (shard by shard, so only one shard's rows are held at
     /// once when the input is over).
     FinishShard(usize),
+    /// Write every shard's state (for a checkpoint).
+    Save,
 }
 
 /// What it hands back: the rows of the flows ended (a batch per shard that ended any),
@@ -59,6 +62,8 @@ enum Work {
 struct Done {
     rows: Vec<FlowBatch>,
     inboxes: Vec<Vec<FlowPacket>>,
+    /// The shards' state, for [`Work::Save`].
+    saved: Option<Vec<u8>>,
 }
 
 /// The shards and the rules to apply work to them, wherever they run.
@@ -101,6 +106,7 @@ impl Shards {
                 s.table.finish(&mut s.ended);
                 emit_sorted(&mut s.ended, &mut s.out);
             }
+            Work::Save => {}
         }
         self.started.fetch_add(self.flows_started() - started_before, Ordering::Relaxed);
         // Moved, not copied: the shards' batches go out as they are, in shard order.
@@ -113,6 +119,14 @@ impl Shards {
 
     fn flows_evicted(&self) -> u64 {
         self.shards.iter().map(|s| s.table.evicted()).sum()
+    }
+
+    fn save(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        for s in &self.shards {
+            s.table.save(&mut e);
+        }
+        e.0
     }
 
     fn started_by_input(&self) -> Vec<u64> {
@@ -155,14 +169,16 @@ struct ShardThread {
 impl ShardThread {
     /// Takes the answer to the work in flight, if any: its rows go to `out`, its emptied
     /// inboxes to `spare`.
-    fn take_done(&mut self, out: &mut Vec<FlowBatch>, spare: &mut Option<Vec<Vec<FlowPacket>>>) {
+    fn take_done(&mut self, out: &mut Vec<FlowBatch>, spare: &mut Option<Vec<Vec<FlowPacket>>>) -> Option<Vec<u8>> {
         if std::mem::take(&mut self.waiting) {
             let d = self.done.recv().expect("the shard thread answers");
             out.extend(d.rows);
             if !d.inboxes.is_empty() {
                 *spare = Some(d.inboxes);
             }
+            return d.saved;
         }
+        None
     }
 
     fn send(&mut self, work: Work) {
@@ -201,6 +217,12 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 32) as usize % SHARDS
 }
 
+/// Each shard holds its share of the cap, so what is evicted does not depend on the
+/// thread count.
+fn max_open_per_shard(config: &FlowConfig) -> Option<usize> {
+    config.max_flows.map(|n| n.div_ceil(SHARDS))
+}
+
 fn empty_inboxes() -> Vec<Vec<FlowPacket>> {
     (0..SHARDS).map(|_| Vec::new()).collect()
 }
@@ -216,20 +238,59 @@ impl ShardedTable {
     /// Like `new`, with windows of `window_packets` packets (tests use tiny ones so
     /// window ends fall everywhere).
     pub fn with_window(config: FlowConfig, threads: usize, window_packets: usize) -> ShardedTable {
-        let started = Arc::new(AtomicU64::new(0));
+        let max_open = max_open_per_shard(&config);
+        let tables = (0..SHARDS).map(|_| FlowShard::with_max_open(max_open)).collect();
         let clock = Clock::new(&config);
+        Self::assemble(config, threads, window_packets, tables, FragmentTable::default(), clock)
+    }
+
+    /// A table that goes on from a state [`save`](Self::save)d by a table of the same
+    /// configuration (any thread count).
+    pub fn restore(config: FlowConfig, threads: usize, d: &mut Dec) -> Result<ShardedTable, StateError> {
+        let clock = Clock::load(d, &config)?;
+        let fragments = FragmentTable::load(d)?;
+        let max_open = max_open_per_shard(&config);
+        let hasher = key_hasher();
+        let tables = (0..SHARDS).map(|_| FlowShard::load(d, max_open, &hasher)).collect::<Result<_, _>>()?;
+        Ok(Self::assemble(config, threads, WINDOW_PACKETS, tables, fragments, clock))
+    }
+
+    /// Applies every queued packet, hands the rows of the flows ended so far to `out`,
+    /// and writes the table's state: the clock, the fragment table, every shard's counters
+    /// and open flows. A table [`restore`](Self::restore)d from it ends the same flows as
+    /// this one would.
+    pub fn save(&mut self, out: &mut Vec<FlowBatch>, e: &mut Enc) {
+        self.submit_window(out);
+        self.clock.save(e);
+        self.fragments.save(e);
+        let saved = match &mut self.runner {
+            Runner::Inline(shards) => shards.save(),
+            Runner::Pipelined(t) => {
+                t.take_done(out, &mut self.spare);
+                t.send(Work::Save);
+                t.take_done(out, &mut self.spare).expect("the shard thread answers a save")
+            }
+        };
+        e.0.extend_from_slice(&saved);
+    }
+
+    fn assemble(
+        config: FlowConfig,
+        threads: usize,
+        window_packets: usize,
+        tables: Vec<FlowShard>,
+        fragments: FragmentTable,
+        clock: Clock,
+    ) -> ShardedTable {
         let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
-        // Each shard holds its share of the cap, so what is evicted does not depend on
-        // the thread count.
-        let max_open = config.max_flows.map(|n| n.div_ceil(SHARDS));
         let mut shards = Shards {
             config,
-            shards: (0..SHARDS)
-                .map(|_| Shard { table: FlowShard::with_max_open(max_open), ..Shard::default() })
-                .collect(),
+            shards: tables.into_iter().map(|table| Shard { table, ..Shard::default() }).collect(),
             pool: None,
-            started: Arc::clone(&started),
+            started: Arc::new(AtomicU64::new(0)),
         };
+        let started = Arc::clone(&shards.started);
+        started.store(shards.flows_started(), Ordering::Relaxed);
         let runner = if threads <= 1 {
             Runner::Inline(shards)
         } else {
@@ -249,11 +310,12 @@ impl ShardedTable {
                     let mut shards = shards;
                     for mut work in work_rx {
                         let rows = shards.apply(&mut work);
+                        let saved = matches!(work, Work::Save).then(|| shards.save());
                         let inboxes = match work {
                             Work::Window(inboxes) => inboxes,
                             _ => Vec::new(),
                         };
-                        if done_tx.send(Done { rows, inboxes }).is_err() {
+                        if done_tx.send(Done { rows, inboxes, saved }).is_err() {
                             break;
                         }
                     }
@@ -266,7 +328,7 @@ impl ShardedTable {
             runner,
             inboxes: empty_inboxes(),
             spare: None,
-            fragments: FragmentTable::default(),
+            fragments,
             clock,
             hasher: key_hasher(),
             queued: 0,

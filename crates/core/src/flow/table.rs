@@ -15,6 +15,7 @@ use super::config::{FlowConfig, SECOND};
 use super::fragments::{FragmentCounts, FragmentTable};
 use super::record::{EndReason, Flow};
 use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
+use crate::checkpoint::{Dec, Enc, StateError};
 use crate::wire::decode::PacketMeta;
 
 /// How often (in capture time) open flows are checked for timeouts. Every eighth of the
@@ -36,6 +37,17 @@ pub struct Clock {
 impl Clock {
     pub fn new(config: &FlowConfig) -> Clock {
         Clock { now_ns: i64::MIN, next_sweep_ns: i64::MIN, interval_ns: sweep_interval_ns(config) }
+    }
+
+    /// Writes the clock's state (for a checkpoint).
+    pub fn save(&self, e: &mut Enc) {
+        e.i64(self.now_ns);
+        e.i64(self.next_sweep_ns);
+    }
+
+    /// Reads what [`save`](Self::save) wrote; the interval comes from the configuration.
+    pub fn load(d: &mut Dec, config: &FlowConfig) -> Result<Clock, StateError> {
+        Ok(Clock { now_ns: d.i64()?, next_sweep_ns: d.i64()?, interval_ns: sweep_interval_ns(config) })
     }
 
     /// Advances to a packet's time; true when a sweep is due before that packet.
