@@ -21,13 +21,13 @@ use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
 use flowmine_core::capture::input::{InputError, InputSet};
-use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan};
+use flowmine_core::scan::{Checkpoint, Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
 
 use frame::{RowContext, batch_to_frame};
 use store::manifest::Parameters;
-use store::{Manifest, StoreError, StoreWriter};
+use store::{Manifest, Resumed, StoreError, StoreWriter};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -43,6 +43,12 @@ pub enum Error {
     /// The thread writing the store stopped (its own error says why).
     #[error("the store writer stopped")]
     WriterStopped,
+    /// The checkpoint of an interrupted run cannot be used.
+    #[error("{}: cannot resume: {source}", store.display())]
+    Resume { store: PathBuf, source: flowmine_core::checkpoint::StateError },
+    /// `--resume` with other flow parameters than the interrupted run's.
+    #[error("{}: cannot resume with other parameters than the interrupted run's ({what})", store.display())]
+    ResumeParameters { store: PathBuf, what: String },
 }
 
 impl From<ScanError<Error>> for Error {
@@ -51,6 +57,8 @@ impl From<ScanError<Error>> for Error {
             ScanError::Input(e) => Error::Input(e),
             ScanError::Sink(e) => e,
             strict @ ScanError::Strict { .. } => Error::Strict(strict.to_string()),
+            // Only store runs resume, and they map this error with the store's path.
+            ScanError::State(source) => Error::Resume { store: PathBuf::new(), source },
         }
     }
 }
@@ -61,6 +69,21 @@ pub struct FlowsJob {
     pub inputs: Vec<PathBuf>,
     pub options: ScanOptions,
     pub label: Option<String>,
+}
+
+/// What the writer thread is handed, in order.
+enum ToWriter {
+    Flows(Box<FlowBatch>),
+    Checkpoint(Checkpoint),
+}
+
+/// What [`FlowsJob::resume_store`] did.
+#[derive(Debug, Clone)]
+pub enum Resumption {
+    /// The store already had its manifest.
+    AlreadyComplete(Box<Manifest>),
+    /// The run went on after `inputs_done` inputs and finished the store.
+    Finished { outcome: Box<StoreOutcome>, inputs_done: usize },
 }
 
 /// What a finished store run produced.
@@ -148,23 +171,70 @@ impl FlowsJob {
     pub fn to_store(&self, out: &Path, overwrite: bool, progress: impl FnMut(Progress)) -> Result<StoreOutcome, Error> {
         // Inputs first: a run that cannot even find its inputs leaves an old store alone.
         let inputs = flowmine_core::collect_inputs(&self.inputs)?;
-        let mut writer = StoreWriter::create(out, overwrite)?;
-        let ctx = self.row_context(&inputs);
+        let writer = StoreWriter::create(out, overwrite)?;
+        self.write_store(&inputs, writer, None, progress)
+    }
+
+    /// Finishes the store of an interrupted run at `out` from its last checkpoint (or from
+    /// the start when it took none), with the same flow parameters; the flows in the store
+    /// are then exactly those of an uninterrupted run. A store that has its manifest is
+    /// left as it is.
+    pub fn resume_store(&self, out: &Path, progress: impl FnMut(Progress)) -> Result<Resumption, Error> {
+        let inputs = flowmine_core::collect_inputs(&self.inputs)?;
+        let (writer, point) = match StoreWriter::resume(out)? {
+            Resumed::Complete(manifest) => return Ok(Resumption::AlreadyComplete(Box::new(manifest))),
+            Resumed::From(writer, point) => (writer, point),
+        };
+        let inputs_done = point.as_ref().map_or(0, |(p, _)| p.inputs_done.len());
+        if let Some((p, _)) = &point {
+            let differences = self.parameters().differences(&p.parameters);
+            if !differences.is_empty() {
+                return Err(Error::ResumeParameters { store: out.to_owned(), what: differences.join(", ") });
+            }
+        }
+        let state = point.map(|(_, state)| state);
+        let outcome = self.write_store(&inputs, writer, state.as_deref(), progress).map_err(|e| match e {
+            Error::Resume { source, .. } => Error::Resume { store: out.to_owned(), source },
+            e => e,
+        })?;
+        Ok(Resumption::Finished { outcome: Box::new(outcome), inputs_done })
+    }
+
+    fn write_store(
+        &self,
+        inputs: &InputSet,
+        mut writer: StoreWriter,
+        resume_from: Option<&[u8]>,
+        progress: impl FnMut(Progress),
+    ) -> Result<StoreOutcome, Error> {
+        let ctx = self.row_context(inputs);
+        let parameters = self.parameters();
+        let input_paths: Vec<PathBuf> = inputs.files.iter().map(|f| f.path.clone()).collect();
         // Turning rows into Parquet runs on a thread of its own, beside the scan: encoding
         // nested lists and compressing them costs as much as a third of a run. Batches
-        // arrive in order, so the parts are the same as when written in line.
-        let (to_writer, batches) = std::sync::mpsc::sync_channel::<FlowBatch>(2);
+        // and checkpoints arrive in order, so the parts are the same as when written in
+        // line, and a checkpoint is recorded only after every part before it.
+        let (to_writer, work) = std::sync::mpsc::sync_channel::<ToWriter>(2);
         let (scanned, written) = std::thread::scope(|scope| {
+            let writer = &mut writer;
             let writing = scope.spawn(|| -> Result<(), Error> {
-                for batch in batches {
-                    writer.write_part(&mut batch_to_frame(&batch, &ctx)?)?;
+                for item in work {
+                    match item {
+                        ToWriter::Flows(batch) => writer.write_part(&mut batch_to_frame(&batch, &ctx)?)?,
+                        ToWriter::Checkpoint(c) => {
+                            writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?
+                        }
+                    }
                 }
                 Ok(())
             });
-            let scanned = scan(
-                &inputs,
+            let send = |item| to_writer.send(item).map_err(|_| Error::WriterStopped);
+            let scanned = scan_resumable(
+                inputs,
                 &self.options,
-                |b: &FlowBatch| to_writer.send(b.clone()).map_err(|_| Error::WriterStopped),
+                resume_from,
+                |b: &FlowBatch| send(ToWriter::Flows(Box::new(b.clone()))),
+                |c| send(ToWriter::Checkpoint(c)),
                 progress,
             );
             drop(to_writer);

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use flowmine::core::flow::config::SECOND;
-use flowmine::core::{FlowConfig, PacketLimit, ScanOptions, ScanReport};
-use flowmine::{FlowsJob, StoreOutcome};
+use flowmine::core::{FlowConfig, PacketLimit, Progress, ScanOptions, ScanReport};
+use flowmine::{FlowsJob, Resumption, StoreOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{EXIT_DAMAGED_INPUT, EXIT_FAILED};
@@ -48,8 +48,17 @@ pub struct FlowsArgs {
     #[arg(long)]
     label: Option<String>,
     /// Replace an existing store in --out.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     overwrite: bool,
+    /// Finish the store of an interrupted run in --out from its last checkpoint, with the
+    /// same inputs and flow parameters: the store then holds exactly the flows of an
+    /// uninterrupted run. A complete store is left alone.
+    #[arg(long)]
+    resume: bool,
+    /// Take a checkpoint (for --resume) at the first input-file boundary after this much
+    /// input since the last one: bytes, or with a K, M, G or T suffix (powers of 1024).
+    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    checkpoint_every: u64,
     /// Make any damaged input or unsupported link type fatal: stop at the first such file,
     /// exit 1, and leave the store without a manifest.
     #[arg(long)]
@@ -82,6 +91,15 @@ fn parse_on_off(s: &str) -> Result<bool, String> {
     }
 }
 
+fn parse_size(s: &str) -> Result<u64, String> {
+    let (digits, shift) = match s.strip_suffix(['K', 'M', 'G', 'T']) {
+        Some(d) => (d, 10 * (1 + "KMGT".find(s.chars().last().expect("a suffix")).expect("a suffix"))),
+        None => (s, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| format!("`{s}`: expected a size such as 500M or 1G"))?;
+    n.checked_mul(1 << shift).filter(|&n| n > 0).ok_or_else(|| format!("`{s}`: size out of range"))
+}
+
 fn parse_packets(s: &str) -> Result<PacketLimit, String> {
     match s {
         "all" => Ok(PacketLimit::All),
@@ -106,7 +124,13 @@ pub fn run(args: FlowsArgs) -> ExitCode {
     };
     let mut job = FlowsJob::new(
         args.inputs,
-        ScanOptions { flow, threads: args.threads, strict: args.strict, ..ScanOptions::default() },
+        ScanOptions {
+            flow,
+            threads: args.threads,
+            strict: args.strict,
+            checkpoint_bytes: Some(args.checkpoint_every),
+            ..ScanOptions::default()
+        },
     );
     job.label = args.label;
 
@@ -120,18 +144,33 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         bar
     });
     let started = Instant::now();
-    let result = job.to_store(&args.out, args.overwrite, |p| {
+    let show = |p: Progress| {
         if let Some(bar) = &bar {
             bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_done);
             bar.set_message(format!("{} packets, {} flows", p.packets, p.flows));
         }
-    });
+    };
+    let result = if args.resume {
+        job.resume_store(&args.out, show)
+    } else {
+        job.to_store(&args.out, args.overwrite, show)
+            .map(|outcome| Resumption::Finished { outcome: Box::new(outcome), inputs_done: 0 })
+    };
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     match result {
-        Ok(outcome) => {
+        Ok(Resumption::AlreadyComplete(_)) => {
+            if !args.quiet {
+                println!("{}: the store is complete already; nothing to resume", args.out.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(Resumption::Finished { outcome, inputs_done }) => {
+            if inputs_done > 0 && !args.quiet {
+                println!("resumed after {inputs_done} input file(s) read by the interrupted run");
+            }
             print_damage(&outcome.report);
             if !args.quiet {
                 print_summary(&outcome, started.elapsed());

@@ -268,6 +268,8 @@ impl LabelJob {
             ScanError::Input(e) => LabelError::Input(e),
             ScanError::Sink(never) => match never {},
             strict @ ScanError::Strict { .. } => LabelError::Damaged(strict.to_string()),
+            // Labelling never resumes from a checkpoint.
+            state @ ScanError::State(_) => LabelError::Session(state.to_string()),
         })?;
         let mut config =
             MatchConfig { offset_ns: 0, tolerance_ns: self.tolerance_ns, phone_addrs: self.phone_addrs.clone() };

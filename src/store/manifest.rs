@@ -49,6 +49,22 @@ pub struct Parameters {
     pub max_flows: Option<u64>,
 }
 
+impl Parameters {
+    /// The parameters that differ from `other`'s, as `name: ours vs theirs`. The thread
+    /// count is left out: the flows do not depend on it.
+    pub fn differences(&self, other: &Parameters) -> Vec<String> {
+        let as_map = |p: &Parameters| match serde_json::to_value(Parameters { threads: 0, ..p.clone() }) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => unreachable!("parameters serialise to an object"),
+        };
+        let (ours, theirs) = (as_map(self), as_map(other));
+        ours.iter()
+            .filter(|(k, v)| theirs.get(*k) != Some(v))
+            .map(|(k, v)| format!("{k}: {v} now, {} then", theirs.get(k).unwrap_or(&serde_json::Value::Null)))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fragments {
     pub joined: u64,

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 pub use manifest::Manifest;
-pub use writer::{StoreError, StoreWriter};
+pub use writer::{RESUME_FILE, ResumePoint, Resumed, StoreError, StoreWriter};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 

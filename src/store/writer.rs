@@ -8,8 +8,52 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use polars_utils::compression::ZstdLevel;
 
-use super::manifest::{Manifest, Part};
+use serde::{Deserialize, Serialize};
+
+use super::manifest::{Manifest, Parameters, Part};
 use super::{MANIFEST_FILE, part_files};
+
+/// Where an interrupted run stands: written at each checkpoint, removed once the manifest
+/// is written.
+pub const RESUME_FILE: &str = "resume.json";
+
+/// `resume.json`: the last checkpoint of a run that has not finished (formats/store.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    pub format: String,
+    pub format_version: u32,
+    pub parameters: Parameters,
+    /// Inputs fully read, in reading order.
+    pub inputs_done: Vec<String>,
+    /// Parts written before the checkpoint: the flows that ended in those inputs.
+    pub parts: Vec<Part>,
+    /// The run state file beside it, and its BLAKE3 hash.
+    pub state_file: String,
+    pub state_blake3: String,
+}
+
+pub const RESUME_FORMAT_NAME: &str = "flowmine-resume";
+pub const RESUME_FORMAT_VERSION: u32 = 1;
+
+/// Names a store directory may hold: the manifest, parts, the resume point and run
+/// states, and temporaries of any of them.
+fn is_store_file(p: &Path) -> bool {
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = name.strip_suffix(".tmp").unwrap_or(&name);
+    p.is_file()
+        && (name == MANIFEST_FILE
+            || name == RESUME_FILE
+            || (name.starts_with("part-") && name.ends_with(".parquet"))
+            || (name.starts_with("state-") && name.ends_with(".bin")))
+}
+
+/// What [`StoreWriter::resume`] found.
+pub enum Resumed {
+    /// The store has its manifest: nothing is left to do.
+    Complete(Manifest),
+    /// Go on from this checkpoint (`None`: there was none; start from the first input).
+    From(StoreWriter, Option<(ResumePoint, Vec<u8>)>),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -19,6 +63,10 @@ pub enum StoreError {
     Polars { path: PathBuf, source: PolarsError },
     #[error("{}: the store directory already holds files; pass --overwrite to replace the store", .0.display())]
     NotEmpty(PathBuf),
+    #[error("{}: holds an interrupted run; pass --resume to finish it, or --overwrite to start again", .0.display())]
+    Interrupted(PathBuf),
+    #[error("{}: cannot resume: {what}", path.display())]
+    CannotResume { path: PathBuf, what: String },
     #[error("{}: holds files that are not part of a flow store ({}); refusing to overwrite", path.display(), example.display())]
     Foreign { path: PathBuf, example: PathBuf },
 }
@@ -43,15 +91,13 @@ impl StoreWriter {
                 .collect::<Result<_, _>>()
                 .map_err(io(dir))?;
             if !entries.is_empty() {
+                if !overwrite && dir.join(RESUME_FILE).exists() && !dir.join(MANIFEST_FILE).exists() {
+                    return Err(StoreError::Interrupted(dir.to_owned()));
+                }
                 if !overwrite {
                     return Err(StoreError::NotEmpty(dir.to_owned()));
                 }
-                let ours = |p: &PathBuf| {
-                    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                    let name = name.strip_suffix(".tmp").unwrap_or(&name);
-                    p.is_file() && (name == MANIFEST_FILE || (name.starts_with("part-") && name.ends_with(".parquet")))
-                };
-                if let Some(foreign) = entries.iter().find(|p| !ours(p)) {
+                if let Some(foreign) = entries.iter().find(|p| !is_store_file(p)) {
                     return Err(StoreError::Foreign { path: dir.to_owned(), example: foreign.clone() });
                 }
                 // The manifest goes first: a store without one is visibly incomplete.
@@ -65,6 +111,98 @@ impl StoreWriter {
         fs::create_dir_all(dir).map_err(io(dir))?;
         debug_assert!(part_files(dir).map(|p| p.is_empty()).unwrap_or(true));
         Ok(StoreWriter { dir: dir.to_owned(), parts: Vec::new() })
+    }
+
+    /// Reopens the store of an interrupted run at its last checkpoint: parts written after
+    /// it, temporaries and stale run states are removed, and the checkpoint's run state
+    /// is read back and checked against its hash. A store with a manifest is complete.
+    pub fn resume(dir: &Path) -> Result<Resumed, StoreError> {
+        let cannot = |what: String| StoreError::CannotResume { path: dir.to_owned(), what };
+        let manifest_path = dir.join(MANIFEST_FILE);
+        if manifest_path.exists() {
+            let manifest: Manifest = serde_json::from_slice(&fs::read(&manifest_path).map_err(io(&manifest_path))?)
+                .map_err(|e| cannot(format!("{MANIFEST_FILE}: {e}")))?;
+            // A run killed after its manifest but before its clean-up.
+            remove_resume_files(dir, None)?;
+            return Ok(Resumed::Complete(manifest));
+        }
+        if !dir.exists() {
+            return Ok(Resumed::From(StoreWriter::create(dir, false)?, None));
+        }
+        let entries: Vec<PathBuf> = fs::read_dir(dir)
+            .map_err(io(dir))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<Result<_, _>>()
+            .map_err(io(dir))?;
+        if let Some(foreign) = entries.iter().find(|p| !is_store_file(p)) {
+            return Err(StoreError::Foreign { path: dir.to_owned(), example: foreign.clone() });
+        }
+        let resume_path = dir.join(RESUME_FILE);
+        let point = if resume_path.exists() {
+            let point: ResumePoint = serde_json::from_slice(&fs::read(&resume_path).map_err(io(&resume_path))?)
+                .map_err(|e| cannot(format!("{RESUME_FILE}: {e}")))?;
+            if point.format != RESUME_FORMAT_NAME || point.format_version != RESUME_FORMAT_VERSION {
+                return Err(cannot(format!("{RESUME_FILE}: not a version {RESUME_FORMAT_VERSION} resume point")));
+            }
+            let state_path = dir.join(&point.state_file);
+            let state = fs::read(&state_path).map_err(io(&state_path))?;
+            if blake3::hash(&state).to_hex().as_str() != point.state_blake3 {
+                return Err(cannot(format!("{}: does not match its hash in {RESUME_FILE}", point.state_file)));
+            }
+            Some((point, state))
+        } else {
+            None
+        };
+        // Everything not recorded at the checkpoint was written after it: it goes.
+        let keep: Vec<&str> = match &point {
+            Some((p, _)) => {
+                p.parts.iter().map(|x| x.file.as_str()).chain([RESUME_FILE, p.state_file.as_str()]).collect()
+            }
+            None => Vec::new(),
+        };
+        for p in &entries {
+            if !keep.iter().any(|k| p.file_name().is_some_and(|n| n == *k)) {
+                fs::remove_file(p).map_err(io(p))?;
+            }
+        }
+        let parts = point.as_ref().map(|(p, _)| p.parts.clone()).unwrap_or_default();
+        for part in &parts {
+            let path = dir.join(&part.file);
+            if !path.is_file() {
+                return Err(cannot(format!("{}: listed in {RESUME_FILE} but missing", part.file)));
+            }
+        }
+        Ok(Resumed::From(StoreWriter { dir: dir.to_owned(), parts }, point))
+    }
+
+    /// Records a checkpoint: the run state (to a new file), then `resume.json` naming it and
+    /// the parts written so far, each atomically; then the previous state file goes. A
+    /// crash at any moment leaves a `resume.json` whose state and parts are all complete.
+    pub fn checkpoint(
+        &mut self,
+        parameters: &Parameters,
+        inputs_done: &[PathBuf],
+        state: &[u8],
+    ) -> Result<(), StoreError> {
+        let state_file = format!("state-{:06}.bin", inputs_done.len());
+        let state_path = self.dir.join(&state_file);
+        write_atomically(&state_path, |file| file.write_all(state).map_err(io(&state_path)))?;
+        let point = ResumePoint {
+            format: RESUME_FORMAT_NAME.to_owned(),
+            format_version: RESUME_FORMAT_VERSION,
+            parameters: parameters.clone(),
+            inputs_done: inputs_done.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+            parts: self.parts.clone(),
+            state_file: state_file.clone(),
+            state_blake3: blake3::hash(state).to_hex().to_string(),
+        };
+        let path = self.dir.join(RESUME_FILE);
+        write_atomically(&path, |file| {
+            let mut text = serde_json::to_vec_pretty(&point).expect("resume point serialises");
+            text.push(b'\n');
+            file.write_all(&text).map_err(io(&path))
+        })?;
+        remove_resume_files(&self.dir, Some(&state_file))
     }
 
     pub fn dir(&self) -> &Path {
@@ -94,7 +232,8 @@ impl StoreWriter {
         &self.parts
     }
 
-    /// Writes the manifest: the last file of a complete store.
+    /// Writes the manifest: the last file of a complete store. The resume point goes
+    /// after it (a store with a manifest is complete whatever else it holds).
     pub fn finish(self, manifest: &Manifest) -> Result<PathBuf, StoreError> {
         let path = self.dir.join(MANIFEST_FILE);
         write_atomically(&path, |file| {
@@ -102,8 +241,23 @@ impl StoreWriter {
             text.push(b'\n');
             file.write_all(&text).map_err(io(&path))
         })?;
+        remove_resume_files(&self.dir, None)?;
         Ok(path)
     }
+}
+
+/// Removes run states other than `keep`, and `resume.json` too when `keep` is `None`.
+fn remove_resume_files(dir: &Path, keep: Option<&str>) -> Result<(), StoreError> {
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let state = name.starts_with("state-") && (name.ends_with(".bin") || name.ends_with(".bin.tmp"));
+        let resume = keep.is_none() && (name == RESUME_FILE || name == format!("{RESUME_FILE}.tmp"));
+        if (state && keep != Some(name.as_str())) || resume {
+            fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `path` through a temporary sibling: write, fsync, rename, fsync the directory.
