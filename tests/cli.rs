@@ -341,3 +341,18 @@ fn reading_resumes_after_a_damaged_record() {
     assert_eq!(input.damaged_stretches.len(), 1);
     assert_eq!(input.damaged_stretches[0].resumed_at, Some(next as u64));
 }
+
+#[test]
+fn paths_that_are_not_utf8_are_read_and_shown_lossily() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join(std::ffi::OsStr::from_bytes(b"dump \xff set"));
+    std::fs::create_dir(&sub).unwrap();
+    std::fs::copy(testdata("pcaps/messaging/threema.pcap"), sub.join("a b.pcap")).unwrap();
+    let store = dir.path().join("s");
+    let out = flows(&[sub], &store, &["--quiet"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let m = manifest(&store);
+    assert_eq!(m.packets_total, 83);
+    assert!(m.inputs[0].path.ends_with("dump \u{fffd} set/a b.pcap"), "{}", m.inputs[0].path);
+}

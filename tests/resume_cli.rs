@@ -118,3 +118,32 @@ fn resume_refuses_other_parameters_and_plain_runs_refuse_an_interrupted_store() 
     );
     assert!(flows_command(&store, &["--resume"]).status().unwrap().success());
 }
+
+/// A store that runs out of room (here: a file size limit, which fails writes as a full
+/// disk does) fails with a clear error naming the file, leaves no file that looks
+/// complete, and `--resume` finishes it once there is room again.
+#[test]
+fn a_full_disk_fails_cleanly_and_the_store_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let reference = dir.path().join("reference");
+    assert!(flows_command(&reference, &[]).status().unwrap().success());
+    let store = dir.path().join("store");
+    let command = flows_command(&store, &[]);
+    let args: Vec<String> = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|a| format!("'{}'", a.to_str().unwrap()))
+        .collect();
+    // Files may grow to 40 KiB; writing past that fails with EFBIG (SIGXFSZ ignored).
+    let script = format!("trap '' XFSZ; ulimit -f 40; exec {}", args.join(" "));
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!("flowmine: error: {}/", store.display())) && err.contains("File too large"),
+        "{err}"
+    );
+    assert!(!store.join("manifest.json").exists(), "a failed store must not look complete");
+    assert!(store.join(RESUME_FILE).exists(), "checkpoints taken before the failure");
+    assert!(flows_command(&store, &["--resume"]).status().unwrap().success());
+    assert!(rows(&store).equals_missing(&rows(&reference)));
+}

@@ -122,12 +122,18 @@ pub fn run(args: LabelArgs) -> ExitCode {
             if !args.quiet {
                 print_summary(&job, &outcome, &args);
             }
-            let damaged = outcome.labelled.scan.damaged_files().count() > 0;
-            for f in outcome.labelled.scan.damaged_files() {
-                let d = f.damage.as_ref().expect("filtered on damage");
-                eprintln!("flowmine: error: {}: offset {}: {}", f.path.display(), d.offset, d.kind);
+            // The same problems, lines and exit status as `flows`.
+            let files = &outcome.labelled.scan.files;
+            for f in files {
+                for (offset, what) in f.problems() {
+                    eprintln!("flowmine: error: {}: offset {offset}: {what}", f.path.display());
+                }
             }
-            if damaged { ExitCode::from(EXIT_DAMAGED_INPUT) } else { ExitCode::SUCCESS }
+            if files.iter().any(|f| f.has_unusable_input()) {
+                ExitCode::from(EXIT_DAMAGED_INPUT)
+            } else {
+                ExitCode::SUCCESS
+            }
         }
         Err(e) => {
             eprintln!("flowmine: error: {e}");

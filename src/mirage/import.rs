@@ -256,6 +256,7 @@ pub fn import_mirage(inputs: &[PathBuf], out: &Path, overwrite: bool) -> Result<
             damage: None,
             damaged_stretches: Vec::new(),
             skipped_bytes: 0,
+            size_changed: None,
         });
     }
     if !batch.is_empty() || writer.parts().is_empty() {

@@ -95,6 +95,17 @@ pub struct InputEntry {
     /// Bytes of the file passed over because they could not be framed.
     #[serde(default)]
     pub skipped_bytes: u64,
+    /// Set when the file changed size while it was read (only the bytes read were used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_changed: Option<SizeChangeEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeChangeEntry {
+    pub listed: u64,
+    pub read: u64,
+    /// null: the file could no longer be looked at.
+    pub after: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,6 +141,7 @@ fn input_entry(f: &FileReport) -> InputEntry {
             .map(|s| StretchEntry { offset: s.offset, resumed_at: s.resumed_at })
             .collect(),
         skipped_bytes: f.skipped_bytes,
+        size_changed: f.size_changed.map(|c| SizeChangeEntry { listed: c.listed, read: c.read, after: c.after }),
     }
 }
 

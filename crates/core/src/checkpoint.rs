@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use crate::capture::{Damage, DamageKind, Format};
 use crate::flow::key::FlowKey;
 use crate::flow::record::{DirectionCounters, EndReason, Flow, PacketEntry};
-use crate::scan::{DamagedStretch, FileReport};
+use crate::scan::{DamagedStretch, FileReport, SizeChange};
 use crate::skip::{SkipCounts, SkipReason};
 
 /// First bytes of a state; the digit is the layout version.
@@ -344,6 +344,15 @@ pub fn put_file_report(e: &mut Enc, f: &FileReport) {
     for offset in f.first_skip_offset {
         e.opt_u64(offset);
     }
+    match f.size_changed {
+        None => e.u8(0),
+        Some(c) => {
+            e.u8(1);
+            e.u64(c.listed);
+            e.u64(c.read);
+            e.opt_u64(c.after);
+        }
+    }
 }
 
 pub fn get_file_report(d: &mut Dec) -> Result<FileReport, StateError> {
@@ -381,6 +390,11 @@ pub fn get_file_report(d: &mut Dec) -> Result<FileReport, StateError> {
     for offset in &mut first_skip_offset {
         *offset = d.opt_u64()?;
     }
+    let size_changed = match d.u8()? {
+        0 => None,
+        1 => Some(SizeChange { listed: d.u64()?, read: d.u64()?, after: d.opt_u64()? }),
+        _ => return Err(d.corrupt()),
+    };
     Ok(FileReport {
         path,
         format,
@@ -393,6 +407,7 @@ pub fn get_file_report(d: &mut Dec) -> Result<FileReport, StateError> {
         skipped_bytes,
         unsupported_link_type,
         first_skip_offset,
+        size_changed,
     })
 }
 
@@ -450,6 +465,7 @@ mod tests {
             skipped_bytes: 532,
             unsupported_link_type: Some((239, 128)),
             first_skip_offset: [None, Some(64), None, None, None, None, Some(9)],
+            size_changed: Some(SizeChange { listed: 900, read: 1000, after: None }),
         };
         let mut e = Enc::default();
         put_file_report(&mut e, &report);

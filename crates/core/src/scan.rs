@@ -68,6 +68,18 @@ pub struct FileReport {
     pub unsupported_link_type: Option<(u16, u64)>,
     /// Where each skip reason first struck (record offset), by `SkipReason as usize`.
     pub first_skip_offset: [Option<u64>; SkipReason::ALL.len()],
+    /// Set when the file's size was not the same when listed, when read and after: a
+    /// capture appliance was still writing it (only the bytes read were used).
+    pub size_changed: Option<SizeChange>,
+}
+
+/// A file's size when the inputs were listed, when it was opened (the bytes read), and
+/// after it was read (`None`: it could no longer be looked at).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeChange {
+    pub listed: u64,
+    pub read: u64,
+    pub after: Option<u64>,
 }
 
 /// Bytes of a file that could not be framed: from the damage to where a plausible chain
@@ -103,7 +115,10 @@ impl FileReport {
     /// Whether some of the file could not be used: damage, damaged records, or frames of
     /// a link type the decoder does not read.
     pub fn has_unusable_input(&self) -> bool {
-        self.damage.is_some() || self.unsupported_link_type.is_some() || self.damaged_records().next().is_some()
+        self.damage.is_some()
+            || self.unsupported_link_type.is_some()
+            || self.damaged_records().next().is_some()
+            || self.size_changed.is_some()
     }
 
     /// What made input unusable, as (offset, what), one entry per kind of problem: the
@@ -139,6 +154,16 @@ impl FileReport {
             let n = self.skipped.get(SkipReason::UnsupportedLinkType);
             problems
                 .push((offset, format!("link type {link_type} is not supported ({n} packet{} skipped)", plural(n))));
+        }
+        if let Some(SizeChange { listed, read, after }) = self.size_changed {
+            let after = after.map_or("cannot be looked at".to_owned(), |n| format!("{n} bytes"));
+            problems.push((
+                read,
+                format!(
+                    "the file changed while it was read ({listed} bytes when listed, {read} read, {after} now): \
+                     only the bytes read were used; read it again once it is complete"
+                ),
+            ));
         }
         problems
     }
@@ -298,6 +323,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
             skipped_bytes: 0,
             unsupported_link_type: None,
             first_skip_offset: Default::default(),
+            size_changed: None,
         };
         let mut released = 0;
         match Reader::new(bytes) {
@@ -350,6 +376,11 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         prog.packets = report.packets_total;
         prog.flows = table.flows_started();
         progress(prog);
+        // A capture appliance may still be writing a file it has already named as final.
+        let after = std::fs::metadata(&input.path).ok().map(|m| m.len());
+        if input.len != file.bytes || after != Some(file.bytes) {
+            file.size_changed = Some(SizeChange { listed: input.len, read: file.bytes, after });
+        }
         if options.strict
             && let Some((offset, what)) = file.first_problem()
         {
