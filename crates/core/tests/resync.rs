@@ -36,8 +36,10 @@ fn boundaries_from_sampled_offsets_of_every_classic_capture() {
             let first_ts = info.record_header(&bytes, FILE_HEADER_LEN).unwrap().ts_ns;
             let window = TimeWindow::after(first_ts);
             // A prime stride lands at every position relative to the records.
+            // The last record alone is too short a chain to be found.
+            let findable = &truth[..truth.len() - 1];
             for from in (FILE_HEADER_LEN..bytes.len()).step_by(97) {
-                let expected = truth.iter().copied().find(|&b| b >= from);
+                let expected = findable.iter().copied().find(|&b| b >= from);
                 let found = next_boundary(&bytes, &info, window, from);
                 if let Some(at) = found {
                     assert!(truth.contains(&at), "{}: from offset {from}: {at} is no record", path.display());
