@@ -144,11 +144,15 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         bar
     });
     let started = Instant::now();
+    let resumed_packets = std::cell::OnceCell::new();
     let show = |p: Progress| {
         if let Some(bar) = &bar {
             bar.set_length(p.bytes_total);
             bar.set_position(p.bytes_done);
-            bar.set_message(format!("{} packets, {} flows", p.packets, p.flows));
+            // A resumed run starts with the packets of the files read before: not this run's.
+            let base = *resumed_packets.get_or_init(|| p.packets);
+            let rate = (p.packets - base) as f64 / started.elapsed().as_secs_f64().max(1e-3) / 1e6;
+            bar.set_message(format!("{} packets ({rate:.2} M/s), {} flows", p.packets, p.flows));
         }
     };
     let result = if args.resume {

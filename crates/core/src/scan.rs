@@ -306,6 +306,9 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         }
     };
     let mut bytes_since_checkpoint = 0;
+    // Where the run starts (after the files of a checkpoint, when resumed).
+    prog.packets = report.packets_total;
+    progress(prog);
 
     for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
         let index = index as u32;
