@@ -233,7 +233,9 @@ pub fn make_folds(
                 check_fraction(*held_out, "--test-fraction")?;
                 let (kept, held) = stratified_holdout(&train_rows, y, *held_out, &mut rng);
                 train_rows = kept;
-                tests.push(TestRows { name: format!("{} held-out", train.join("+")), rows: held });
+                // Named after its group when there is one ("Nexus 7 held-out").
+                let name = if train.len() == 1 { format!("{} held-out", train[0]) } else { "held-out".to_owned() };
+                tests.push(TestRows { name, rows: held });
             }
             for value in test {
                 tests.push(TestRows { name: value.clone(), rows: known(value)?.clone() });
@@ -343,7 +345,7 @@ mod tests {
         let folds = make_folds(&config, &y, Some(&groups), 1).unwrap();
         let fold = &folds[0];
         let names: Vec<&str> = fold.tests.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["g0+g1 held-out", "g2", "g3"]);
+        assert_eq!(names, ["held-out", "g2", "g3"]);
         assert_eq!(fold.tests[1].rows, [10, 11, 12, 13, 14]);
         assert_eq!(fold.tests[2].rows, [15, 16, 17, 18, 19]);
         // The held-out rows come from the training groups and are not trained on.
