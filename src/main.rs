@@ -38,6 +38,10 @@ enum Command {
     ExportMirage(cmd::mirage::ExportArgs),
     /// Read MIRAGE-2019/2022 JSON files into a flow store.
     ImportMirage(cmd::mirage::ImportArgs),
+    /// Random-forest experiment on features: scores, importances, charts, report, model.
+    Evaluate(Box<cmd::evaluate::EvaluateArgs>),
+    /// Label flows with a model saved by `evaluate`.
+    Predict(cmd::predict::PredictArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +53,7 @@ fn main() -> ExitCode {
         Command::Features(args) => cmd::features::run(args),
         Command::ExportMirage(args) => cmd::mirage::run_export(args),
         Command::ImportMirage(args) => cmd::mirage::run_import(args),
+        Command::Evaluate(args) => cmd::evaluate::run(*args),
+        Command::Predict(args) => cmd::predict::run(args),
     }
 }

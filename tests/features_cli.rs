@@ -230,3 +230,29 @@ fn a_failed_run_leaves_no_features_file() {
     assert!(String::from_utf8_lossy(&run.stderr).contains("flowmine: error:"));
     assert!(!out.exists() && !dir.path().join("f.parquet.tmp").exists());
 }
+
+#[test]
+fn features_of_a_label_store_keep_device_session_and_labeling_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("labelled");
+    let session = repo("testdata/label/signal/session.toml");
+    ok(flowmine(&["label", session.to_str().unwrap(), "--out", store.to_str().unwrap()]));
+    let flows = flowmine::store::read_flows(&store).unwrap();
+    let out = dir.path().join("f.parquet");
+    ok(flowmine(&["features", store.to_str().unwrap(), "--out", out.to_str().unwrap(), "--quiet"]));
+    let df = read(&out);
+    let names: Vec<&str> = df.get_column_names().into_iter().map(|n| n.as_str()).collect();
+    let at = |name: &str| names.iter().position(|n| *n == name).unwrap_or_else(|| panic!("no column {name}"));
+    // Right after capture_file, in the order of formats/session.md.
+    assert_eq!(
+        (at("labeling_type"), at("device"), at("session")),
+        (at("capture_file") + 1, at("capture_file") + 2, at("capture_file") + 3)
+    );
+    // The values of the session manifest, on every row, in the store's row order.
+    for name in ["device", "session"] {
+        let values: Vec<Option<&str>> = df.column(name).unwrap().str().unwrap().iter().collect();
+        let expected = if name == "device" { "Samsung A51" } else { "signal-a51-1" };
+        assert_eq!(values, vec![Some(expected); flows.height()], "{name}");
+    }
+    assert!(df.column("labeling_type").unwrap().equals(flows.column("labeling_type").unwrap()));
+}

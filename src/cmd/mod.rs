@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod evaluate;
 pub mod features;
 pub mod flows;
 pub mod label;
 pub mod mirage;
+pub mod predict;
 pub mod slice;
 
 /// Something failed; nothing usable was written.

@@ -44,7 +44,9 @@ fn part_features(
     for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
         let mut reader = ParquetReader::new(open(part)?);
         reader.set_metadata(metadata.clone());
-        let flows = reader.with_columns(Some(table::input_columns())).with_slice(Some((offset, rows))).finish()?;
+        let schema = reader.schema()?;
+        let columns = table::input_columns(&Schema::from_arrow_schema(&schema));
+        let flows = reader.with_columns(Some(columns)).with_slice(Some((offset, rows))).finish()?;
         each(features_frame_parallel(&flows, options, options.threads)?)?;
         offset += rows;
     }

@@ -45,6 +45,10 @@ const PASSTHROUGH: [&str; 14] = [
     "fwd_packets",
 ];
 
+/// Columns only stores written by `flowmine label` have (formats/session.md), copied after
+/// `capture_file` when present: experiments split by device or session need them.
+pub const LABEL_PASSTHROUGH: [&str; 3] = ["labeling_type", "device", "session"];
+
 #[derive(Debug, Clone)]
 pub struct FeatureOptions {
     /// Packets in the `seq_*` columns (the first N of each flow).
@@ -128,11 +132,13 @@ impl FlowSeries {
     }
 }
 
-/// The store columns the features are computed from (the rest is not read).
-pub fn input_columns() -> Vec<String> {
+/// The store columns the features are computed from (the rest is not read), for a store
+/// whose rows have the columns of `schema`.
+pub fn input_columns(schema: &Schema) -> Vec<String> {
     let computed = ["bwd_packets", "fwd_bytes", "bwd_bytes", "pkt_ts_ns", "pkt_dir", "pkt_ip_len"];
     let lists = ["pkt_l4_payload_len", "pkt_tcp_flags"];
-    PASSTHROUGH.iter().chain(&computed).chain(&lists).map(|c| (*c).to_owned()).collect()
+    let label = LABEL_PASSTHROUGH.iter().filter(|c| schema.contains(c));
+    PASSTHROUGH.iter().chain(label).chain(&computed).chain(&lists).map(|c| (*c).to_owned()).collect()
 }
 
 /// [`features_frame`] on `threads` slices of `flows` at once, rows in the same order.
@@ -267,6 +273,11 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
             _ => column,
         };
         columns.push(column);
+        if name == "capture_file" {
+            for label_column in LABEL_PASSTHROUGH.iter().filter(|c| flows.schema().contains(c)) {
+                columns.push(flows.column(label_column)?.clone());
+            }
+        }
     }
     columns.extend([
         flows.column("bwd_packets")?.clone(),

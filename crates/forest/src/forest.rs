@@ -1,0 +1,214 @@
+//! The Random Forest: trees grown by smartcore's `RandomForestClassifier` (Breiman:
+//! bootstrap samples, a fresh random subset of features at every split, Gini impurity),
+//! one tree per smartcore forest so the trees can be trained on all cores at once and each
+//! tree's seed depends only on `--seed` and its number, never on the thread that trained it.
+//!
+//! smartcore keeps a forest's trees private. Its serde form holds them, and that is the
+//! public way to reach them: each one-tree forest is turned into the
+//! `DecisionTreeClassifier` it holds, whose public `predict` and
+//! `compute_feature_importances` the forest then uses.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
+use smartcore::linalg::basic::matrix::DenseMatrix;
+use smartcore::tree::decision_tree_classifier::DecisionTreeClassifier;
+
+use crate::random::{derive, stream};
+
+/// A tree over f64 features, predicting class indices.
+pub type Tree = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
+type OneTreeForest = RandomForestClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
+
+/// The tree of a smartcore forest of one tree.
+fn only_tree(forest: &OneTreeForest) -> Result<Tree, String> {
+    let unexpected = || "smartcore's serialised forest does not hold its trees where expected".to_owned();
+    let value = serde_json::to_value(forest).map_err(|e| e.to_string())?;
+    let tree = value.get("trees").and_then(|t| t.as_array()).and_then(|t| t.first()).ok_or_else(unexpected)?;
+    serde_json::from_value(tree.clone()).map_err(|e| format!("{}: {e}", unexpected()))
+}
+
+/// The forest's hyper-parameters (scikit-learn's names in the comments).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForestParams {
+    /// n_estimators
+    pub trees: u16,
+    /// max_depth; `None`: grow until leaves are pure
+    pub max_depth: Option<u16>,
+    /// min_samples_leaf
+    pub min_samples_leaf: usize,
+    /// max_features; `None`: ⌊√features⌋, scikit-learn's "sqrt"
+    pub max_features: Option<usize>,
+}
+
+impl Default for ForestParams {
+    fn default() -> Self {
+        ForestParams { trees: 100, max_depth: None, min_samples_leaf: 1, max_features: None }
+    }
+}
+
+/// A trained forest: its trees and the number of classes they vote among.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Forest {
+    pub classes: usize,
+    pub features: usize,
+    pub trees: Vec<Tree>,
+}
+
+/// A feature matrix in smartcore's layout from column-major values.
+pub fn matrix(rows: usize, features: usize, column_major: Vec<f64>) -> Result<DenseMatrix<f64>, String> {
+    DenseMatrix::new(rows, features, column_major, true).map_err(|e| e.to_string())
+}
+
+impl Forest {
+    /// Trains `params.trees` trees on `x` (one row per flow) and class indices `y` (below
+    /// `classes`), on the current rayon pool. Tree k's bootstrap and feature draws come
+    /// from `derive(seed, [TREES, k])`, so a seed gives the same forest on any number of
+    /// threads.
+    pub fn train(
+        x: &DenseMatrix<f64>,
+        y: &[u32],
+        classes: usize,
+        params: &ForestParams,
+        seed: u64,
+    ) -> Result<Forest, String> {
+        let present: std::collections::BTreeSet<u32> = y.iter().copied().collect();
+        if present.len() < 2 {
+            return Err(format!("the training rows hold {} class(es); a classifier needs two or more", present.len()));
+        }
+        if params.trees == 0 {
+            return Err("--trees must be at least 1".to_owned());
+        }
+        let (_, features) = smartcore::linalg::basic::arrays::Array::shape(x);
+        let y = y.to_vec();
+        let trees: Result<Vec<Tree>, String> = (0..params.trees)
+            .into_par_iter()
+            .map(|k| {
+                let mut p = RandomForestClassifierParameters::default()
+                    .with_n_trees(1)
+                    .with_min_samples_leaf(params.min_samples_leaf)
+                    .with_seed(derive(seed, &[stream::TREES, u64::from(k)]));
+                if let Some(depth) = params.max_depth {
+                    p = p.with_max_depth(depth);
+                }
+                if let Some(m) = params.max_features {
+                    p = p.with_m(m.clamp(1, features));
+                }
+                only_tree(&RandomForestClassifier::fit(x, &y, p).map_err(|e| e.to_string())?)
+            })
+            .collect();
+        Ok(Forest { classes, features, trees: trees? })
+    }
+
+    /// Votes per class for every row of `x`: `votes[row * classes + class]`.
+    pub fn votes(&self, x: &DenseMatrix<f64>) -> Result<Vec<u32>, String> {
+        let (rows, features) = smartcore::linalg::basic::arrays::Array::shape(x);
+        if features != self.features {
+            return Err(format!("the model takes {} features, the rows have {features}", self.features));
+        }
+        let per_tree: Result<Vec<Vec<u32>>, String> =
+            self.trees.par_iter().map(|tree| tree.predict(x).map_err(|e| e.to_string())).collect();
+        let mut votes = vec![0u32; rows * self.classes];
+        for predictions in per_tree? {
+            for (row, class) in predictions.into_iter().enumerate() {
+                votes[row * self.classes + class as usize] += 1;
+            }
+        }
+        Ok(votes)
+    }
+
+    /// The class with the most votes for every row of `x`; ties go to the lower class
+    /// index (smartcore's rule inside one forest).
+    pub fn predict(&self, x: &DenseMatrix<f64>) -> Result<Vec<u32>, String> {
+        let votes = self.votes(x)?;
+        Ok(votes.chunks(self.classes).map(most_votes).collect())
+    }
+
+    /// Mean decrease in impurity (Gini importance) per feature, as scikit-learn computes
+    /// `feature_importances_`: each tree's weighted impurity decreases (smartcore's
+    /// `compute_feature_importances`), normalised to sum 1, averaged over the trees that
+    /// split at all, normalised again.
+    pub fn impurity_importance(&self) -> Vec<f64> {
+        let mut sum = vec![0.0; self.features];
+        for tree in &self.trees {
+            let decreases = tree.compute_feature_importances(false);
+            let total: f64 = decreases.iter().sum();
+            if total > 0.0 {
+                for (s, d) in sum.iter_mut().zip(decreases) {
+                    *s += d / total;
+                }
+            }
+        }
+        let total: f64 = sum.iter().sum();
+        if total <= 0.0 {
+            return sum;
+        }
+        sum.into_iter().map(|s| s / total).collect()
+    }
+}
+
+/// The index of the largest count, the first one on ties.
+pub fn most_votes(counts: &[u32]) -> u32 {
+    let mut best = 0;
+    for (i, &c) in counts.iter().enumerate() {
+        if c > counts[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::importance::permutation_importance;
+
+    /// 40 rows: feature 0 is the class (0 below 10, 1 above), feature 1 is noise.
+    fn separable() -> (Vec<f64>, Vec<u32>) {
+        let y: Vec<u32> = (0..40).map(|r| u32::from(r >= 20)).collect();
+        let f0 = (0..40).map(|r| if r >= 20 { 15.0 + r as f64 } else { r as f64 % 10.0 });
+        let f1 = (0..40).map(|r| ((r * 7919) % 13) as f64);
+        (f0.chain(f1).collect(), y)
+    }
+
+    fn params() -> ForestParams {
+        ForestParams { trees: 15, max_depth: None, min_samples_leaf: 1, max_features: Some(2) }
+    }
+
+    #[test]
+    fn a_separating_feature_takes_all_the_importance() {
+        let (x, y) = separable();
+        let forest = Forest::train(&matrix(40, 2, x.clone()).unwrap(), &y, 2, &params(), 5).unwrap();
+        assert_eq!(forest.predict(&matrix(40, 2, x.clone()).unwrap()).unwrap(), y);
+        // Both features are tried at every split and feature 0 splits the root into two
+        // pure halves: every tree has that one split, all the impurity decrease is f0's.
+        assert_eq!(forest.impurity_importance(), [1.0, 0.0]);
+        let perm = permutation_importance(&forest, &x, &y, 4, 5, &[0]).unwrap();
+        assert_eq!(perm.baseline_accuracy, 1.0);
+        assert!(perm.drops[1].iter().all(|&d| d == 0.0), "an unused feature never matters");
+        assert!(perm.drops[0].iter().all(|&d| d > 0.2), "{:?}", perm.drops[0]);
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_forest_on_any_number_of_threads() {
+        let (x, y) = separable();
+        let mut p = params();
+        p.max_features = None;
+        let train = |threads: usize, seed: u64| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let forest = pool.install(|| Forest::train(&matrix(40, 2, x.clone()).unwrap(), &y, 2, &p, seed).unwrap());
+            serde_json::to_string(&forest).unwrap()
+        };
+        assert_eq!(train(1, 9), train(3, 9));
+        assert_ne!(train(1, 9), train(1, 10));
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_class_and_one_class_is_refused() {
+        assert_eq!(most_votes(&[2, 5, 5, 1]), 1);
+        assert_eq!(most_votes(&[0, 0]), 0);
+        let (x, _) = separable();
+        let err = Forest::train(&matrix(40, 2, x).unwrap(), &[1; 40], 2, &params(), 0).unwrap_err();
+        assert!(err.contains("1 class"), "{err}");
+    }
+}

@@ -1,0 +1,158 @@
+//! `flowmine evaluate`: features → Random Forest experiment (scores, importances, charts,
+//! report, model) in a directory.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use flowmine::evaluate::{Balance, EvaluateConfig, ForestParams, SplitConfig, importance::top, outputs::REPORT};
+
+use super::EXIT_FAILED;
+
+#[derive(clap::Args)]
+pub struct EvaluateArgs {
+    /// Features files (.parquet, .arrow/.ipc, .csv from `flowmine features`) or flow store
+    /// directories, read one after the other.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The class column, e.g. `label`, `capture` (capture file name) or `device`.
+    #[arg(long)]
+    target: String,
+    /// Directory for metrics.json, importance.csv, charts, report.md and the model.
+    #[arg(long)]
+    out: PathBuf,
+    /// Feature columns as glob patterns (`*`, `?`), repeatable or comma-separated; `!GLOB`
+    /// removes. Default: every numeric per-flow feature (no ports, addresses, times, labels).
+    #[arg(long, value_delimiter = ',')]
+    features: Vec<String>,
+    /// Share of the rows tested (stratified by class; with --split-by alone: whole groups).
+    /// With --train/--test: the share of the training groups held out as a test set of its
+    /// own (0: none). Default 0.3.
+    #[arg(long)]
+    test_fraction: Option<f64>,
+    /// k-fold cross-validation instead of one hold-out (by group with --split-by).
+    #[arg(long, conflicts_with_all = ["train", "test"])]
+    folds: Option<usize>,
+    /// Split by this column (e.g. device, capture, session, day): a group's rows are never on
+    /// both sides.
+    #[arg(long)]
+    split_by: Option<String>,
+    /// With --split-by: the group values to train on (repeatable or comma-separated).
+    #[arg(long, value_delimiter = ',', requires_all = ["split_by", "test"])]
+    train: Vec<String>,
+    /// With --split-by: the group values to test on, each a test set of its own.
+    #[arg(long, value_delimiter = ',', requires_all = ["split_by", "train"])]
+    test: Vec<String>,
+    /// Seed of the split, the balancing, the trees and the permutations.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Trees in the forest.
+    #[arg(long, default_value_t = 100)]
+    trees: u16,
+    /// Maximum tree depth (default: grow until leaves are pure).
+    #[arg(long)]
+    max_depth: Option<u16>,
+    /// Minimum training rows in a leaf.
+    #[arg(long, default_value_t = 1)]
+    min_samples_leaf: usize,
+    /// Features tried at each split (default: ⌊√features⌋).
+    #[arg(long)]
+    max_features: Option<usize>,
+    /// Balance the classes of the training rows: none, undersample (to the smallest class)
+    /// or oversample (to the largest, repeating rows).
+    #[arg(long, value_enum, default_value_t = Balance::None)]
+    balance: Balance,
+    /// Leave out classes with fewer flows than this.
+    #[arg(long, default_value_t = 1)]
+    min_class_flows: usize,
+    /// Shuffles per feature for the permutation importance.
+    #[arg(long, default_value_t = 5)]
+    permutation_repeats: usize,
+    /// Threads (default: one per core); results are the same for any number.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Write into a non-empty --out directory.
+    #[arg(long)]
+    overwrite: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn split_config(args: &EvaluateArgs) -> SplitConfig {
+    let fraction = args.test_fraction.unwrap_or(0.3);
+    match (&args.split_by, args.folds) {
+        (None, None) => SplitConfig::Holdout { test_fraction: fraction },
+        (None, Some(folds)) => SplitConfig::KFold { folds },
+        (Some(column), Some(folds)) => SplitConfig::GroupKFold { column: column.clone(), folds },
+        (Some(column), None) if args.train.is_empty() => {
+            SplitConfig::GroupHoldout { column: column.clone(), test_fraction: fraction }
+        }
+        (Some(column), None) => SplitConfig::Groups {
+            column: column.clone(),
+            train: args.train.clone(),
+            test: args.test.clone(),
+            held_out: fraction,
+        },
+    }
+}
+
+pub fn run(args: EvaluateArgs) -> ExitCode {
+    let config = EvaluateConfig {
+        inputs: args.inputs.clone(),
+        target: args.target.clone(),
+        features: args.features.clone(),
+        split: split_config(&args),
+        forest: ForestParams {
+            trees: args.trees,
+            max_depth: args.max_depth,
+            min_samples_leaf: args.min_samples_leaf.max(1),
+            max_features: args.max_features,
+        },
+        balance: args.balance,
+        min_class_rows: args.min_class_flows,
+        permutation_repeats: args.permutation_repeats,
+        seed: args.seed,
+        threads: args.threads,
+    };
+    let evaluation = match flowmine::evaluate::run(&config) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("flowmine: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    if let Err(e) = evaluation.write(&args.out, args.overwrite) {
+        eprintln!("flowmine: error: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
+    if !args.quiet {
+        let d = &evaluation.data;
+        println!(
+            "data:     {} flows, {} used in {} classes, {} features",
+            d.rows_read,
+            d.rows_used,
+            d.classes.len(),
+            evaluation.features.len()
+        );
+        println!("split:    {}", config.split.describe());
+        println!(
+            "training: {:.2} s for {} trees on {} rows ({} thread(s))",
+            evaluation.training_seconds.iter().sum::<f64>(),
+            config.forest.trees,
+            evaluation.training_rows.iter().sum::<u64>(),
+            evaluation.threads
+        );
+        for t in &evaluation.test_sets {
+            let m = &t.metrics;
+            println!(
+                "test set {}: {} flows, accuracy {:.3}, macro F1 {:.3}, weighted F1 {:.3}",
+                t.name, m.rows, m.accuracy, m.macro_f1, m.weighted_f1
+            );
+        }
+        let mean = evaluation.mean_permutation();
+        let names: Vec<&str> = top(&mean, 5).into_iter().map(|j| evaluation.features[j].as_str()).collect();
+        println!("top features (permutation): {}", names.join(", "));
+        println!("report:   {}", args.out.join(REPORT).display());
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,75 @@
+//! `flowmine predict`: a model saved by `evaluate` → the predicted class of every flow of
+//! features files or flow stores.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use flowmine::evaluate::{Model, dataset::read_table};
+use flowmine::features::{FeatureWriter, Format};
+
+use super::EXIT_FAILED;
+
+#[derive(clap::Args)]
+pub struct PredictArgs {
+    /// The model file (`model.json.zst` in an `evaluate` output directory).
+    model: PathBuf,
+    /// Features files or flow store directories to label, read one after the other.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Write one row per flow (row, flow key, `predicted`, `vote_share`) here; the extension
+    /// picks the format: .parquet, .arrow/.ipc, .csv. Without it only the counts are printed.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn run(args: PredictArgs) -> ExitCode {
+    let format = match &args.out {
+        Some(out) => match Format::from_path(out) {
+            Some(f) => Some(f),
+            None => {
+                eprintln!(
+                    "flowmine: error: {}: unknown output format; use .parquet, .arrow, .ipc or .csv",
+                    out.display()
+                );
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let predicted = Model::load(&args.model)
+        .and_then(|model| Ok((read_table(&args.inputs)?, model)))
+        .and_then(|(table, model)| Ok((model.predictions_frame(&table)?, model)));
+    let (frame, model) = match predicted {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("flowmine: error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    if let (Some(out), Some(format)) = (&args.out, format) {
+        let mut writer = FeatureWriter::new(out, format);
+        if let Err(e) = writer.write(&frame).and_then(|_| writer.finish(&frame)) {
+            eprintln!("flowmine: error: {}: {e}", out.display());
+            return ExitCode::from(EXIT_FAILED);
+        }
+    }
+    if !args.quiet {
+        let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+        let predicted = frame.column("predicted").expect("written above");
+        for class in predicted.str().expect("text").iter().flatten() {
+            *counts.entry(class).or_default() += 1;
+        }
+        println!("{} flows labelled with `{}` by {} trees:", frame.height(), model.target, model.forest.trees.len());
+        for (class, n) in counts {
+            println!("  {n:>8}  {class}");
+        }
+        if let Some(out) = &args.out {
+            println!("written: {}", out.display());
+        }
+    }
+    ExitCode::SUCCESS
+}

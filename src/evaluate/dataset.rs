@@ -1,0 +1,204 @@
+//! The table an experiment reads (features files and flow stores, one after the other),
+//! the columns derived for labelling and grouping by capture or day, and the numbers the
+//! forest is trained on.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::EvaluateError;
+use crate::features::{FeatureOptions, read_features};
+
+/// Derived columns: name, what it is computed from, what it holds.
+pub const DERIVED: [(&str, &str, &str); 3] = [
+    ("capture", "capture_file", "the capture's file name without its extension"),
+    ("capture_dir", "capture_file", "the name of the directory holding the capture (MIRAGE-2019: the device)"),
+    ("day", "first_ts_ns", "the UTC date of the flow's first packet, YYYY-MM-DD"),
+];
+
+fn input_error(path: &Path, message: impl std::fmt::Display) -> EvaluateError {
+    EvaluateError::Input { path: path.to_owned(), message: message.to_string() }
+}
+
+/// One input as a table: a directory is a flow store (its features are computed, addresses
+/// pseudonymised under a key of this run), a file is a features table by extension.
+pub fn read_input(path: &Path) -> Result<DataFrame, EvaluateError> {
+    if path.is_dir() {
+        let anonymiser = crate::features::Anonymiser::random().map_err(|e| input_error(path, e))?;
+        return read_features(path, &FeatureOptions::new(Some(anonymiser))).map_err(|e| input_error(path, e));
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    let open = || std::fs::File::open(path).map_err(|e| input_error(path, e));
+    let read = match ext.as_str() {
+        "parquet" => ParquetReader::new(open()?).finish(),
+        "arrow" | "ipc" | "feather" => IpcReader::new(open()?).finish(),
+        "csv" => CsvReadOptions::default()
+            .with_has_header(true)
+            .with_infer_schema_length(None)
+            .try_into_reader_with_file_path(Some(path.to_owned()))
+            .and_then(|r| r.finish()),
+        _ => {
+            return Err(input_error(
+                path,
+                "not a flow store directory nor a features file (.parquet, .arrow, .ipc, .csv)",
+            ));
+        }
+    };
+    read.map_err(|e| input_error(path, e))
+}
+
+/// Every input's rows, in input order, under the union of their columns (a column
+/// missing from one input is null in its rows), with the derived columns added.
+pub fn read_table(inputs: &[PathBuf]) -> Result<DataFrame, EvaluateError> {
+    let mut tables = Vec::with_capacity(inputs.len());
+    for path in inputs {
+        tables.push((path, read_input(path)?));
+    }
+    let mut schema = Schema::default();
+    for (_, table) in &tables {
+        for (name, dtype) in table.schema().iter() {
+            if !schema.contains(name) {
+                schema.insert(name.clone(), dtype.clone());
+            }
+        }
+    }
+    let mut all: Option<DataFrame> = None;
+    for (path, table) in tables {
+        let height = table.height();
+        let mut columns = Vec::with_capacity(schema.len());
+        for (name, dtype) in schema.iter() {
+            let column = match table.column(name) {
+                Ok(c) if c.dtype() == dtype => c.clone(),
+                Ok(c) => c.strict_cast(dtype).map_err(|_| {
+                    input_error(path, format!("column `{name}` is {} here but {dtype} in an earlier input", c.dtype()))
+                })?,
+                Err(_) => Column::full_null(name.clone(), height, dtype),
+            };
+            columns.push(column);
+        }
+        let table = DataFrame::new(height, columns).map_err(|e| input_error(path, e))?;
+        match &mut all {
+            None => all = Some(table),
+            Some(acc) => {
+                acc.vstack_mut_owned(table).map_err(|e| input_error(path, e))?;
+            }
+        }
+    }
+    let mut table = all.ok_or_else(|| EvaluateError::Config("no inputs".to_owned()))?;
+    table.rechunk_mut();
+    add_derived(&mut table)?;
+    Ok(table)
+}
+
+/// The civil date (proleptic Gregorian, UTC) of `days` since 1970-01-01, as YYYY-MM-DD
+/// (H. Hinnant's `civil_from_days`).
+pub fn civil_date(days: i64) -> String {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
+    let schema = table.schema().clone();
+    if schema.contains("capture_file") {
+        let paths: Vec<Option<String>> = table
+            .column("capture_file")?
+            .cast(&DataType::String)?
+            .str()?
+            .iter()
+            .map(|p| p.map(str::to_owned))
+            .collect();
+        for (name, part) in [("capture", 0), ("capture_dir", 1)] {
+            if schema.contains(name) {
+                continue;
+            }
+            let values: Vec<Option<String>> = paths
+                .iter()
+                .map(|p| {
+                    let path = Path::new(p.as_deref()?);
+                    let part = if part == 0 { path.file_stem() } else { path.parent()?.file_name() };
+                    Some(part?.to_string_lossy().into_owned())
+                })
+                .collect();
+            table.with_column(Column::new(name.into(), values))?;
+        }
+    }
+    if schema.contains("first_ts_ns") && !schema.contains("day") {
+        const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
+        let ts = table.column("first_ts_ns")?.cast(&DataType::Int64)?;
+        let days: Vec<Option<String>> =
+            ts.i64()?.iter().map(|t| t.map(|t| civil_date(t.div_euclid(NS_PER_DAY)))).collect();
+        table.with_column(Column::new("day".into(), days))?;
+    }
+    Ok(())
+}
+
+/// The text of a column, one entry per row (null stays `None`), for targets and groups.
+pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>, EvaluateError> {
+    let column = table.column(name).map_err(|_| {
+        let names: Vec<&str> = table.get_column_names().into_iter().map(|n| n.as_str()).collect();
+        EvaluateError::Config(format!("no column `{name}` in the features table (columns: {})", names.join(", ")))
+    })?;
+    let text = column.cast(&DataType::String)?;
+    Ok(text.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// Feature values of the rows `rows` as a column-major matrix (the layout smartcore
+/// keeps), with null, NaN and ±∞ read as 0: trees need a number, and "none" (no
+/// inter-arrival time in a one-packet flow, no rate for a flow of zero duration) is
+/// closest to 0 for these features. The cross-check script does the same.
+pub fn feature_matrix(table: &DataFrame, features: &[String], rows: &[usize]) -> Result<Vec<f64>, EvaluateError> {
+    let mut values = Vec::with_capacity(features.len() * rows.len());
+    for name in features {
+        let column = table.column(name).map_err(|_| EvaluateError::Config(format!("no feature column `{name}`")))?;
+        let numbers = column.cast(&DataType::Float64)?;
+        let numbers = numbers.f64()?.rechunk();
+        let numbers = numbers.downcast_as_array();
+        let valid = numbers.validity();
+        for &row in rows {
+            let v = numbers.value(row);
+            let present = valid.is_none_or(|bits| bits.get_bit(row));
+            values.push(if present && v.is_finite() { v } else { 0.0 });
+        }
+    }
+    Ok(values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_of_known_days() {
+        assert_eq!(civil_date(0), "1970-01-01");
+        assert_eq!(civil_date(-1), "1969-12-31");
+        // 1700000000 s is 2023-11-14T22:13:20Z.
+        assert_eq!(civil_date(1_700_000_000 / 86_400), "2023-11-14");
+        assert_eq!(civil_date(11_016), "2000-02-29");
+    }
+
+    #[test]
+    fn derived_columns_and_null_handling() {
+        let mut table = df!(
+            "capture_file" => [Some("data/Nexus7/123_app.json"), Some("cap.pcap"), None],
+            "first_ts_ns" => [1_700_000_000_000_000_000i64, 0, 5],
+            "x" => [Some(1.5), None, Some(f64::NAN)],
+        )
+        .unwrap();
+        add_derived(&mut table).unwrap();
+        let capture = text_column(&table, "capture").unwrap();
+        assert_eq!(capture, [Some("123_app".to_owned()), Some("cap".to_owned()), None]);
+        let dir = text_column(&table, "capture_dir").unwrap();
+        assert_eq!(dir, [Some("Nexus7".to_owned()), None, None]);
+        assert_eq!(text_column(&table, "day").unwrap()[0].as_deref(), Some("2023-11-14"));
+        assert_eq!(feature_matrix(&table, &["x".into()], &[2, 0, 1]).unwrap(), [0.0, 1.5, 0.0]);
+        assert!(text_column(&table, "nope").unwrap_err().to_string().contains("nope"));
+    }
+}
