@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Peak memory as the input grows: the engine (and flowmine, when built) on gen-campus
+# captures of the same rate and flow mix but different lengths, with the default
+# timeouts; prints peak RSS per capture and each as a ratio to the first.
+#
+#   scripts/bench_memory.sh [PACKETS...]      # default: 20M 40M 80M 160M
+#
+# Captures are made once in $BENCH_DIR (default /tmp/flowmine-bench; 160M is 12 GB).
+# At ~1.5 Gbit/s a 20M-packet capture spans 76 s, less than the 120 s idle timeout, so
+# its flow table never reaches the steady state; from 40M (148 s) on it has, and the
+# figure that says whether memory stays flat is the ratio between those longer ones.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BENCH_DIR=${BENCH_DIR:-/tmp/flowmine-bench}
+FLOWMINE=${FLOWMINE:-target/release/flowmine}
+SIZES=("$@")
+[ ${#SIZES[@]} -eq 0 ] && SIZES=(20M 40M 80M 160M)
+mkdir -p "$BENCH_DIR"
+
+cargo build --release -q -p flowmine-benches --bin gen-campus
+cargo build --release -q -p flowmine-core --example scan
+
+peak_mib() { # CMD...: peak RSS in MiB
+  /usr/bin/time -f '%M' -o "$BENCH_DIR/time.out" "$@" > /dev/null 2>&1
+  echo $(($(tail -1 "$BENCH_DIR/time.out") / 1024))
+}
+
+printf '%-8s %12s %10s %14s %10s\n' packets engine_MiB ratio flowmine_MiB ratio
+first_engine="" first_flowmine=""
+for size in "${SIZES[@]}"; do
+  capture="$BENCH_DIR/campus-$size.pcap"
+  [ -f "$capture" ] || target/release/gen-campus --packets "$size" --seed 1 --snaplen 128 --out "$capture"
+  engine=$(peak_mib target/release/examples/scan --threads 2 "$capture")
+  first_engine=${first_engine:-$engine}
+  flowmine=-
+  if [ -x "$FLOWMINE" ]; then
+    flowmine=$(peak_mib "$FLOWMINE" flows "$capture" --out "$BENCH_DIR/store" --overwrite --quiet --threads 2)
+    first_flowmine=${first_flowmine:-$flowmine}
+  fi
+  printf '%-8s %12s %10s %14s %10s\n' "$size" "$engine" \
+    "$(awk -v a="$engine" -v b="$first_engine" 'BEGIN {printf "%.2fx", a / b}')" "$flowmine" \
+    "$( [ "$flowmine" = - ] && echo - || awk -v a="$flowmine" -v b="$first_flowmine" 'BEGIN {printf "%.2fx", a / b}')"
+done
