@@ -150,8 +150,7 @@ pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>,
     Ok(text.str()?.iter().map(|v| v.map(str::to_owned)).collect())
 }
 
-/// Feature values of the rows `rows` as a column-major matrix (the layout smartcore
-/// keeps), with null, NaN and ±∞ read as 0: trees need a number, and "none" (no
+/// Feature values of the rows `rows` as a column-major matrix (the forest's layout), with null, NaN and ±∞ read as 0: trees need a number, and "none" (no
 /// inter-arrival time in a one-packet flow, no rate for a flow of zero duration) is
 /// closest to 0 for these features. The cross-check script does the same.
 pub fn feature_matrix(table: &DataFrame, features: &[String], rows: &[usize]) -> Result<Vec<f64>, EvaluateError> {

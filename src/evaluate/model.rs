@@ -15,10 +15,10 @@ use super::forest::{Forest, ForestParams, matrix, most_votes};
 /// The `format` field of every model file.
 pub const FORMAT: &str = "flowmine-random-forest";
 /// The version of the model file layout this flowmine writes and reads. It changes when
-/// the fields change or when the trees' serialised form does (a new smartcore major).
-pub const VERSION: u32 = 1;
-/// The crate whose serde form the `forest.trees` hold.
-pub const TREES_FROM: &str = "smartcore 0.7";
+/// the fields change or when the trees' form does. Version 1 held smartcore's trees.
+pub const VERSION: u32 = 2;
+/// What grew the `forest.trees` (formats/evaluate.md).
+pub const TREES_FROM: &str = "flowmine-forest CART";
 
 /// A trained forest with what it takes to apply it to a features table.
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,6 +106,7 @@ impl Model {
         if forest.features != model.features.len() || forest.classes != model.classes.len() || forest.trees.is_empty() {
             return Err(bad("damaged model: its feature, class and tree counts disagree".to_owned()));
         }
+        forest.check().map_err(|e| bad(format!("damaged model: {e}")))?;
         Ok(model)
     }
 

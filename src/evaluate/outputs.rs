@@ -55,8 +55,7 @@ impl Evaluation {
         let c = &self.config;
         let mut split = serde_json::to_value(&c.split).expect("plain data");
         split["description"] = json!(c.split.describe());
-        let max_features_used =
-            c.forest.max_features.unwrap_or(((self.features.len() as f64).sqrt().floor() as usize).max(1));
+        let max_features_used = c.forest.features_per_split(self.features.len());
         let test_sets: Vec<serde_json::Value> = self
             .test_sets
             .iter()
@@ -76,7 +75,7 @@ impl Evaluation {
             "seed": c.seed,
             "split": split,
             "forest": {
-                "implementation": "smartcore 0.7 RandomForestClassifier (Gini, bootstrap, features drawn per split), one tree per member, majority vote",
+                "implementation": "flowmine-forest: CART trees (Gini, exact midpoint thresholds), bootstrap, features drawn per split, majority vote",
                 "trees": c.forest.trees,
                 "max_depth": c.forest.max_depth,
                 "min_samples_leaf": c.forest.min_samples_leaf,

@@ -1,32 +1,15 @@
-//! The Random Forest: trees grown by smartcore's `RandomForestClassifier` (Breiman:
-//! bootstrap samples, a fresh random subset of features at every split, Gini impurity),
-//! one tree per smartcore forest so the trees can be trained on all cores at once and each
-//! tree's seed depends only on `--seed` and its number, never on the thread that trained it.
-//!
-//! smartcore keeps a forest's trees private. Its serde form holds them, and that is the
-//! public way to reach them: each one-tree forest is turned into the
-//! `DecisionTreeClassifier` it holds, whose public `predict` and
-//! `compute_feature_importances` the forest then uses.
+//! The Random Forest (Breiman 2001, as scikit-learn's `RandomForestClassifier`): each
+//! tree grown on a bootstrap sample of the training rows, with a fresh random subset of
+//! features at every split ([`tree`](crate::tree)); the forest votes. Tree k's bootstrap
+//! and feature draws come from a stream of its own derived from the seed, so the trees
+//! are trained on all cores at once and a seed gives the same forest on any number of
+//! threads.
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
-use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_classifier::DecisionTreeClassifier;
 
-use crate::random::{derive, stream};
-
-/// A tree over f64 features, predicting class indices.
-pub type Tree = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
-type OneTreeForest = RandomForestClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
-
-/// The tree of a smartcore forest of one tree.
-fn only_tree(forest: &OneTreeForest) -> Result<Tree, String> {
-    let unexpected = || "smartcore's serialised forest does not hold its trees where expected".to_owned();
-    let value = serde_json::to_value(forest).map_err(|e| e.to_string())?;
-    let tree = value.get("trees").and_then(|t| t.as_array()).and_then(|t| t.first()).ok_or_else(unexpected)?;
-    serde_json::from_value(tree.clone()).map_err(|e| format!("{}: {e}", unexpected()))
-}
+use crate::random::{SplitMix64, derive, stream};
+use crate::tree::{Growth, Matrix, Tree};
 
 /// The forest's hyper-parameters (scikit-learn's names in the comments).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +30,13 @@ impl Default for ForestParams {
     }
 }
 
+impl ForestParams {
+    /// Features drawn at each split for a table of `features` columns.
+    pub fn features_per_split(&self, features: usize) -> usize {
+        self.max_features.unwrap_or((features as f64).sqrt().floor() as usize).clamp(1, features.max(1))
+    }
+}
+
 /// A trained forest: its trees and the number of classes they vote among.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Forest {
@@ -55,9 +45,12 @@ pub struct Forest {
     pub trees: Vec<Tree>,
 }
 
-/// A feature matrix in smartcore's layout from column-major values.
-pub fn matrix(rows: usize, features: usize, column_major: Vec<f64>) -> Result<DenseMatrix<f64>, String> {
-    DenseMatrix::new(rows, features, column_major, true).map_err(|e| e.to_string())
+/// A feature matrix from column-major values (`rows` values of feature 0, then 1, ...).
+pub fn matrix(rows: usize, features: usize, column_major: Vec<f64>) -> Result<Matrix, String> {
+    if column_major.len() != rows * features {
+        return Err(format!("{} values do not make {rows} rows of {features} features", column_major.len()));
+    }
+    Ok(Matrix { rows, features, values: column_major })
 }
 
 impl Forest {
@@ -65,13 +58,7 @@ impl Forest {
     /// `classes`), on the current rayon pool. Tree k's bootstrap and feature draws come
     /// from `derive(seed, [TREES, k])`, so a seed gives the same forest on any number of
     /// threads.
-    pub fn train(
-        x: &DenseMatrix<f64>,
-        y: &[u32],
-        classes: usize,
-        params: &ForestParams,
-        seed: u64,
-    ) -> Result<Forest, String> {
+    pub fn train(x: &Matrix, y: &[u32], classes: usize, params: &ForestParams, seed: u64) -> Result<Forest, String> {
         let present: std::collections::BTreeSet<u32> = y.iter().copied().collect();
         if present.len() < 2 {
             return Err(format!("the training rows hold {} class(es); a classifier needs two or more", present.len()));
@@ -79,59 +66,60 @@ impl Forest {
         if params.trees == 0 {
             return Err("--trees must be at least 1".to_owned());
         }
-        let (_, features) = smartcore::linalg::basic::arrays::Array::shape(x);
-        let y = y.to_vec();
-        let trees: Result<Vec<Tree>, String> = (0..params.trees)
+        if y.len() != x.rows || y.iter().any(|&c| c as usize >= classes) {
+            return Err(format!("{} classes for {} rows, or a class index out of range", y.len(), x.rows));
+        }
+        let growth = Growth {
+            max_depth: params.max_depth,
+            min_samples_leaf: params.min_samples_leaf,
+            max_features: params.features_per_split(x.features),
+        };
+        let rows = x.rows;
+        let trees = (0..params.trees)
             .into_par_iter()
             .map(|k| {
-                let mut p = RandomForestClassifierParameters::default()
-                    .with_n_trees(1)
-                    .with_min_samples_leaf(params.min_samples_leaf)
-                    .with_seed(derive(seed, &[stream::TREES, u64::from(k)]));
-                if let Some(depth) = params.max_depth {
-                    p = p.with_max_depth(depth);
-                }
-                if let Some(m) = params.max_features {
-                    p = p.with_m(m.clamp(1, features));
-                }
-                only_tree(&RandomForestClassifier::fit(x, &y, p).map_err(|e| e.to_string())?)
+                let mut rng = SplitMix64::new(derive(seed, &[stream::TREES, u64::from(k)]));
+                let sample: Vec<u32> = (0..rows).map(|_| rng.below(rows) as u32).collect();
+                Tree::grow(x, y, classes, sample, growth, &mut rng)
             })
             .collect();
-        Ok(Forest { classes, features, trees: trees? })
+        Ok(Forest { classes, features: x.features, trees })
+    }
+
+    /// Checks a forest read from a file: every tree's indices in range.
+    pub fn check(&self) -> Result<(), String> {
+        self.trees.iter().try_for_each(|t| t.check(self.features, self.classes))
     }
 
     /// Votes per class for every row of `x`: `votes[row * classes + class]`.
-    pub fn votes(&self, x: &DenseMatrix<f64>) -> Result<Vec<u32>, String> {
-        let (rows, features) = smartcore::linalg::basic::arrays::Array::shape(x);
-        if features != self.features {
-            return Err(format!("the model takes {} features, the rows have {features}", self.features));
+    pub fn votes(&self, x: &Matrix) -> Result<Vec<u32>, String> {
+        if x.features != self.features {
+            return Err(format!("the model takes {} features, the rows have {}", self.features, x.features));
         }
-        let per_tree: Result<Vec<Vec<u32>>, String> =
-            self.trees.par_iter().map(|tree| tree.predict(x).map_err(|e| e.to_string())).collect();
-        let mut votes = vec![0u32; rows * self.classes];
-        for predictions in per_tree? {
-            for (row, class) in predictions.into_iter().enumerate() {
-                votes[row * self.classes + class as usize] += 1;
+        let classes = self.classes;
+        let mut votes = vec![0u32; x.rows * classes];
+        votes.par_chunks_mut(classes).enumerate().for_each(|(row, counts)| {
+            for tree in &self.trees {
+                counts[tree.predict_row(x, row) as usize] += 1;
             }
-        }
+        });
         Ok(votes)
     }
 
     /// The class with the most votes for every row of `x`; ties go to the lower class
-    /// index (smartcore's rule inside one forest).
-    pub fn predict(&self, x: &DenseMatrix<f64>) -> Result<Vec<u32>, String> {
+    /// index.
+    pub fn predict(&self, x: &Matrix) -> Result<Vec<u32>, String> {
         let votes = self.votes(x)?;
         Ok(votes.chunks(self.classes).map(most_votes).collect())
     }
 
     /// Mean decrease in impurity (Gini importance) per feature, as scikit-learn computes
-    /// `feature_importances_`: each tree's weighted impurity decreases (smartcore's
-    /// `compute_feature_importances`), normalised to sum 1, averaged over the trees that
-    /// split at all, normalised again.
+    /// `feature_importances_`: each tree's weighted impurity decreases, normalised to sum
+    /// 1, averaged over the trees that split at all, normalised again.
     pub fn impurity_importance(&self) -> Vec<f64> {
         let mut sum = vec![0.0; self.features];
         for tree in &self.trees {
-            let decreases = tree.compute_feature_importances(false);
+            let decreases = tree.impurity_decrease(self.features);
             let total: f64 = decreases.iter().sum();
             if total > 0.0 {
                 for (s, d) in sum.iter_mut().zip(decreases) {
