@@ -2,6 +2,7 @@
 //! byte for byte so the fixes stay fixed. Each test names its target.
 
 use flowmine_core::SkipReason;
+use flowmine_core::label::strace::{Clock, Problem, StraceLog, parse_date, parse_utc_offset};
 use flowmine_core::wire::decode::decode;
 use flowmine_core::wire::linktype;
 
@@ -19,4 +20,52 @@ fn decode_jumbo_payload_near_u32_max_is_malformed() {
         0x06, 0x00, 0xc2, 0x04, 0xff, 0xff, 0xff, 0xff, // hop-by-hop: TCP next, Jumbo 0xffffffff
     ];
     assert_eq!(decode(linktype::ETHERNET, &frame, frame.len() as u32), Err(SkipReason::MalformedHeader));
+}
+
+/// `strace`: a `-ttt` time of 9 511 260 260 s (year 2271) overflowed i64 nanoseconds.
+#[test]
+fn strace_epoch_time_beyond_i64_nanoseconds_is_unrecognised() {
+    let mut log = StraceLog::default();
+    log.add_file("9511260260", 0, None, Clock::Epoch);
+    log.add_file("9511260260.5 close(3) = 0", 1, None, Clock::Epoch);
+    assert!(log.calls.is_empty());
+    assert_eq!(log.problems.iter().map(|p| p.problem).collect::<Vec<_>>(), [Problem::Unrecognised; 2]);
+}
+
+/// `strace`: the fuzz input `2-5-6\n+0\n1:4:9 o() = <` read as a `-tt` log dated year 2,
+/// whose time of day overflowed i64 nanoseconds. Such dates are refused; a clock built
+/// by hand with one makes its lines problems, not a panic.
+#[test]
+fn strace_time_of_day_beyond_i64_nanoseconds_is_refused() {
+    assert_eq!(parse_date("2-5-6"), None);
+    assert_eq!(parse_date("99999999999999-01-01"), None);
+    assert_eq!(parse_date("1677-12-31"), None);
+    assert_eq!(parse_date("2262-01-01"), None);
+    assert_eq!(parse_date("1678-01-01"), Some(-106_650));
+    assert_eq!(parse_date("2261-12-31"), Some(106_650));
+
+    let year_2 = -719_000;
+    let mut log = StraceLog::default();
+    log.add_file("1:4:9 o() = <", 0, None, Clock::TimeOfDay { date_days: year_2, utc_offset_s: 0 });
+    assert!(log.calls.is_empty());
+    assert_eq!(log.problems.len(), 1);
+    assert_eq!(log.problems[0].problem, Problem::Unrecognised);
+
+    // 2262-04-11, the last day i64 nanoseconds reach (until 23:47:16), given by hand: a
+    // log running past its midnight leaves the range.
+    let text = "13:00:00 a() = 0\n00:00:00 b() = 0\n13:00:00 c() = 0\n";
+    let mut log = StraceLog::default();
+    log.add_file(text, 0, None, Clock::TimeOfDay { date_days: 106_751, utc_offset_s: 0 });
+    let names: Vec<&str> = log.calls.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["a"]);
+    assert_eq!(log.problems.iter().map(|p| p.line).collect::<Vec<_>>(), [2, 3]);
+}
+
+/// `strace`: a UTC offset of four bytes whose second character is multi-byte (the fuzz
+/// input `\n-\x941`, read lossily) was split inside that character: a panic.
+#[test]
+fn strace_utc_offset_split_inside_a_character_is_refused() {
+    assert_eq!(parse_utc_offset("-\u{fffd}1"), None);
+    assert_eq!(parse_utc_offset("+\u{e9}12"), None);
+    assert_eq!(parse_utc_offset("+0530"), Some(19_800));
 }
