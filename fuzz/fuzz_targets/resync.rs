@@ -81,8 +81,8 @@ fn valid_capture(bytes: &[u8], records: &[usize]) {
     for at in FILE_HEADER_LEN..bytes.len() {
         if chain_starts_at(bytes, &info, window, at) && records.binary_search(&at).is_err() {
             // The one false boundary the chain rule admits by design: fewer than CHAIN
-            // headers that happen to end exactly at the end of the file (at worst one
-            // made-up record at the very end; see fuzz/README.md).
+            // headers that happen to end exactly at the end of the file (made-up records
+            // at the very end only; see fuzz/README.md).
             assert!(
                 ends_at_eof_within_chain(bytes, &info, at),
                 "a chain starts at {at}, inside a record; records {records:?}"
