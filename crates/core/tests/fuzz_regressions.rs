@@ -69,3 +69,14 @@ fn strace_utc_offset_split_inside_a_character_is_refused() {
     assert_eq!(parse_utc_offset("+\u{e9}12"), None);
     assert_eq!(parse_utc_offset("+0530"), Some(19_800));
 }
+
+/// `strace`: the UTC offset line `-2888888888888888888` (fuzz input
+/// `\n-2888888888888888888`) was multiplied into seconds before its range was checked.
+#[test]
+fn strace_utc_offset_of_huge_hours_is_refused() {
+    assert_eq!(parse_utc_offset("-2888888888888888888"), None);
+    assert_eq!(parse_utc_offset("+2888888888888888888:00"), None);
+    assert_eq!(parse_utc_offset("+-5"), None);
+    assert_eq!(parse_utc_offset("+05:-30"), None);
+    assert_eq!(parse_utc_offset("-18"), Some(-64_800));
+}

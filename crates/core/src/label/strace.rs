@@ -227,7 +227,9 @@ pub fn parse_utc_offset(text: &str) -> Option<i64> {
         None => (rest, "0"),
     };
     let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 18 && m < 60).then_some(sign * (h * 3600 + m * 60))
+    // Range first, arithmetic after: `then_some` computed `h * 3600` for any hour and
+    // overflowed (found by fuzzing). Negative parts (`+-5`) are no offset either.
+    ((0..=18).contains(&h) && (0..60).contains(&m)).then(|| sign * (h * 3600 + m * 60))
 }
 
 enum Stamp {
