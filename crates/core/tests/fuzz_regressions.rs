@@ -80,3 +80,17 @@ fn strace_utc_offset_of_huge_hours_is_refused() {
     assert_eq!(parse_utc_offset("+05:-30"), None);
     assert_eq!(parse_utc_offset("-18"), Some(-64_800));
 }
+
+/// `strace`: the `-tt` time `0:-1000100020:0` had a negative minute, which passed the
+/// upper-bound checks and overflowed the time of day in nanoseconds.
+#[test]
+fn strace_time_of_day_with_negative_fields_is_unrecognised() {
+    let day = parse_date("2020-05-06").unwrap();
+    let mut log = StraceLog::default();
+    let text = "0:-1000100020:0\n10:-5:00 close(3) = 0\n10:05:-1 close(3) = 0\n10:05:01 close(3) = 0\n";
+    log.add_file(text, 0, None, Clock::TimeOfDay { date_days: day, utc_offset_s: 0 });
+    assert_eq!(log.calls.len(), 1);
+    assert_eq!(log.calls[0].line, 4);
+    let problems: Vec<_> = log.problems.iter().map(|p| (p.line, p.problem)).collect();
+    assert_eq!(problems, [(1, Problem::Unrecognised), (2, Problem::Unrecognised), (3, Problem::Unrecognised)]);
+}

@@ -294,7 +294,9 @@ fn split_time(text: &str) -> Result<(Stamp, &str), Problem> {
         else {
             return Err(Problem::Unrecognised);
         };
-        if h > 23 || m > 59 || s > 60 {
+        // Lower bounds too: `0:-1000100020:0` parsed a negative minute, and the time of
+        // day overflowed (found by fuzzing).
+        if !(0..=23).contains(&h) || !(0..=59).contains(&m) || !(0..=60).contains(&s) {
             return Err(Problem::Unrecognised);
         }
         return Ok((Stamp::TimeOfDay((h * 3600 + m * 60 + s) * 1_000_000_000 + frac_ns), rest));
