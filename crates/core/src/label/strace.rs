@@ -123,7 +123,19 @@ impl StraceLog {
                             day_shift_ns += DAY_NS;
                         }
                         last_tod_ns = Some(tod_ns);
-                        date_days * DAY_NS + tod_ns + day_shift_ns - utc_offset_s * 1_000_000_000
+                        // A day the time cannot be told in i64 nanoseconds (before 1678,
+                        // after 2261) overflowed here (found by fuzzing): the line's time is
+                        // garbage, as for an `-ttt` time out of range.
+                        let ts_ns = date_days
+                            .checked_mul(DAY_NS)
+                            .and_then(|ns| ns.checked_add(tod_ns))
+                            .and_then(|ns| ns.checked_add(day_shift_ns))
+                            .and_then(|ns| ns.checked_sub(utc_offset_s.checked_mul(1_000_000_000)?));
+                        let Some(ts_ns) = ts_ns else {
+                            fail(self, Problem::Unrecognised);
+                            continue;
+                        };
+                        ts_ns
                     }
                 },
             };
@@ -174,13 +186,16 @@ pub fn pid_from_file_name(name: &str) -> Option<u32> {
     (!suffix.is_empty() && suffix.bytes().all(|b| b.is_ascii_digit())).then(|| suffix.parse().ok()).flatten()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian `YYYY-MM-DD` date.
+/// Days since 1970-01-01 of a proleptic Gregorian `YYYY-MM-DD` date; `None` for years
+/// outside 1678–2261, whose times i64 nanoseconds since the epoch cannot all hold.
 pub fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.trim().splitn(3, '-');
     let y: i64 = parts.next()?.parse().ok()?;
     let m: i64 = parts.next()?.parse().ok()?;
     let d: i64 = parts.next()?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    // Far-off years overflowed the arithmetic below, and every year outside the range
+    // overflowed the nanosecond times of the log's lines (found by fuzzing).
+    if !(1678..=2261).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
     // Howard Hinnant's days_from_civil.
@@ -206,11 +221,15 @@ pub fn parse_utc_offset(text: &str) -> Option<i64> {
     };
     let (h, m) = match rest.split_once(':') {
         Some((h, m)) => (h, m),
-        None if rest.len() == 4 => rest.split_at(2),
+        // `split_at` panicked when byte 2 falls inside a multi-byte character, as in
+        // `-\u{fffd}1` (found by fuzzing).
+        None if rest.len() == 4 => rest.split_at_checked(2)?,
         None => (rest, "0"),
     };
     let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
-    (h <= 18 && m < 60).then_some(sign * (h * 3600 + m * 60))
+    // Range first, arithmetic after: `then_some` computed `h * 3600` for any hour and
+    // overflowed (found by fuzzing). Negative parts (`+-5`) are no offset either.
+    ((0..=18).contains(&h) && (0..60).contains(&m)).then(|| sign * (h * 3600 + m * 60))
 }
 
 enum Stamp {
@@ -275,13 +294,18 @@ fn split_time(text: &str) -> Result<(Stamp, &str), Problem> {
         else {
             return Err(Problem::Unrecognised);
         };
-        if h > 23 || m > 59 || s > 60 {
+        // Lower bounds too: `0:-1000100020:0` parsed a negative minute, and the time of
+        // day overflowed (found by fuzzing).
+        if !(0..=23).contains(&h) || !(0..=59).contains(&m) || !(0..=60).contains(&s) {
             return Err(Problem::Unrecognised);
         }
         return Ok((Stamp::TimeOfDay((h * 3600 + m * 60 + s) * 1_000_000_000 + frac_ns), rest));
     }
     let secs: i64 = whole.parse().map_err(|_| Problem::Unrecognised)?;
-    Ok((Stamp::Epoch(secs * 1_000_000_000 + frac_ns), rest))
+    // Past the year 2262 the time does not fit i64 nanoseconds: garbage, not a log line
+    // (found by fuzzing; it overflowed).
+    let ns = secs.checked_mul(1_000_000_000).and_then(|ns| ns.checked_add(frac_ns)).ok_or(Problem::Unrecognised)?;
+    Ok((Stamp::Epoch(ns), rest))
 }
 
 fn looks_like_body(token: &str) -> bool {

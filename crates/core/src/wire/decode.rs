@@ -298,7 +298,9 @@ fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<P
                 return Err(SkipReason::MalformedHeader);
             }
             meta.protocol = chain.protocol;
-            meta.ip_len = payload_len + Ipv6Header::LEN as u32;
+            // A Jumbo Payload length within 40 of u32::MAX leaves no room for the fixed
+            // header in a 32-bit length: no such packet exists (found by fuzzing).
+            meta.ip_len = payload_len.checked_add(Ipv6Header::LEN as u32).ok_or(SkipReason::MalformedHeader)?;
             let mut first = true;
             if let Some(frag) = chain.fragment {
                 let id = FragmentId {
