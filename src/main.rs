@@ -44,7 +44,29 @@ enum Command {
     Predict(cmd::predict::PredictArgs),
 }
 
+/// mimalloc's `mi_option_purge_delay` (the enum `mi_option_e` of mimalloc.h, version 3);
+/// libmimalloc-sys names only the older options.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// Its default in mimalloc 3: freed memory goes back to the OS after 1 s.
+const MI_PURGE_DELAY_DEFAULT: std::ffi::c_long = 1000;
+
+/// Keeps freed memory instead of handing it back to the OS a second later: flows and
+/// feature batches free and allocate hundreds of megabytes over and over, and each page
+/// handed back comes back zeroed by the kernel. On the 20 M-packet capture page clearing
+/// was a fifth of `features`; without purging it ran 1.4-1.7x faster, for 5-10 % more
+/// peak memory (the memory is reused, not leaked). Changed only when the option is found
+/// where mimalloc 3 keeps it, with its default value.
+fn keep_freed_memory() {
+    // SAFETY: plain calls into the allocator's option table, before any other thread.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == MI_PURGE_DELAY_DEFAULT {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     match cli.command {
         Command::Flows(args) => cmd::flows::run(args),

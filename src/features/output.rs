@@ -64,7 +64,10 @@ impl FeatureWriter {
         let file = File::create(&tmp).map_err(|e| polars_err!(ComputeError: "{}: {e}", tmp.display()))?;
         Ok(match self.format {
             Format::Parquet => {
-                let writer = ParquetWriter::new(file).with_compression(ParquetCompression::Zstd(None));
+                // Snappy, not zstd: on the 20 M-packet capture's 1.7 M flows × 138 columns,
+                // zstd made the writer the bottleneck (14.8 s against 9.6 s, for a file 25 %
+                // smaller); Snappy is also what most Parquet readers default to.
+                let writer = ParquetWriter::new(file).with_compression(ParquetCompression::Snappy);
                 Batched::Parquet(Box::new(writer.batched(schema)?))
             }
             Format::Ipc => {
