@@ -27,6 +27,13 @@ fn manifest(store: &Path) -> Manifest {
         .expect("manifest parses")
 }
 
+/// Offset of record `n` (from 0) of a little-endian classic pcap with 16-byte record headers.
+fn record_offset(pcap: &[u8], n: usize) -> usize {
+    (0..n).fold(24, |offset, _| {
+        offset + 16 + u32::from_le_bytes(pcap[offset + 8..offset + 12].try_into().unwrap()) as usize
+    })
+}
+
 fn u64_sum(df: &DataFrame, col: &str) -> u64 {
     df.column(col).unwrap().as_materialized_series().sum::<u64>().unwrap()
 }
@@ -151,11 +158,7 @@ fn damaged_capture_keeps_complete_records_and_exits_3() {
     let dir = tempfile::tempdir().unwrap();
     let original = std::fs::read(testdata("pcaps/messaging/threema.pcap")).unwrap();
     // Cut inside the 11th record: records before it must still be in flows.
-    let mut offset = 24usize;
-    for _ in 0..10 {
-        let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap()) as usize;
-        offset += 16 + caplen;
-    }
+    let offset = record_offset(&original, 10);
     let cut = dir.path().join("cut capture.pcap");
     std::fs::write(&cut, &original[..offset + 20]).unwrap();
     let store = dir.path().join("s");
@@ -312,13 +315,7 @@ fn reading_resumes_after_a_damaged_record() {
     let dir = tempfile::tempdir().unwrap();
     let original = std::fs::read(testdata("pcaps/messaging/threema.pcap")).unwrap();
     // Break the caplen of the 11th record: the 72 records after it are read on.
-    let mut offset = 24usize;
-    for _ in 0..10 {
-        let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap()) as usize;
-        offset += 16 + caplen;
-    }
-    let caplen = u32::from_le_bytes(original[offset + 8..offset + 12].try_into().unwrap()) as usize;
-    let next = offset + 16 + caplen;
+    let (offset, next) = (record_offset(&original, 10), record_offset(&original, 11));
     let mut damaged = original.clone();
     damaged[offset + 8..offset + 12].copy_from_slice(&[0xff; 4]);
     let path = dir.path().join("damaged.pcap");
