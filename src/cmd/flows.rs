@@ -56,7 +56,8 @@ pub struct FlowsArgs {
     #[arg(long)]
     resume: bool,
     /// Take a checkpoint (for --resume) at the first input-file boundary after this much
-    /// input since the last one: bytes, or with a K, M, G or T suffix (powers of 1024).
+    /// input since the last one (or four times the last checkpoint's size, if more):
+    /// bytes, or with a K, M, G or T suffix (powers of 1024).
     #[arg(long, default_value = "1G", value_parser = parse_size)]
     checkpoint_every: u64,
     /// Make any damaged input or unsupported link type fatal: stop at the first such file,

@@ -28,7 +28,8 @@ pub struct ScanOptions {
     pub batch_rows: usize,
     pub batch_packets: usize,
     /// With [`scan_resumable`]: take a [`Checkpoint`] at the first file boundary after
-    /// this many input bytes since the last one. `None`: never.
+    /// this many input bytes since the last one, or four times the size of the last
+    /// checkpoint's state if that is more. `None`: never.
     pub checkpoint_bytes: Option<u64>,
 }
 
@@ -306,6 +307,11 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         }
     };
     let mut bytes_since_checkpoint = 0;
+    // A state holds every open flow with its packets: on a busy link it can be as large as
+    // the input read between checkpoints. Spacing checkpoints by four times its size keeps
+    // their writing under a quarter of the input read, whatever the flow table holds.
+    // (A resumed run goes on from its state: the same schedule as the uninterrupted run.)
+    let mut last_state_len = resume_from.map_or(0, |state| state.len() as u64);
     // Where the run starts (after the files of a checkpoint, when resumed).
     prog.packets = report.packets_total;
     progress(prog);
@@ -392,7 +398,8 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         report.files.push(file);
         bytes_since_checkpoint += input.len;
         let more = (index as usize) + 1 < inputs.files.len();
-        if more && options.checkpoint_bytes.is_some_and(|every| bytes_since_checkpoint >= every) {
+        let due = options.checkpoint_bytes.is_some_and(|every| bytes_since_checkpoint >= every.max(4 * last_state_len));
+        if more && due {
             bytes_since_checkpoint = 0;
             let mut e = Enc::default();
             e.array(checkpoint::MAGIC);
@@ -407,6 +414,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
                 sink(&batch).map_err(ScanError::Sink)?;
                 batch.clear();
             }
+            last_state_len = e.0.len() as u64;
             checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 }).map_err(ScanError::Sink)?;
         }
     }
