@@ -56,9 +56,9 @@ pub struct FlowsArgs {
     #[arg(long)]
     resume: bool,
     /// Take a checkpoint (for --resume) at the first input-file boundary after this much
-    /// input since the last one (or four times the last checkpoint's size, if more):
+    /// input since the last one (or eight times the last checkpoint's size, if more):
     /// bytes, or with a K, M, G or T suffix (powers of 1024).
-    #[arg(long, default_value = "1G", value_parser = parse_size)]
+    #[arg(long, default_value = "4G", value_parser = parse_size)]
     checkpoint_every: u64,
     /// Make any damaged input or unsupported link type fatal: stop at the first such file,
     /// exit 1, and leave the store without a manifest.

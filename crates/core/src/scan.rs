@@ -11,6 +11,12 @@ use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
 use crate::skip::{SkipCounts, SkipReason};
 use crate::wire::decode::decode;
 
+/// Input read between checkpoints, at least, per byte of the last state. A state holds
+/// every open flow with its packet arrays: on the 20 M-packet campus capture split in 10
+/// files, one checkpoint after 1 GiB wrote a 700 MB state and cost 5.5 s of a 9.1 s run;
+/// spaced by 8× its size, checkpoints cost about a sixth of the reading time at most.
+pub const STATE_SPACING: u64 = 8;
+
 /// Flows per batch handed to the sink (the store writes one part per batch or more).
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 /// Per-packet entries per batch: long flows make large batches even with few rows.
@@ -28,8 +34,8 @@ pub struct ScanOptions {
     pub batch_rows: usize,
     pub batch_packets: usize,
     /// With [`scan_resumable`]: take a [`Checkpoint`] at the first file boundary after
-    /// this many input bytes since the last one, or four times the size of the last
-    /// checkpoint's state if that is more. `None`: never.
+    /// this many input bytes since the last one, or [`STATE_SPACING`] times the size of the
+    /// last checkpoint's state if that is more. `None`: never.
     pub checkpoint_bytes: Option<u64>,
 }
 
@@ -307,9 +313,8 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         }
     };
     let mut bytes_since_checkpoint = 0;
-    // A state holds every open flow with its packets: on a busy link it can be as large as
-    // the input read between checkpoints. Spacing checkpoints by four times its size keeps
-    // their writing under a quarter of the input read, whatever the flow table holds.
+    // A state holds every open flow with its packets: on a busy link it can be nearly as
+    // large as the input read between checkpoints (see STATE_SPACING).
     // (A resumed run goes on from its state: the same schedule as the uninterrupted run.)
     let mut last_state_len = resume_from.map_or(0, |state| state.len() as u64);
     // Where the run starts (after the files of a checkpoint, when resumed).
@@ -398,7 +403,9 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         report.files.push(file);
         bytes_since_checkpoint += input.len;
         let more = (index as usize) + 1 < inputs.files.len();
-        let due = options.checkpoint_bytes.is_some_and(|every| bytes_since_checkpoint >= every.max(4 * last_state_len));
+        let due = options
+            .checkpoint_bytes
+            .is_some_and(|every| bytes_since_checkpoint >= every.max(STATE_SPACING * last_state_len));
         if more && due {
             bytes_since_checkpoint = 0;
             let mut e = Enc::default();
