@@ -6,11 +6,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use flowmine::core::flow::config::SECOND;
-use flowmine::core::{FlowConfig, PacketLimit, Progress, ScanOptions, ScanReport};
+use flowmine::core::{FlowConfig, PacketLimit, Progress, ScanOptions};
 use flowmine::{FlowsJob, Resumption, StoreOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{EXIT_DAMAGED_INPUT, EXIT_FAILED};
+use super::{EXIT_FAILED, report_problems};
 
 #[derive(clap::Args)]
 pub struct FlowsArgs {
@@ -176,29 +176,15 @@ pub fn run(args: FlowsArgs) -> ExitCode {
             if inputs_done > 0 && !args.quiet {
                 println!("resumed after {inputs_done} input file(s) read by the interrupted run");
             }
-            print_damage(&outcome.report);
+            let status = report_problems(&outcome.report.files);
             if !args.quiet {
                 print_summary(&outcome, started.elapsed());
             }
-            if outcome.report.files.iter().any(|f| f.has_unusable_input()) {
-                ExitCode::from(EXIT_DAMAGED_INPUT)
-            } else {
-                ExitCode::SUCCESS
-            }
+            status
         }
         Err(e) => {
             eprintln!("flowmine: error: {e}");
             ExitCode::from(EXIT_FAILED)
-        }
-    }
-}
-
-/// One line per problem of each file whose input could not all be used: path, offset,
-/// what was wrong.
-fn print_damage(report: &ScanReport) {
-    for f in &report.files {
-        for (offset, what) in f.problems() {
-            eprintln!("flowmine: error: {}: offset {offset}: {what}", f.path.display());
         }
     }
 }

@@ -10,7 +10,7 @@ use flowmine::label::{
     ClockOffset, LabelJob, LabelOutcome, LabelingType, Unmatched, seconds_to_ns, session, strace_clock,
 };
 
-use super::{EXIT_DAMAGED_INPUT, EXIT_FAILED};
+use super::{EXIT_FAILED, report_problems};
 
 /// Problem lines printed one by one; the rest are only counted.
 const PROBLEMS_SHOWN: usize = 20;
@@ -123,17 +123,7 @@ pub fn run(args: LabelArgs) -> ExitCode {
                 print_summary(&job, &outcome, &args);
             }
             // The same problems, lines and exit status as `flows`.
-            let files = &outcome.labelled.scan.files;
-            for f in files {
-                for (offset, what) in f.problems() {
-                    eprintln!("flowmine: error: {}: offset {offset}: {what}", f.path.display());
-                }
-            }
-            if files.iter().any(|f| f.has_unusable_input()) {
-                ExitCode::from(EXIT_DAMAGED_INPUT)
-            } else {
-                ExitCode::SUCCESS
-            }
+            report_problems(&outcome.labelled.scan.files)
         }
         Err(e) => {
             eprintln!("flowmine: error: {e}");
