@@ -4,31 +4,19 @@
 
 use polars::prelude::*;
 
+use crate::features::table::{LABEL_PASSTHROUGH, PASSTHROUGH, PASSTHROUGH_FEATURES};
+
 /// Columns that identify a flow, its capture or its label rather than describe its
 /// traffic: a model that used them would learn the capture, not the app. Never features
-/// by default; a `--features` pattern can still name them.
-pub const NOT_FEATURES: [&str; 19] = [
-    "ip_version",
-    "src_ip",
-    "dst_ip",
-    "src_port",
-    "dst_port",
-    "vlan",
-    "first_ts_ns",
-    "last_ts_ns",
-    "end_reason",
-    "tunnel",
-    "label",
-    "capture_file",
-    "labeling_type",
-    "device",
-    "session",
-    "pkt_arrays_complete",
-    // Derived when the table is loaded (dataset.rs).
-    "capture",
-    "capture_dir",
-    "day",
-];
+/// by default; a `--features` pattern can still name them. These are the features table's
+/// key, label and provenance columns, the label-session columns, whether the per-packet
+/// arrays were complete, and the columns derived when the table is loaded (dataset.rs).
+pub fn is_identifying(name: &str) -> bool {
+    const ALSO: [&str; 4] = ["pkt_arrays_complete", "capture", "capture_dir", "day"];
+    (PASSTHROUGH.contains(&name) && !PASSTHROUGH_FEATURES.contains(&name))
+        || LABEL_PASSTHROUGH.contains(&name)
+        || ALSO.contains(&name)
+}
 
 /// Does `name` match the glob `pattern`? `*` matches any run of characters (also none),
 /// `?` exactly one; everything else matches itself.
@@ -60,7 +48,7 @@ fn is_numeric_feature(dtype: &DataType) -> bool {
 }
 
 /// The feature columns for `patterns` in the table's column order. No pattern: every
-/// numeric or boolean column not in [`NOT_FEATURES`] and not in `exclude` (the target
+/// numeric or boolean column that is not [identifying](is_identifying) and not in `exclude` (the target
 /// and the split column). Patterns starting with `!` remove what earlier ones added;
 /// a list of only `!` patterns starts from the default set. A pattern that matches
 /// nothing, or a match that is not numeric, is an error.
@@ -70,7 +58,7 @@ pub fn select_features(schema: &Schema, patterns: &[String], exclude: &[&str]) -
         schema
             .iter()
             .map(|(name, dtype)| {
-                is_numeric_feature(dtype) && !NOT_FEATURES.contains(&name.as_str()) && !exclude.contains(&name.as_str())
+                is_numeric_feature(dtype) && !is_identifying(name) && !exclude.contains(&name.as_str())
             })
             .collect()
     };
@@ -113,6 +101,16 @@ pub fn select_features(schema: &Schema, patterns: &[String], exclude: &[&str]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_labels_and_provenance_are_not_features() {
+        for name in ["src_ip", "dst_port", "first_ts_ns", "capture_file", "label", "device", "day", "capture"] {
+            assert!(is_identifying(name), "{name}");
+        }
+        for name in ["protocol", "fwd_packets", "bwd_bytes", "packet_length_upstream_min", "duration_s"] {
+            assert!(!is_identifying(name), "{name}");
+        }
+    }
 
     #[test]
     fn globs_match_like_a_shell() {

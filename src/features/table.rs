@@ -28,7 +28,7 @@ const TCP_FLAGS: [(u8, &str); 8] = [
 
 /// Store columns copied into the features table: key, label and provenance, then the first
 /// counter (the rest of the counters follow with the ones computed here).
-const PASSTHROUGH: [&str; 14] = [
+pub const PASSTHROUGH: [&str; 14] = [
     "ip_version",
     "protocol",
     "src_ip",
@@ -44,6 +44,10 @@ const PASSTHROUGH: [&str; 14] = [
     "capture_file",
     "fwd_packets",
 ];
+
+/// The [`PASSTHROUGH`] columns that describe the traffic rather than name the flow, its
+/// capture or its label: the only ones of them a model may learn from.
+pub const PASSTHROUGH_FEATURES: [&str; 2] = ["protocol", "fwd_packets"];
 
 /// Columns only stores written by `flowmine label` have (formats/session.md), copied after
 /// `capture_file` when present: experiments split by device or session need them.
