@@ -11,6 +11,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use crate::capture::input::InputSet;
 use crate::capture::{Damage, DamageKind, Format};
 use crate::flow::key::FlowKey;
 use crate::flow::record::{DirectionCounters, EndReason, Flow, PacketEntry};
@@ -145,6 +146,37 @@ impl<'a> Dec<'a> {
     pub fn is_done(&self) -> bool {
         self.pos == self.bytes.len()
     }
+}
+
+/// The start of a state: the magic, then the reports of the files read so far (the flow
+/// table's state follows).
+pub fn put_header(e: &mut Enc, files: &[FileReport]) {
+    e.array(MAGIC);
+    e.u64(files.len() as u64);
+    for f in files {
+        put_file_report(e, f);
+    }
+}
+
+/// Reads what [`put_header`] wrote and checks it against this run's inputs: they must
+/// begin with the files the state has read, unchanged in size.
+pub fn get_header(d: &mut Dec, inputs: &InputSet) -> Result<Vec<FileReport>, StateError> {
+    if d.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
+        return Err(StateError::NotAState);
+    }
+    let n = d.count(1)?;
+    let mut files = Vec::with_capacity(n);
+    for index in 0..n {
+        let f = get_file_report(d)?;
+        match inputs.files.get(index) {
+            Some(input) if input.path == f.path && input.len == f.bytes => files.push(f),
+            other => {
+                let (is, now) = other.map_or((PathBuf::from("(no such input)"), 0), |i| (i.path.clone(), i.len));
+                return Err(StateError::InputsChanged { index, was: f.path, then: f.bytes, is, now });
+            }
+        }
+    }
+    Ok(files)
 }
 
 pub fn put_flow(e: &mut Enc, f: &Flow) {

@@ -299,7 +299,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         None => ShardedTable::new(options.flow.clone(), options.threads),
         Some(state) => {
             let mut d = Dec::new(state);
-            report.files = load_reports(&mut d, inputs)?;
+            report.files = checkpoint::get_header(&mut d, inputs)?;
             let table = ShardedTable::restore(options.flow.clone(), options.threads, &mut d)?;
             if !d.is_done() {
                 return Err(d.corrupt().into());
@@ -409,11 +409,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
         if more && due {
             bytes_since_checkpoint = 0;
             let mut e = Enc::default();
-            e.array(checkpoint::MAGIC);
-            e.u64(report.files.len() as u64);
-            for f in &report.files {
-                checkpoint::put_file_report(&mut e, f);
-            }
+            checkpoint::put_header(&mut e, &report.files);
             table.save(&mut ready, &mut e);
             // Every flow ended so far goes to the sink before the checkpoint does.
             deliver(&mut ready, &mut batch, &mut sink, &full)?;
@@ -442,26 +438,6 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     report.fragments = table.fragment_counts();
     report.flows_evicted = table.flows_evicted();
     Ok(report)
-}
-
-/// The reports of the files a checkpoint has read, checked against the inputs of this run.
-fn load_reports(d: &mut Dec, inputs: &InputSet) -> Result<Vec<FileReport>, StateError> {
-    if d.take(checkpoint::MAGIC.len()).ok() != Some(&checkpoint::MAGIC[..]) {
-        return Err(StateError::NotAState);
-    }
-    let n = d.count(1)?;
-    let mut files = Vec::with_capacity(n);
-    for index in 0..n {
-        let f = checkpoint::get_file_report(d)?;
-        match inputs.files.get(index) {
-            Some(input) if input.path == f.path && input.len == f.bytes => files.push(f),
-            other => {
-                let (is, now) = other.map_or((PathBuf::from("(no such input)"), 0), |i| (i.path.clone(), i.len));
-                return Err(StateError::InputsChanged { index, was: f.path, then: f.bytes, is, now });
-            }
-        }
-    }
-    Ok(files)
 }
 
 /// Hands ended flows to the sink in batches of about the configured size: a large batch
