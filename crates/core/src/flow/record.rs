@@ -47,7 +47,12 @@ impl EndReason {
 
 /// One kept packet of a flow. The flow holds these row-wise (one allocation per flow, not
 /// one per column); [`FlowBatch`](super::FlowBatch) turns them into columns when the flow ends.
+///
+/// Packed to 4-byte alignment: 20 bytes instead of 24. Open flows hold every kept packet
+/// until they end, so this is most of the engine's memory (14 M entries at the end of the
+/// 20 M-packet campus capture).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(C, packed(4))]
 pub struct PacketEntry {
     pub ts_ns: i64,
     pub ip_len: u32,
@@ -133,8 +138,11 @@ impl Flow {
         }
         self.last_ts_ns = self.last_ts_ns.max(p.ts_ns);
         if keep {
-            if self.packets.capacity() == 0 {
-                self.packets.reserve_exact(INITIAL_PACKET_CAPACITY);
+            let (len, capacity) = (self.packets.len(), self.packets.capacity());
+            if len == capacity {
+                // Grown by half, not doubled: a flow's last growth leaves at most a third
+                // of its room empty, where doubling leaves half.
+                self.packets.reserve_exact((capacity / 2).max(INITIAL_PACKET_CAPACITY));
             }
             self.packets.push(PacketEntry {
                 ts_ns: p.ts_ns,
