@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use flowmine_core::flow::FlowBatch;
 use flowmine_core::wire::decode::tunnel;
 use polars::prelude::*;
+use polars_arrow::array::{ListArray, PrimitiveArray};
+use polars_arrow::offset::OffsetsBuffer;
 
 /// Per-run values that every row carries.
 #[derive(Debug, Clone, Default)]
@@ -33,15 +35,16 @@ pub fn tunnel_text(bits: u8) -> Option<String> {
     (!names.is_empty()).then(|| names.join("+"))
 }
 
-fn list_column<T>(name: &str, batch: &FlowBatch, values: &[T::Native], dtype: DataType) -> Column
+/// A per-packet column as a list column over the batch's offsets: the values are copied
+/// once, in one piece, rather than flow by flow through a builder.
+fn list_column<T>(name: &str, offsets: &OffsetsBuffer<i64>, values: &[T::Native]) -> Column
 where
     T: PolarsNumericType,
 {
-    let mut builder = ListPrimitiveChunkedBuilder::<T>::new(name.into(), batch.len(), values.len(), dtype);
-    for i in 0..batch.len() {
-        builder.append_slice(&values[batch.packet_range(i)]);
-    }
-    builder.finish().into_series().into_column()
+    let values = PrimitiveArray::<T::Native>::from_vec(values.to_vec());
+    let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
+    let list = ListArray::<i64>::new(dtype, offsets.clone(), values.boxed(), None);
+    ListChunked::with_chunk(name.into(), list).into_series().into_column()
 }
 
 /// Converts a batch of ended flows into the store's row schema.
@@ -57,6 +60,8 @@ pub fn batch_to_frame(batch: &FlowBatch, ctx: &RowContext) -> PolarsResult<DataF
         .map(|&i| ctx.input_paths.get(i as usize).map(|p| p.to_string_lossy().into_owned()))
         .collect();
     let label: Vec<Option<&str>> = vec![ctx.label.as_deref(); n];
+    let offsets: Vec<i64> = batch.pkt_offsets.iter().map(|&o| o as i64).collect();
+    let offsets = OffsetsBuffer::try_from(offsets)?;
     let columns = vec![
         Column::new("ip_version".into(), &batch.ip_version),
         Column::new("protocol".into(), &batch.protocol),
@@ -77,12 +82,12 @@ pub fn batch_to_frame(batch: &FlowBatch, ctx: &RowContext) -> PolarsResult<DataF
         Column::new("tunnel".into(), tunnels),
         Column::new("label".into(), label),
         Column::new("capture_file".into(), capture_file),
-        list_column::<Int64Type>("pkt_ts_ns", batch, &batch.pkt_ts_ns, DataType::Int64),
-        list_column::<UInt8Type>("pkt_dir", batch, &batch.pkt_dir, DataType::UInt8),
-        list_column::<UInt32Type>("pkt_ip_len", batch, &batch.pkt_ip_len, DataType::UInt32),
-        list_column::<UInt32Type>("pkt_l4_payload_len", batch, &batch.pkt_l4_payload_len, DataType::UInt32),
-        list_column::<UInt8Type>("pkt_tcp_flags", batch, &batch.pkt_tcp_flags, DataType::UInt8),
-        list_column::<UInt16Type>("pkt_tcp_window", batch, &batch.pkt_tcp_window, DataType::UInt16),
+        list_column::<Int64Type>("pkt_ts_ns", &offsets, &batch.pkt_ts_ns),
+        list_column::<UInt8Type>("pkt_dir", &offsets, &batch.pkt_dir),
+        list_column::<UInt32Type>("pkt_ip_len", &offsets, &batch.pkt_ip_len),
+        list_column::<UInt32Type>("pkt_l4_payload_len", &offsets, &batch.pkt_l4_payload_len),
+        list_column::<UInt8Type>("pkt_tcp_flags", &offsets, &batch.pkt_tcp_flags),
+        list_column::<UInt16Type>("pkt_tcp_window", &offsets, &batch.pkt_tcp_window),
     ];
     DataFrame::new_infer_height(columns)
 }
