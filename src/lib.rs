@@ -22,13 +22,13 @@ use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
 use flowmine_core::capture::input::{InputError, InputSet};
-use flowmine_core::scan::{Checkpoint, Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable};
+use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
 
 use frame::{RowContext, batch_to_frame};
 use store::manifest::Parameters;
-use store::{Manifest, Resumed, StoreError, StoreWriter};
+use store::{Manifest, Resumed, StoreError, StoreWriter, ToWriter, write_parts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -70,12 +70,6 @@ pub struct FlowsJob {
     pub inputs: Vec<PathBuf>,
     pub options: ScanOptions,
     pub label: Option<String>,
-}
-
-/// What the writer thread is handed, in order.
-enum ToWriter {
-    Flows(Box<FlowBatch>),
-    Checkpoint(Checkpoint),
 }
 
 /// What [`FlowsJob::resume_store`] did.
@@ -211,23 +205,23 @@ impl FlowsJob {
         let ctx = self.row_context(inputs);
         let parameters = self.parameters();
         let input_paths: Vec<PathBuf> = inputs.files.iter().map(|f| f.path.clone()).collect();
-        // Turning rows into Parquet runs on a thread of its own, beside the scan: encoding
-        // nested lists and compressing them costs as much as a third of a run. Batches
-        // and checkpoints arrive in order, so the parts are the same as when written in
-        // line, and a checkpoint is recorded only after every part before it.
+        // Turning rows into Parquet runs beside the scan, on threads of its own: encoding
+        // nested lists and compressing them costs as much as scanning (store/parts.rs).
+        let encoders = match self.options.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         let (to_writer, work) = std::sync::mpsc::sync_channel::<ToWriter>(2);
         let (scanned, written) = std::thread::scope(|scope| {
             let writer = &mut writer;
             let writing = scope.spawn(|| -> Result<(), Error> {
-                for item in work {
-                    match item {
-                        ToWriter::Flows(batch) => writer.write_part(&mut batch_to_frame(&batch, &ctx)?)?,
-                        ToWriter::Checkpoint(c) => {
-                            writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?
-                        }
-                    }
-                }
-                Ok(())
+                write_parts(
+                    work,
+                    writer,
+                    encoders,
+                    |batch| Ok(batch_to_frame(batch, &ctx)?),
+                    |writer, c| Ok(writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?),
+                )
             });
             let send = |item| to_writer.send(item).map_err(|_| Error::WriterStopped);
             let scanned = scan_resumable(

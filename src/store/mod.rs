@@ -2,6 +2,7 @@
 //! with the run's parameters and counters. Layout and schema: `formats/store.md`.
 
 pub mod manifest;
+pub mod parts;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 pub use manifest::Manifest;
+pub use parts::{ToWriter, write_parts};
 pub use writer::{RESUME_FILE, ResumePoint, Resumed, StoreError, StoreWriter};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
