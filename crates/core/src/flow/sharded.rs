@@ -50,9 +50,9 @@ enum Work {
     Window(Vec<Vec<FlowPacket>>),
     /// End the flows whose time is up at this clock.
     Sweep(i64),
-    /// End all flows of one shard (shard by shard, so only one shard's rows are held at
-    /// once when the input is over).
-    FinishShard(usize),
+    /// End all flows of these shards (a few at a time, so only a few shards' rows are
+    /// held at once when the input is over).
+    FinishShards(std::ops::Range<usize>),
     /// Write every shard's state (for a checkpoint).
     Save,
 }
@@ -101,10 +101,11 @@ impl Shards {
                     emit_sorted(&mut s.ended, &mut s.out);
                 });
             }
-            Work::FinishShard(i) => {
-                let s = &mut self.shards[*i];
-                s.table.finish(&mut s.ended);
-                emit_sorted(&mut s.ended, &mut s.out);
+            Work::FinishShards(range) => {
+                for_each_shard_with_caller(self.pool.as_ref(), &mut self.shards[range.clone()], |s| {
+                    s.table.finish(&mut s.ended);
+                    emit_sorted(&mut s.ended, &mut s.out);
+                });
             }
             Work::Save => {}
         }
@@ -147,6 +148,25 @@ impl Shards {
 fn for_each_shard(pool: Option<&rayon::ThreadPool>, shards: &mut [Shard], f: impl Fn(&mut Shard) + Sync + Send) {
     match pool {
         Some(pool) => pool.install(|| shards.par_iter_mut().for_each(&f)),
+        None => shards.iter_mut().for_each(f),
+    }
+}
+
+/// Like [`for_each_shard`], with the calling thread taking a share: at the end of input
+/// the thread that read and decoded packets has nothing else to do.
+fn for_each_shard_with_caller(
+    pool: Option<&rayon::ThreadPool>,
+    shards: &mut [Shard],
+    f: impl Fn(&mut Shard) + Sync + Send,
+) {
+    match pool {
+        Some(pool) => {
+            let (here, there) = shards.split_at_mut(shards.len() / (pool.current_num_threads() + 1));
+            pool.in_place_scope(|scope| {
+                scope.spawn(|_| there.par_iter_mut().for_each(&f));
+                here.iter_mut().for_each(&f);
+            });
+        }
         None => shards.iter_mut().for_each(f),
     }
 }
@@ -208,6 +228,8 @@ pub struct ShardedTable {
     evicted: Option<u64>,
     /// Shards ended so far, once the input is over.
     finished_shards: usize,
+    /// Threads in all: shards ended at once when the input is over.
+    threads: usize,
 }
 
 #[inline]
@@ -337,6 +359,7 @@ impl ShardedTable {
             started_by_input: None,
             evicted: None,
             finished_shards: 0,
+            threads,
         }
     }
 
@@ -391,16 +414,17 @@ impl ShardedTable {
         while self.finish_step(out) {}
     }
 
-    /// Ends the open flows of the next shard (the input is over); `false` once every shard
+    /// Ends the open flows of the next few shards (the input is over); `false` once every shard
     /// is done and every row is in `out`. Taking the rows from `out` between steps keeps
-    /// only about one shard's rows in memory.
+    /// only a few shards' rows in memory.
     pub fn finish_step(&mut self, out: &mut Vec<FlowBatch>) -> bool {
         if self.finished_shards == 0 {
             self.submit_window(out);
         }
         if self.finished_shards < SHARDS {
-            self.submit(Work::FinishShard(self.finished_shards), out);
-            self.finished_shards += 1;
+            let next = (self.finished_shards + self.threads).min(SHARDS);
+            self.submit(Work::FinishShards(self.finished_shards..next), out);
+            self.finished_shards = next;
             return true;
         }
         if self.started_by_input.is_some() {
