@@ -12,6 +12,7 @@ pub mod capture;
 pub mod checkpoint;
 pub mod flow;
 pub mod label;
+pub mod pieces;
 pub mod scan;
 pub mod skip;
 pub mod wire;

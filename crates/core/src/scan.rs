@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 
 use crate::capture::input::{InputError, InputSet, MappedFile};
-use crate::capture::{Damage, Event, Format, Reader};
+use crate::capture::{Damage, Format, Reader};
 use crate::checkpoint::{self, Dec, Enc, StateError};
 use crate::flow::fragments::FragmentCounts;
 use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
+use crate::pieces::{self, Item};
 use crate::skip::{SkipCounts, SkipReason};
-use crate::wire::decode::decode;
 
 /// Input read between checkpoints, at least, per byte of the last state. A state holds
 /// every open flow with its packet arrays: on the 20 M-packet campus capture split in 10
@@ -37,6 +37,9 @@ pub struct ScanOptions {
     /// this many input bytes since the last one, or [`STATE_SPACING`] times the size of the
     /// last checkpoint's state if that is more. `None`: never.
     pub checkpoint_bytes: Option<u64>,
+    /// Input bytes per piece a file is cut into for decoding ([`pieces`]); the output does
+    /// not depend on it (tests use tiny pieces so that seams fall everywhere).
+    pub piece_bytes: usize,
 }
 
 impl Default for ScanOptions {
@@ -48,6 +51,7 @@ impl Default for ScanOptions {
             batch_rows: DEFAULT_BATCH_ROWS,
             batch_packets: DEFAULT_BATCH_PACKETS,
             checkpoint_bytes: None,
+            piece_bytes: pieces::PIECE_BYTES,
         }
     }
 }
@@ -259,9 +263,6 @@ pub fn scan_to_batch(
     Ok((all, report))
 }
 
-/// How often (in packets) the progress callback is called.
-const PROGRESS_EVERY: u64 = 1 << 18;
-
 /// Reads every input in order through one flow table; flows continue across files.
 /// `sink` receives full batches and must consume them (the batch is cleared after).
 pub fn scan<E: std::error::Error + 'static>(
@@ -321,6 +322,19 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     prog.packets = report.packets_total;
     progress(prog);
 
+    // Records are decoded on all threads but the one that feeds the flow table, which
+    // shares its threads with the shard work (see pieces.rs).
+    let threads = match options.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let decode_pool = (threads > 1).then(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|i| format!("flowmine-decode-{i}"))
+            .build()
+            .expect("threads can be started")
+    });
     for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
         let index = index as u32;
         let mapped = MappedFile::open(&input.path)?;
@@ -339,49 +353,29 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
             first_skip_offset: Default::default(),
             size_changed: None,
         };
-        let mut released = 0;
         match Reader::new(bytes) {
             Err(damage) => {
                 file.skipped_bytes = file.bytes;
                 file.damage = Some(damage);
             }
-            Ok(mut reader) => {
-                while let Some(event) = reader.next_event() {
-                    file.packets_total += 1;
-                    match event {
-                        Ok(Event::Packet(rec)) => match decode(rec.link_type, rec.data, rec.orig_len) {
-                            Ok(meta) => table.add(meta, rec.ts_ns, rec.orig_len, index, &mut ready),
-                            Err(reason) => {
-                                if reason == SkipReason::UnsupportedLinkType {
-                                    file.unsupported_link_type.get_or_insert((rec.link_type, rec.offset));
-                                }
-                                file.skip(reason, rec.offset);
-                            }
-                        },
-                        Ok(Event::Skipped { reason, offset }) => file.skip(reason, offset),
-                        Err(damage) => {
-                            // A stretch that cannot be framed counts as one corrupt record.
-                            let offset = damage.offset;
-                            file.skip(SkipReason::CorruptRecord, offset);
-                            let resumed_at = reader.resync().map(|at| at as u64);
-                            file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
-                            file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
-                            file.damage.get_or_insert(damage);
-                        }
+            Ok(reader) => {
+                let mut released = 0;
+                pieces::walk(bytes, reader, options.piece_bytes, decode_pool.as_ref(), index, |piece| {
+                    for item in piece.items {
+                        use_item(item, &mut file, &mut table, index, &mut ready);
                     }
                     if !ready.is_empty() {
                         deliver(&mut ready, &mut batch, &mut sink, &full)?;
                     }
-                    if file.packets_total.is_multiple_of(PROGRESS_EVERY) {
-                        // Records behind the reader are done with (flows copy what they keep).
-                        let done = reader.position();
-                        mapped.release(released, done);
-                        released = done;
-                        prog.packets = report.packets_total + file.packets_total;
-                        prog.flows = table.flows_started();
-                        progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
-                    }
-                }
+                    // Records behind the walk are done with (flows copy what they keep).
+                    let done = piece.stopped_at.unwrap_or(bytes.len());
+                    mapped.release(released, done);
+                    released = done;
+                    prog.packets = report.packets_total + file.packets_total;
+                    prog.flows = table.flows_started();
+                    progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
+                    Ok::<(), ScanError<E>>(())
+                })?;
             }
         }
         report.packets_total += file.packets_total;
@@ -438,6 +432,32 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     report.fragments = table.fragment_counts();
     report.flows_evicted = table.flows_evicted();
     Ok(report)
+}
+
+/// Counts one record of `file` and puts it in the flow table or in a skip counter.
+#[inline]
+fn use_item(item: Item, file: &mut FileReport, table: &mut ShardedTable, index: u32, ready: &mut Vec<FlowBatch>) {
+    file.packets_total += 1;
+    match item {
+        Item::Packet(packet) => table.add_packet(packet, ready),
+        Item::Fragment(f) => table.add(f.meta, f.ts_ns, f.wire_len, index, ready),
+        Item::Skip { reason, offset, link_type } => {
+            if reason == SkipReason::UnsupportedLinkType
+                && let Some(link_type) = link_type
+            {
+                file.unsupported_link_type.get_or_insert((link_type, offset));
+            }
+            file.skip(reason, offset);
+        }
+        Item::Damage { damage, resumed_at } => {
+            // A stretch that cannot be framed counts as one corrupt record.
+            let offset = damage.offset;
+            file.skip(SkipReason::CorruptRecord, offset);
+            file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
+            file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
+            file.damage.get_or_insert(damage);
+        }
+    }
 }
 
 /// Hands ended flows to the sink in batches of about the configured size: a large batch

@@ -153,6 +153,13 @@ impl<'a> PcapReader<'a> {
         Ok(PcapReader { bytes, pos: FILE_HEADER_LEN, info, first_ts_ns: None, damaged_at: None })
     }
 
+    /// A reader of the file `bytes` whose header says `info`, from the record at `pos` on,
+    /// as a reader that came from the start would be there: `first_ts_ns` is the time of
+    /// the file's first record read (it bounds where [`resync`](Self::resync) looks).
+    pub fn at(bytes: &'a [u8], info: PcapInfo, pos: usize, first_ts_ns: Option<i64>) -> Self {
+        PcapReader { bytes, pos, info, first_ts_ns, damaged_at: None }
+    }
+
     pub fn info(&self) -> &PcapInfo {
         &self.info
     }

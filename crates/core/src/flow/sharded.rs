@@ -398,13 +398,33 @@ impl ShardedTable {
     /// (as batches, in order) at a later call.
     #[inline]
     pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut Vec<FlowBatch>) {
+        self.tick(ts_ns, out);
+        self.fragments.resolve(&mut meta, ts_ns);
+        let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+        self.queue(packet, out);
+    }
+
+    /// Queues a packet made by [`FlowPacket::new`] with [`key_hasher`] from a packet that
+    /// is not an IP fragment (fragments go through [`add`](Self::add)): decoding and
+    /// hashing can then happen on other threads.
+    #[inline]
+    pub fn add_packet(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
+        self.tick(packet.ts_ns, out);
+        self.queue(packet, out);
+    }
+
+    /// Advances the clock to a packet's time, sweeping when a sweep is due.
+    #[inline]
+    fn tick(&mut self, ts_ns: i64, out: &mut Vec<FlowBatch>) {
         if self.clock.advance(ts_ns) {
             self.submit_window(out);
             self.submit(Work::Sweep(self.clock.now_ns), out);
             self.fragments.expire(self.clock.now_ns);
         }
-        self.fragments.resolve(&mut meta, ts_ns);
-        let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+    }
+
+    #[inline]
+    fn queue(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
         self.inboxes[shard_of(packet.hash)].push(packet);
         self.queued += 1;
         if self.queued >= self.window_packets {
