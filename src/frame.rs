@@ -35,30 +35,28 @@ pub fn tunnel_text(bits: u8) -> Option<String> {
     (!names.is_empty()).then(|| names.join("+"))
 }
 
-/// A per-packet column as a list column over the batch's offsets: the values are copied
-/// once, in one piece, rather than flow by flow through a builder.
-fn list_column<T>(name: &str, offsets: &OffsetsBuffer<i64>, values: &[T::Native]) -> Column
+/// A per-packet column as a list column over the batch's offsets: the values move into
+/// the column as they are, without a copy.
+fn list_column<T>(name: &str, offsets: &OffsetsBuffer<i64>, values: Vec<T::Native>) -> Column
 where
     T: PolarsNumericType,
 {
-    let values = PrimitiveArray::<T::Native>::from_vec(values.to_vec());
+    let values = PrimitiveArray::<T::Native>::from_vec(values);
     let dtype = ListArray::<i64>::default_datatype(values.dtype().clone());
     let list = ListArray::<i64>::new(dtype, offsets.clone(), values.boxed(), None);
     ListChunked::with_chunk(name.into(), list).into_series().into_column()
 }
 
 /// Converts a batch of ended flows into the store's row schema.
-pub fn batch_to_frame(batch: &FlowBatch, ctx: &RowContext) -> PolarsResult<DataFrame> {
+pub fn batch_to_frame(batch: FlowBatch, ctx: &RowContext) -> PolarsResult<DataFrame> {
     let n = batch.len();
     let src_ip: Vec<String> = batch.ip_version.iter().zip(&batch.src_addr).map(|(&v, a)| ip_text(v, a)).collect();
     let dst_ip: Vec<String> = batch.ip_version.iter().zip(&batch.dst_addr).map(|(&v, a)| ip_text(v, a)).collect();
     let end_reason: Vec<&str> = batch.end_reason.iter().map(|r| r.name()).collect();
     let tunnels: Vec<Option<String>> = batch.tunnel.iter().map(|&t| tunnel_text(t)).collect();
-    let capture_file: Vec<Option<String>> = batch
-        .input_index
-        .iter()
-        .map(|&i| ctx.input_paths.get(i as usize).map(|p| p.to_string_lossy().into_owned()))
-        .collect();
+    let paths: Vec<String> = ctx.input_paths.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    let capture_file: Vec<Option<&str>> =
+        batch.input_index.iter().map(|&i| paths.get(i as usize).map(String::as_str)).collect();
     let label: Vec<Option<&str>> = vec![ctx.label.as_deref(); n];
     let offsets: Vec<i64> = batch.pkt_offsets.iter().map(|&o| o as i64).collect();
     let offsets = OffsetsBuffer::try_from(offsets)?;
@@ -82,12 +80,12 @@ pub fn batch_to_frame(batch: &FlowBatch, ctx: &RowContext) -> PolarsResult<DataF
         Column::new("tunnel".into(), tunnels),
         Column::new("label".into(), label),
         Column::new("capture_file".into(), capture_file),
-        list_column::<Int64Type>("pkt_ts_ns", &offsets, &batch.pkt_ts_ns),
-        list_column::<UInt8Type>("pkt_dir", &offsets, &batch.pkt_dir),
-        list_column::<UInt32Type>("pkt_ip_len", &offsets, &batch.pkt_ip_len),
-        list_column::<UInt32Type>("pkt_l4_payload_len", &offsets, &batch.pkt_l4_payload_len),
-        list_column::<UInt8Type>("pkt_tcp_flags", &offsets, &batch.pkt_tcp_flags),
-        list_column::<UInt16Type>("pkt_tcp_window", &offsets, &batch.pkt_tcp_window),
+        list_column::<Int64Type>("pkt_ts_ns", &offsets, batch.pkt_ts_ns),
+        list_column::<UInt8Type>("pkt_dir", &offsets, batch.pkt_dir),
+        list_column::<UInt32Type>("pkt_ip_len", &offsets, batch.pkt_ip_len),
+        list_column::<UInt32Type>("pkt_l4_payload_len", &offsets, batch.pkt_l4_payload_len),
+        list_column::<UInt8Type>("pkt_tcp_flags", &offsets, batch.pkt_tcp_flags),
+        list_column::<UInt16Type>("pkt_tcp_window", &offsets, batch.pkt_tcp_window),
     ];
     DataFrame::new_infer_height(columns)
 }

@@ -135,7 +135,7 @@ impl FlowsJob {
         progress: impl FnMut(Progress),
     ) -> Result<ScanReport, Error> {
         let ctx = self.row_context(inputs);
-        let to_frame = |batch: &FlowBatch| -> Result<(), Error> { sink(batch_to_frame(batch, &ctx)?) };
+        let to_frame = |batch: FlowBatch| -> Result<(), Error> { sink(batch_to_frame(batch, &ctx)?) };
         Ok(scan(inputs, &self.options, to_frame, progress)?)
     }
 
@@ -156,7 +156,7 @@ impl FlowsJob {
         )?;
         let mut df = match all {
             Some(df) => df,
-            None => batch_to_frame(&FlowBatch::new(), &RowContext::default())?,
+            None => batch_to_frame(FlowBatch::new(), &RowContext::default())?,
         };
         df.rechunk_mut();
         Ok((df, report))
@@ -228,7 +228,7 @@ impl FlowsJob {
                 inputs,
                 &self.options,
                 resume_from,
-                |b: &FlowBatch| send(ToWriter::Flows(Box::new(b.clone()))),
+                |b: FlowBatch| send(ToWriter::Flows(Box::new(b))),
                 |c| send(ToWriter::Checkpoint(c)),
                 progress,
             );
@@ -240,7 +240,7 @@ impl FlowsJob {
         let report = scanned?;
         if writer.parts().is_empty() {
             // No flows: one empty part still carries the schema for readers.
-            writer.write_part(&mut batch_to_frame(&FlowBatch::new(), &RowContext::default())?)?;
+            writer.write_part(&mut batch_to_frame(FlowBatch::new(), &RowContext::default())?)?;
         }
         let manifest = Manifest::new(self.parameters(), &report, writer.parts().to_vec());
         let manifest_path = writer.finish(&manifest)?;

@@ -55,7 +55,7 @@ fn part_features(
 
 /// The features table of an empty store: its schema, for outputs without rows.
 pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
-    features_frame(&batch_to_frame(&flowmine_core::FlowBatch::new(), &RowContext::default())?, options)
+    features_frame(&batch_to_frame(flowmine_core::FlowBatch::new(), &RowContext::default())?, options)
 }
 
 /// Computes the features of every flow of `store` and writes them to `out` (format by

@@ -359,7 +359,7 @@ mod tests {
         b.pkt_tcp_flags.extend([0, 0]);
         b.pkt_tcp_window.extend([0, 0]);
         b.pkt_offsets.push(2);
-        batch_to_frame(&b, &RowContext::default()).unwrap()
+        batch_to_frame(b, &RowContext::default()).unwrap()
     }
 
     fn value(df: &DataFrame, name: &str) -> AnyValue<'static> {

@@ -339,7 +339,7 @@ impl LabelJob {
     pub fn frame(&self, labelled: &Labelled) -> Result<DataFrame, LabelError> {
         let ctx =
             RowContext { label: None, input_paths: labelled.inputs.files.iter().map(|f| f.path.clone()).collect() };
-        let mut df = batch_to_frame(&labelled.flows, &ctx)?;
+        let mut df = batch_to_frame(labelled.flows.clone(), &ctx)?;
         let n = labelled.flows.len();
         let label: Vec<Option<&str>> =
             labelled.labeling.iter().map(|l| l.is_app().then_some(self.app.as_str())).collect();

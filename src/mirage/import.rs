@@ -201,11 +201,10 @@ struct RowExtras {
 }
 
 fn flush(writer: &mut StoreWriter, batch: &mut FlowBatch, extras: &mut RowExtras) -> Result<(), ImportError> {
-    let mut df = batch_to_frame(batch, &RowContext::default())?;
+    let mut df = batch_to_frame(std::mem::replace(batch, FlowBatch::new()), &RowContext::default())?;
     df.replace("label", Column::new("label".into(), std::mem::take(&mut extras.labels)))?;
     df.replace("capture_file", Column::new("capture_file".into(), std::mem::take(&mut extras.captures)))?;
     writer.write_part(&mut df)?;
-    batch.clear();
     Ok(())
 }
 

@@ -32,7 +32,7 @@ pub fn write_parts<E: From<StoreError> + Send>(
     work: Receiver<ToWriter>,
     writer: &mut StoreWriter,
     encoders: usize,
-    encode: impl Fn(&FlowBatch) -> Result<DataFrame, E> + Sync,
+    encode: impl Fn(FlowBatch) -> Result<DataFrame, E> + Sync,
     mut checkpoint: impl FnMut(&mut StoreWriter, Checkpoint) -> Result<(), E>,
 ) -> Result<(), E> {
     let dir = writer.dir().to_owned();
@@ -53,8 +53,7 @@ pub fn write_parts<E: From<StoreError> + Send>(
                         // The lock is held only while waiting for the next batch.
                         let next = job.lock().map(|j| j.recv());
                         let Ok(Ok((index, batch))) = next else { break };
-                        let part = encode(&batch).and_then(|mut df| Ok(write_part_file(dir, index, &mut df)?));
-                        drop(batch);
+                        let part = encode(*batch).and_then(|mut df| Ok(write_part_file(dir, index, &mut df)?));
                         if done_tx.send((index, part)).is_err() {
                             break;
                         }

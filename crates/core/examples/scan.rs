@@ -33,7 +33,7 @@ fn main() {
     let report = scan(
         &inputs,
         &options,
-        |b: &FlowBatch| -> Result<(), Infallible> {
+        |b: FlowBatch| -> Result<(), Infallible> {
             rows += b.len();
             entries += b.packet_entries();
             Ok(())

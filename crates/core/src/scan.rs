@@ -254,8 +254,12 @@ pub fn scan_to_batch(
     let report = scan(
         inputs,
         options,
-        |b: &FlowBatch| {
-            all.extend_from(b);
+        |b: FlowBatch| {
+            if all.is_empty() {
+                all = b;
+            } else {
+                all.extend_from(&b);
+            }
             Ok(())
         },
         |_| {},
@@ -264,11 +268,11 @@ pub fn scan_to_batch(
 }
 
 /// Reads every input in order through one flow table; flows continue across files.
-/// `sink` receives full batches and must consume them (the batch is cleared after).
+/// `sink` receives full batches, its own to keep.
 pub fn scan<E: std::error::Error + 'static>(
     inputs: &InputSet,
     options: &ScanOptions,
-    sink: impl FnMut(&FlowBatch) -> Result<(), E>,
+    sink: impl FnMut(FlowBatch) -> Result<(), E>,
     progress: impl FnMut(Progress),
 ) -> Result<ScanReport, ScanError<E>> {
     let options = ScanOptions { checkpoint_bytes: None, ..options.clone() };
@@ -284,7 +288,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     inputs: &InputSet,
     options: &ScanOptions,
     resume_from: Option<&[u8]>,
-    mut sink: impl FnMut(&FlowBatch) -> Result<(), E>,
+    mut sink: impl FnMut(FlowBatch) -> Result<(), E>,
     mut checkpoint: impl FnMut(Checkpoint) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
 ) -> Result<ScanReport, ScanError<E>> {
@@ -408,8 +412,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
             // Every flow ended so far goes to the sink before the checkpoint does.
             deliver(&mut ready, &mut batch, &mut sink, &full)?;
             if !batch.is_empty() {
-                sink(&batch).map_err(ScanError::Sink)?;
-                batch.clear();
+                sink(std::mem::replace(&mut batch, FlowBatch::new())).map_err(ScanError::Sink)?;
             }
             last_state_len = e.0.len() as u64;
             checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 }).map_err(ScanError::Sink)?;
@@ -420,7 +423,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     }
     deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {
-        sink(&batch).map_err(ScanError::Sink)?;
+        sink(batch).map_err(ScanError::Sink)?;
     }
     report.packets_in_flows = report.packets_total - report.skipped.total();
     // Flows are started as windows are applied, so they are counted at the end.
@@ -466,18 +469,17 @@ fn use_item(item: Item, file: &mut FileReport, table: &mut ShardedTable, index: 
 fn deliver<E: std::error::Error + 'static>(
     ready: &mut Vec<FlowBatch>,
     batch: &mut FlowBatch,
-    sink: &mut impl FnMut(&FlowBatch) -> Result<(), E>,
+    sink: &mut impl FnMut(FlowBatch) -> Result<(), E>,
     full: &impl Fn(&FlowBatch) -> bool,
 ) -> Result<(), ScanError<E>> {
     for next in ready.drain(..) {
         if batch.is_empty() && full(&next) {
-            sink(&next).map_err(ScanError::Sink)?;
+            sink(next).map_err(ScanError::Sink)?;
             continue;
         }
         batch.extend_from(&next);
         if full(batch) {
-            sink(batch).map_err(ScanError::Sink)?;
-            batch.clear();
+            sink(std::mem::replace(batch, FlowBatch::new())).map_err(ScanError::Sink)?;
         }
     }
     Ok(())

@@ -38,7 +38,7 @@ fn run(
         inputs,
         options,
         resume,
-        |b: &FlowBatch| {
+        |b: FlowBatch| {
             rows_ref.borrow_mut().extend(b.rows());
             Ok(())
         },
