@@ -31,7 +31,7 @@ first_engine="" first_flowmine=""
 for size in "${SIZES[@]}"; do
   capture="$BENCH_DIR/campus-$size.pcap"
   [ -f "$capture" ] || target/release/gen-campus --packets "$size" --seed 1 --snaplen 128 --out "$capture"
-  engine=$(peak_mib target/release/examples/scan --threads 2 "$capture")
+  engine=$(MIMALLOC_PURGE_DELAY=-1 peak_mib target/release/examples/scan --threads 2 "$capture")
   first_engine=${first_engine:-$engine}
   flowmine=-
   if [ -x "$FLOWMINE" ]; then
