@@ -2,7 +2,8 @@
 # Fills fuzz/corpus/<target>/ with seeds taken from testdata/ (see fuzz/README.md).
 # Safe to run again: seeds are named by content, existing corpus entries are kept.
 #
-#   pcap_reader, resync   every classic pcap under testdata/pcaps (told by magic number)
+#   pcap_reader, resync,  every classic pcap under testdata/pcaps (told by magic number)
+#   and pieces
 #   pcapng_reader         every pcapng under testdata/pcaps
 #   decode                single frames cut out of those captures, as the target reads
 #                         them: [link-type selector, wire-length byte, frame...]
@@ -14,7 +15,7 @@ set -euo pipefail
 fuzz_dir="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$fuzz_dir")"
 corpus="$fuzz_dir/corpus"
-mkdir -p "$corpus"/{pcap_reader,pcapng_reader,decode,resync,strace}
+mkdir -p "$corpus"/{pcap_reader,pcapng_reader,decode,resync,pieces,strace}
 
 # Copies a file (or stdin, with "-") into a corpus directory under its content hash.
 put() {
@@ -32,6 +33,7 @@ while IFS= read -r -d '' f; do
     d4c3b2a1 | a1b2c3d4 | 4d3cb2a1 | a1b23c4d | 34cdb2a1 | a1b2cd34)
       put "$corpus/pcap_reader" "$f"
       put "$corpus/resync" "$f"
+      put "$corpus/pieces" "$f"
       pcaps=$((pcaps + 1))
       ;;
     0a0d0d0a)
