@@ -31,11 +31,14 @@ fn scan_inputs(inputs: &InputSet, config: FlowConfig) -> (FlowBatch, ScanReport)
     scan_to_batch(inputs, &options).expect("generated capture scans")
 }
 
-fn scan_file(path: &Path) -> (FlowBatch, ScanReport) {
+/// Scans one file with every flow-ending rule off, on `threads` threads, in pieces of
+/// `piece_bytes` when there are several.
+fn scan_file(path: &Path, threads: usize, piece_bytes: usize) -> (FlowBatch, ScanReport) {
     let len = std::fs::metadata(path).expect("capture exists").len();
     let inputs =
         InputSet { files: vec![InputFile { path: path.to_owned(), len, first_ts_ns: None }], ..Default::default() };
-    scan_inputs(&inputs, FlowConfig::unbounded())
+    let options = ScanOptions { flow: FlowConfig::unbounded(), threads, piece_bytes, ..ScanOptions::default() };
+    scan_to_batch(&inputs, &options).expect("generated capture scans")
 }
 
 fn ip_text(addr: &[u8; 16], version: u8) -> String {
@@ -101,11 +104,16 @@ fn check_against_truth(packets: u64, seed: u64) {
     let count = packets.to_string();
     let seed = seed.to_string();
     generate(&["--packets", &count, "--seed", &seed, "--out", path_str(&pcap), "--truth", path_str(&truth)]);
-    let (flows, report) = scan_file(&pcap);
-    assert_eq!(report.packets_total, packets, "every generated packet is read");
-    assert_eq!(report.skipped.total(), 0, "no packet skipped: {:?}", report.skipped);
-    assert_eq!(report.packets_in_flows, packets);
-    assert_flows_match(&flows, &truth);
+    // One thread; and two, the file read in pieces (small ones, so small captures have
+    // several too).
+    let piece_bytes = (std::fs::metadata(&pcap).expect("capture written").len() / 7).max(4096) as usize;
+    for (threads, piece_bytes) in [(1, usize::MAX), (2, piece_bytes)] {
+        let (flows, report) = scan_file(&pcap, threads, piece_bytes);
+        assert_eq!(report.packets_total, packets, "every generated packet is read");
+        assert_eq!(report.skipped.total(), 0, "no packet skipped: {:?}", report.skipped);
+        assert_eq!(report.packets_in_flows, packets);
+        assert_flows_match(&flows, &truth);
+    }
 }
 
 #[test]
