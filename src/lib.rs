@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
 use flowmine_core::capture::input::{InputError, InputSet};
-use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable};
+use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable, thread_count};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
 
@@ -107,10 +107,7 @@ impl FlowsJob {
                 PacketLimit::First(n) => n.to_string(),
             },
             label: self.label.clone(),
-            threads: match self.options.threads {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            },
+            threads: thread_count(self.options.threads),
             max_flows: f.max_flows.map(|n| n as u64),
         }
     }
@@ -207,10 +204,7 @@ impl FlowsJob {
         let input_paths: Vec<PathBuf> = inputs.files.iter().map(|f| f.path.clone()).collect();
         // Turning rows into Parquet runs beside the scan, on threads of its own: encoding
         // nested lists and compressing them costs as much as scanning (store/parts.rs).
-        let encoders = match self.options.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        };
+        let encoders = thread_count(self.options.threads);
         let (to_writer, work) = std::sync::mpsc::sync_channel::<ToWriter>(2);
         let (scanned, written) = std::thread::scope(|scope| {
             let writer = &mut writer;

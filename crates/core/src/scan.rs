@@ -22,6 +22,14 @@ pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 /// Per-packet entries per batch: long flows make large batches even with few rows.
 pub const DEFAULT_BATCH_PACKETS: usize = 4 << 20;
 
+/// The threads a run uses for `requested` (0: one per core).
+pub fn thread_count(requested: usize) -> usize {
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub flow: FlowConfig,
@@ -326,12 +334,10 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     prog.packets = report.packets_total;
     progress(prog);
 
-    // Records are decoded on all threads but the one that feeds the flow table, which
-    // shares its threads with the shard work (see pieces.rs).
-    let threads = match options.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
+    // Records are decoded on a pool of all threads but one while this thread feeds the
+    // flow table, whose shard work has a pool of that size too: the cores go to whichever
+    // side has work (see pieces.rs).
+    let threads = thread_count(options.threads);
     let decode_pool = (threads > 1).then(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads - 1)

@@ -307,7 +307,7 @@ impl ShardedTable {
         fragments: FragmentTable,
         clock: Clock,
     ) -> ShardedTable {
-        let threads = if threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { threads };
+        let threads = crate::scan::thread_count(threads);
         let mut shards = Shards {
             config,
             shards: tables.into_iter().map(|table| Shard { table, ..Shard::default() }).collect(),
