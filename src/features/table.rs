@@ -67,8 +67,7 @@ impl FeatureOptions {
     /// Pseudonymised addresses under `anonymiser` (`None`: addresses kept), sequences of
     /// the default length, one thread per CPU.
     pub fn new(anonymiser: Option<Anonymiser>) -> FeatureOptions {
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        FeatureOptions { sequence_len: DEFAULT_SEQUENCE_LEN, anonymiser, threads }
+        FeatureOptions { sequence_len: DEFAULT_SEQUENCE_LEN, anonymiser, threads: flowmine_core::scan::thread_count(0) }
     }
 }
 
