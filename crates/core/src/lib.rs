@@ -10,7 +10,8 @@
 //! written with, each type's encoding beside the type) and [`threads`] (the thread
 //! policy). Between flow and scan: [`file_report`] (what happened to one input),
 //! [`checkpoint`] (a run's state) and [`pieces`] (one file decoded on several threads).
-//! [`label`] stands beside the pipeline and uses capture, wire and flow.
+//! [`slice`] (header-only copies of captures) and [`label`] stand beside the pipeline:
+//! slice uses capture and wire, label capture, wire and flow.
 //!
 //! This crate has no Polars dependency, so it builds in seconds; the `flowmine` crate adds
 //! the Parquet store, DataFrames and the command line.
@@ -24,6 +25,7 @@ pub mod label;
 pub mod pieces;
 pub mod scan;
 pub mod skip;
+pub mod slice;
 pub mod threads;
 pub mod wire;
 
