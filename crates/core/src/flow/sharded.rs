@@ -400,8 +400,7 @@ impl ShardedTable {
     #[inline]
     pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut Vec<FlowBatch>) {
         self.tick(ts_ns, out);
-        self.fragments.resolve(&mut meta, ts_ns);
-        let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+        let packet = self.fragments.packet(&mut meta, ts_ns, wire_len, input_index, &self.hasher);
         self.queue(packet, out);
     }
 

@@ -13,7 +13,7 @@ use ahash::RandomState;
 use super::batch::FlowBatch;
 use super::config::{FlowConfig, SECOND};
 use super::fragments::{FragmentCounts, FragmentTable};
-use super::packet::{FlowPacket, key_hasher};
+use super::packet::key_hasher;
 use super::record::{EndReason, Flow};
 use super::shard::{FlowShard, emit_sorted};
 use crate::codec::{Dec, Enc, StateError};
@@ -115,8 +115,7 @@ impl FlowTable {
         if self.clock.advance(ts_ns) {
             self.sweep(out);
         }
-        self.fragments.resolve(&mut meta, ts_ns);
-        let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+        let packet = self.fragments.packet(&mut meta, ts_ns, wire_len, input_index, &self.hasher);
         self.shard.add(&packet, &self.config, &mut self.ended);
         emit_sorted(&mut self.ended, out);
     }
