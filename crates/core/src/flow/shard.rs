@@ -13,7 +13,7 @@ use super::key::FlowKey;
 use super::packet::FlowPacket;
 use super::record::{EndReason, Flow};
 use crate::codec::{Dec, Enc, StateError};
-use crate::wire::decode::PROTOCOL_TCP;
+use crate::wire::protocol::PROTOCOL_TCP;
 use crate::wire::tcp;
 
 /// Open flows of one shard.

@@ -9,7 +9,6 @@ use super::ethernet::{self, EthernetHeader};
 use super::geneve::{self, GeneveHeader};
 use super::gre::GreHeader;
 use super::gtp::{self, GtpHeader};
-use super::icmp::{PROTOCOL_ICMP, PROTOCOL_ICMPV6};
 use super::ipv4::Ipv4Header;
 use super::ipv6::{self, Ipv6Header};
 use super::mpls::MplsEntry;
@@ -17,6 +16,10 @@ use super::null::{self, LoopbackFamily};
 use super::ppi::PpiHeader;
 use super::ppp;
 use super::pppoe::PppoeHeader;
+use super::protocol::{
+    PROTOCOL_AH, PROTOCOL_GRE, PROTOCOL_ICMP, PROTOCOL_ICMPV6, PROTOCOL_IPIP, PROTOCOL_IPV6_IN_IP, PROTOCOL_SCTP,
+    PROTOCOL_TCP, PROTOCOL_UDP,
+};
 use super::sll::{Sll2Header, SllHeader};
 use super::tcp::TcpHeader;
 use super::udp::UdpHeader;
@@ -24,14 +27,6 @@ use super::vlan::VlanTag;
 use super::vxlan::{self, VxlanHeader};
 use super::{WireError, linktype};
 use crate::skip::SkipReason;
-
-pub const PROTOCOL_IPIP: u8 = 4;
-pub const PROTOCOL_TCP: u8 = 6;
-pub const PROTOCOL_UDP: u8 = 17;
-pub const PROTOCOL_IPV6_IN_IP: u8 = 41;
-pub const PROTOCOL_GRE: u8 = 47;
-pub const PROTOCOL_AH: u8 = 51;
-pub const PROTOCOL_SCTP: u8 = 132;
 
 /// SCTP's common header: ports, verification tag, checksum (RFC 9260).
 const SCTP_COMMON_HEADER_LEN: usize = 12;
