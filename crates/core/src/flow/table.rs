@@ -77,12 +77,18 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(config: FlowConfig) -> FlowTable {
+        FlowTable::with_hasher(config, key_hasher())
+    }
+
+    /// A table hashing keys with `hasher`: the flows and their order do not depend on it
+    /// (tests check that with random seeds).
+    pub fn with_hasher(config: FlowConfig, hasher: RandomState) -> FlowTable {
         FlowTable {
             clock: Clock::new(&config),
             shard: FlowShard::with_max_open(config.max_flows),
             config,
             fragments: FragmentTable::default(),
-            hasher: key_hasher(),
+            hasher,
             ended: Vec::new(),
         }
     }
@@ -139,7 +145,8 @@ impl FlowTable {
 mod tests {
     use super::*;
     use crate::flow::config::PacketLimit;
-    use crate::wire::decode::{Fragment, FragmentId, PROTOCOL_TCP, PROTOCOL_UDP};
+    use crate::wire::decode::{Fragment, FragmentId};
+    use crate::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
 
     const CLIENT: u8 = 10;
     const SERVER: u8 = 20;
