@@ -24,6 +24,7 @@ use polars::prelude::*;
 
 use crate::FlowsJob;
 use crate::frame::{RowContext, batch_to_frame};
+use crate::store::PART_ROWS;
 use crate::store::manifest::Manifest;
 use crate::store::{StoreError, StoreWriter};
 
@@ -31,7 +32,6 @@ use crate::store::{StoreError, StoreWriter};
 /// simultaneous, and a close is followed by the FIN exchange.
 pub const DEFAULT_TOLERANCE_NS: i64 = 2_000_000_000;
 /// Rows per part file of a labelled store, as for `flows`.
-const PART_ROWS: usize = flowmine_core::scan::DEFAULT_BATCH_ROWS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {

@@ -8,16 +8,16 @@ use std::path::{Path, PathBuf};
 use flowmine_core::FlowBatch;
 use flowmine_core::flow::EndReason;
 use flowmine_core::skip::SkipCounts;
+use flowmine_core::walk::{files_below, has_extension};
 use flowmine_core::wire::decode::tunnel;
 use polars::prelude::*;
 
 use super::record::{Record, RecordKey, tcp_flags_byte};
 use crate::frame::{RowContext, batch_to_frame};
 use crate::store::manifest::{Fragments, InputEntry, Parameters, skipped_map};
-use crate::store::{Manifest, StoreWriter};
+use crate::store::{Manifest, PART_ROWS, StoreWriter};
 
 /// Flow rows per part file, as `flowmine flows` does (formats/store.md).
-const PART_ROWS: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -43,20 +43,7 @@ pub fn json_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
     for input in inputs {
         let err = |e: std::io::Error| ImportError::File { path: input.clone(), message: e.to_string() };
         if input.is_dir() {
-            let mut stack = vec![input.clone()];
-            let mut found = Vec::new();
-            while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir).map_err(err)? {
-                    let path = entry.map_err(err)?.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-                        found.push(path);
-                    }
-                }
-            }
-            found.sort();
-            files.extend(found);
+            files.extend(files_below(input, |p| has_extension(p, "json")).map_err(err)?);
         } else {
             std::fs::metadata(input).map_err(err)?;
             files.push(input.clone());
