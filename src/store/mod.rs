@@ -3,6 +3,8 @@
 
 pub mod manifest;
 pub mod parts;
+pub mod rows;
+pub mod schema;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
