@@ -30,8 +30,9 @@ pub struct FlowsArgs {
     /// End a flow once it has lasted this many seconds, or `off`.
     #[arg(long, default_value = "1800", value_parser = parse_timeout)]
     active_timeout: Timeout,
-    /// End TCP flows on FIN from both sides or RST.
-    #[arg(long, default_value = "on", value_parser = parse_on_off)]
+    /// End TCP flows on FIN from both sides or RST: `on` or `off`.
+    // A `bool` field takes a flag action unless told to take a value.
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     tcp_close: bool,
     /// Seconds after a TCP close during which non-SYN packets still join the closed flow.
     #[arg(long, default_value_t = 1.0)]
