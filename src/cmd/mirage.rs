@@ -23,7 +23,8 @@ pub struct ExportArgs {
     /// Directory for the JSON files.
     #[arg(long)]
     out: PathBuf,
-    /// Packets per flow in the packet_data lists: `32` (MIRAGE-2019) or `all` (MIRAGE-2022).
+    /// Packets per flow in the packet_data lists: `all` the store holds (MIRAGE-2022) or the
+    /// first N (MIRAGE-2019: 32).
     #[arg(long, default_value = "all", value_parser = parse_packets)]
     packets: PacketCount,
     /// One file per capture file or per label.
