@@ -239,12 +239,15 @@ impl LabelJob {
 
     /// Reads the strace logs; an error only when not one line of them parses.
     pub fn read_straces(&self) -> Result<(StraceLog, Vec<StraceProblem>), LabelError> {
-        let mut log = StraceLog::default();
-        for (index, path) in self.straces.iter().enumerate() {
+        let mut texts = Vec::with_capacity(self.straces.len());
+        for path in &self.straces {
             let bytes = std::fs::read(path).map_err(|source| LabelError::Io { path: path.clone(), source })?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            log.add_file(&String::from_utf8_lossy(&bytes), index, pid_from_file_name(&name), self.clock);
+            texts.push((String::from_utf8_lossy(&bytes).into_owned(), pid_from_file_name(&name)));
         }
+        let files: Vec<(&str, Option<u32>)> = texts.iter().map(|(text, pid)| (text.as_str(), *pid)).collect();
+        let mut log = StraceLog::default();
+        log.add_files(&files, self.clock);
         let problems: Vec<StraceProblem> = log
             .problems
             .iter()
