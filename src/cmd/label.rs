@@ -171,6 +171,9 @@ fn print_summary(job: &LabelJob, outcome: &LabelOutcome, args: &LabelArgs) {
         s.unix_calls,
         if unix.is_empty() { String::new() } else { format!(" ({})", unix.join(", ")) }
     );
+    if s.unknown_sockets > 0 {
+        println!("         {} sockets of unknown family or protocol ignored", s.unknown_sockets);
+    }
     match &l.estimate {
         Some(e) => println!(
             "clock:   offset {:+.6} s estimated (median of {} pairs, from {:+.6} to {:+.6} s)",
