@@ -7,6 +7,7 @@
 
 use super::ethernet::{self, EthernetHeader};
 use super::geneve::{self, GeneveHeader};
+use super::cmd;
 use super::gre::GreHeader;
 use super::gtp::{self, GtpHeader};
 use super::icmp::{PROTOCOL_ICMP, PROTOCOL_ICMPV6};
@@ -201,6 +202,7 @@ fn ethertype_payload<'a>(mut ethertype: u16, mut rest: &'a [u8], vlan: &mut u16)
                 let (_, after) = PppoeHeader::parse(rest)?;
                 return ppp_payload(after);
             }
+            ethernet::ETHERTYPE_CISCO_METADATA => (ethertype, rest) = cmd::after_ethernet(rest)?,
             _ => return Err(SkipReason::NonIp),
         }
     }
@@ -417,6 +419,10 @@ fn ip_tunnel(outer: &PacketMeta, l4: &[u8], ctx: &Ctx, depth: u8) -> Option<Pack
 
 fn gre_payload(protocol: u16, payload: &[u8], outer: &PacketMeta, ctx: &Ctx, depth: u8) -> Option<PacketMeta> {
     let mut ignored_vlan = 0;
+    let (protocol, payload) = match protocol {
+        ethernet::ETHERTYPE_CISCO_METADATA => cmd::after_gre(payload).ok()?,
+        _ => (protocol, payload),
+    };
     let (kind, inner) = match protocol {
         ethernet::ETHERTYPE_IPV4 => (L3::V4, payload),
         ethernet::ETHERTYPE_IPV6 => (L3::V6, payload),
