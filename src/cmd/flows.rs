@@ -220,6 +220,12 @@ fn print_summary(outcome: &StoreOutcome, elapsed: Duration) {
             r.fragments.joined, r.fragments.unmatched
         );
     }
+    if !r.ignored.is_empty() {
+        println!(
+            "ignored: {} file(s) in the input directories that are not captures (named in the manifest's ignored_inputs)",
+            r.ignored.len()
+        );
+    }
     if !r.in_progress.is_empty() {
         println!("not read: {} file(s) still being written (*.tmp); a later run reads them", r.in_progress.len());
     }

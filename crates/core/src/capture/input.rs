@@ -19,6 +19,10 @@ pub enum InputError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("no input given")]
     Empty,
+    /// A FIFO, socket or device given as an input: it cannot be mapped, and opening a
+    /// FIFO waits for a writer.
+    #[error("{}: not a regular file or directory", path.display())]
+    NotRegular { path: PathBuf },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
@@ -38,8 +42,8 @@ pub struct InputFile {
 #[derive(Debug, Clone, Default)]
 pub struct InputSet {
     pub files: Vec<InputFile>,
-    /// Files inside given directories that are not captures (by their magic), and links
-    /// that lead nowhere.
+    /// Files inside given directories that are not captures (by their magic), links
+    /// that lead nowhere, and what is not a regular file (FIFOs, sockets, devices).
     pub ignored: Vec<PathBuf>,
     /// Files a capture appliance is still writing (n2disk's `*.pcap.tmp`): not read; a
     /// later run picks them up under their final name.
@@ -58,8 +62,10 @@ pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
         let meta = std::fs::metadata(path).map_err(io_error(path))?;
         if meta.is_dir() {
             walk_dir(path, path, 0, &mut seen, &mut set)?;
-        } else {
+        } else if meta.is_file() {
             add_file(path, &mut seen.files, &mut set)?;
+        } else {
+            return Err(InputError::NotRegular { path: path.clone() });
         }
     }
     for f in &mut set.files {
@@ -124,6 +130,10 @@ fn walk_dir(root: &Path, dir: &Path, depth: usize, seen: &mut Seen, set: &mut In
         };
         if meta.is_dir() {
             walk_dir(root, &path, depth + 1, seen, set)?;
+        } else if !meta.is_file() {
+            // FIFOs, sockets, devices: opening a FIFO to read its magic would wait forever
+            // for a writer.
+            set.ignored.push(path);
         } else if looks_like_capture(&path) {
             add_file(&path, &mut seen.files, set)?;
         } else {

@@ -1,0 +1,73 @@
+//! Regressions of the command line: each test fails on the bug it names.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn flowmine<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowmine")).args(args).output().expect("flowmine runs")
+}
+
+/// Runs flowmine, killing it (and failing) if it has not ended after a minute.
+fn flowmine_within_a_minute<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flowmine"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("flowmine runs");
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(60) {
+            child.kill().unwrap();
+            panic!("flowmine {:?} still running after a minute", args.iter().map(|a| a.as_ref()).collect::<Vec<_>>());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn threema() -> PathBuf {
+    repo("testdata/pcaps/messaging/threema.pcap")
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo runs");
+    assert!(status.success());
+}
+
+#[test]
+fn a_fifo_in_an_input_directory_is_ignored_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("in");
+    std::fs::create_dir(&inputs).unwrap();
+    std::fs::copy(threema(), inputs.join("threema.pcap")).unwrap();
+    let fifo = inputs.join("zz-fifo");
+    mkfifo(&fifo);
+    let store = dir.path().join("store");
+    let out = flowmine_within_a_minute(&["flows".as_ref(), inputs.as_os_str(), "--out".as_ref(), store.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["packets_total"], 83);
+    let ignored = manifest["ignored_inputs"].as_array().unwrap();
+    assert_eq!(ignored, &[serde_json::Value::from(fifo.to_string_lossy().into_owned())]);
+
+    // Given by name, a FIFO is an error naming it.
+    let out = flowmine_within_a_minute(&[
+        "flows".as_ref(),
+        fifo.as_os_str(),
+        "--out".as_ref(),
+        dir.path().join("s2").as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains(&format!("{}: not a regular file", fifo.display())), "{}", stderr(&out));
+}
