@@ -71,3 +71,36 @@ fn a_fifo_in_an_input_directory_is_ignored_and_named() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains(&format!("{}: not a regular file", fifo.display())), "{}", stderr(&out));
 }
+
+#[test]
+fn a_label_run_with_an_unwritable_output_leaves_no_store_and_can_be_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let session = repo("testdata/label/telegram/session.toml");
+    for (option, missing) in [("--filtered-pcap", "missing/app.pcap"), ("--sockets", "missing/sockets.csv")] {
+        let missing = dir.path().join(missing);
+        let out = flowmine(&[
+            "label".as_ref(),
+            session.as_os_str(),
+            "--out".as_ref(),
+            store.as_os_str(),
+            option.as_ref(),
+            missing.as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{option}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&missing.display().to_string()), "{}", stderr(&out));
+        assert!(!store.join("manifest.json").exists(), "{option}: no store that looks complete");
+    }
+    let pcap = dir.path().join("app.pcap");
+    let out = flowmine(&[
+        "label".as_ref(),
+        session.as_os_str(),
+        "--out".as_ref(),
+        store.as_os_str(),
+        "--filtered-pcap".as_ref(),
+        pcap.as_os_str(),
+        "-q".as_ref(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "the rerun is not refused: {}", stderr(&out));
+    assert!(store.join("manifest.json").exists() && pcap.exists());
+}

@@ -110,6 +110,12 @@ pub fn run(args: LabelArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(path) = &args.sockets
+        && let Err(e) = flowmine::label::check_output_dir(path)
+    {
+        eprintln!("flowmine: error: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
     match job.to_store(&args.out, args.overwrite, args.filtered_pcap.as_deref()) {
         Ok(outcome) => {
             print_problems(&outcome);

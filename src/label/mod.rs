@@ -363,8 +363,17 @@ impl LabelJob {
         overwrite: bool,
         filtered_pcap: Option<&Path>,
     ) -> Result<LabelOutcome, LabelError> {
+        // Outputs are checked before the work, and the manifest is written last: a run
+        // that fails leaves no store that looks complete.
+        if let Some(path) = filtered_pcap {
+            check_output_dir(path)?;
+        }
         let labelled = self.label()?;
         let mut writer = StoreWriter::create(out, overwrite)?;
+        let pcap = match filtered_pcap {
+            Some(path) => Some(File::create(path).map_err(|source| LabelError::Io { path: path.to_owned(), source })?),
+            None => None,
+        };
         let df = self.frame(&labelled)?;
         let rows_written = df.height();
         let mut offset = 0;
@@ -376,18 +385,28 @@ impl LabelJob {
                 break;
             }
         }
-        let mut flows_job = FlowsJob::new(self.captures.clone(), self.options.clone());
-        flows_job.label = Some(self.app.clone());
-        let manifest = Manifest::new(flows_job.parameters(), &labelled.scan, writer.parts().to_vec());
-        let manifest_path = writer.finish(&manifest)?;
-        let filtered = match filtered_pcap {
+        let filtered = match pcap {
             None => None,
-            Some(path) => {
-                let file = File::create(path).map_err(|source| LabelError::Io { path: path.to_owned(), source })?;
+            Some(file) => {
                 let keep: Vec<bool> = labelled.labeling.iter().map(|l| l.is_app()).collect();
                 Some(write_kept_packets(&labelled.inputs, &labelled.flows, &keep, BufWriter::new(file))?)
             }
         };
+        let mut flows_job = FlowsJob::new(self.captures.clone(), self.options.clone());
+        flows_job.label = Some(self.app.clone());
+        let manifest = Manifest::new(flows_job.parameters(), &labelled.scan, writer.parts().to_vec());
+        let manifest_path = writer.finish(&manifest)?;
         Ok(LabelOutcome { labelled, rows_written, manifest_path, filtered })
+    }
+}
+
+/// An output file can be created only in a directory that exists.
+pub fn check_output_dir(path: &Path) -> Result<(), LabelError> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => Err(LabelError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "its directory does not exist"),
+        }),
+        _ => Ok(()),
     }
 }
