@@ -104,3 +104,64 @@ fn a_label_run_with_an_unwritable_output_leaves_no_store_and_can_be_rerun() {
     assert_eq!(out.status.code(), Some(0), "the rerun is not refused: {}", stderr(&out));
     assert!(store.join("manifest.json").exists() && pcap.exists());
 }
+
+#[test]
+fn bad_values_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out = out.to_str().unwrap();
+    let pcap = threema();
+    let pcap = pcap.to_str().unwrap();
+    let evaluate = |extra: &[&'static str]| {
+        let mut a = vec!["evaluate", pcap, "--target", "label", "--out", out];
+        a.extend(extra);
+        a
+    };
+    let flows = |extra: &[&'static str]| {
+        let mut a = vec!["flows", pcap, "--out", out];
+        a.extend(extra);
+        a
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (evaluate(&["--test-fraction", "1.5"]), "--test-fraction"),
+        (evaluate(&["--test-fraction=-0.1"]), "--test-fraction"),
+        (evaluate(&["--folds", "1"]), "--folds"),
+        (evaluate(&["--trees", "0"]), "--trees"),
+        (evaluate(&["--permutation-repeats", "0"]), "--permutation-repeats"),
+        (evaluate(&["--max-depth", "0"]), "--max-depth"),
+        (evaluate(&["--min-samples-leaf", "0"]), "--min-samples-leaf"),
+        (evaluate(&["--max-features", "0"]), "--max-features"),
+        (evaluate(&["--folds", "3", "--test-fraction", "0.2"]), "--test-fraction"),
+        (evaluate(&["--split-by", "capture", "--train", "a,b", "--test", "c,a"]), "`a` is in both --train and --test"),
+        (evaluate(&["--threads", "1000"]), "at most 256"),
+        (flows(&["--tcp-close-linger=-1"]), "--tcp-close-linger"),
+        (flows(&["--tcp-close-linger", "nan"]), "--tcp-close-linger"),
+        (flows(&["--idle-timeout", "1e300"]), "--idle-timeout"),
+        (flows(&["--active-timeout", "inf"]), "--active-timeout"),
+        (flows(&["--threads", "1000"]), "at most 256"),
+        (vec!["features", pcap, "--out", "f.parquet", "--threads", "1000"], "at most 256"),
+    ];
+    for (args, says) in cases {
+        let run = flowmine(&args);
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", stderr(&run));
+        assert!(stderr(&run).contains(says), "{args:?} should say {says}: {}", stderr(&run));
+    }
+    // Still accepted: a linger of 0, the longest timeout, a hold-out of 0 with --train.
+    let store = dir.path().join("s");
+    let run = flowmine(&[
+        "flows",
+        pcap,
+        "--out",
+        store.to_str().unwrap(),
+        "--tcp-close-linger",
+        "0",
+        "--idle-timeout",
+        "9223372036",
+        "-q",
+    ]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["parameters"]["idle_timeout_s"], 9223372036.0);
+    assert_eq!(manifest["parameters"]["tcp_close_linger_s"], 0.0);
+}

@@ -20,7 +20,7 @@ pub struct FeaturesArgs {
     sequence_len: usize,
     /// Threads computing features (default: one per CPU but one, left to the thread that
     /// encodes the output).
-    #[arg(long)]
+    #[arg(long, value_parser = super::parse_threads)]
     threads: Option<usize>,
     /// Keep the real IP addresses (by default they are replaced by keyed pseudonyms).
     #[arg(long)]

@@ -22,7 +22,7 @@ pub struct FlowsArgs {
     out: PathBuf,
     /// Threads in all (0 = one per core): one reads and decodes, the others update the
     /// flow table shards. The flows written are the same for any value.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_threads)]
     threads: usize,
     /// End a flow after this many seconds without a packet, or `off`.
     #[arg(long, default_value = "120", value_parser = parse_timeout)]
@@ -35,7 +35,7 @@ pub struct FlowsArgs {
     #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     tcp_close: bool,
     /// Seconds after a TCP close during which non-SYN packets still join the closed flow.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::parse_non_negative_seconds)]
     tcp_close_linger: f64,
     /// Per-packet arrays to keep per flow: `all`, `none`, or the first N packets.
     #[arg(long, default_value = "all", value_parser = parse_packets)]
@@ -73,10 +73,17 @@ pub struct FlowsArgs {
 #[derive(Clone, Copy)]
 struct Timeout(Option<u64>);
 
+/// Longest timeout: flow times are i64 nanoseconds (292 years); a longer one could not be
+/// kept exactly (1e300 was stored as 18446744073.7 s). Use `off` for none.
+const MAX_TIMEOUT_SECS: f64 = (i64::MAX / SECOND as i64) as f64;
+
 fn parse_seconds(s: &str) -> Result<u64, String> {
     let secs: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if !(secs.is_finite() && secs > 0.0) {
         return Err(format!("`{s}`: seconds must be positive"));
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!("`{s}`: at most {MAX_TIMEOUT_SECS} seconds; `off` for no timeout"));
     }
     Ok((secs * SECOND as f64).round() as u64)
 }
@@ -120,7 +127,7 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         idle_timeout_ns: args.idle_timeout.0,
         active_timeout_ns: args.active_timeout.0,
         tcp_close: args.tcp_close,
-        tcp_close_linger_ns: (args.tcp_close_linger.max(0.0) * SECOND as f64) as u64,
+        tcp_close_linger_ns: (args.tcp_close_linger * SECOND as f64).round() as u64,
         packets: args.packets,
         max_flows: args.max_flows.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
