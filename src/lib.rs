@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
 use flowmine_core::capture::input::{InputError, InputSet};
+use flowmine_core::flow::sharded::enforced_max_flows;
 use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable, thread_count};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
@@ -108,7 +109,8 @@ impl FlowsJob {
             },
             label: self.label.clone(),
             threads: thread_count(self.options.threads),
-            max_flows: f.max_flows.map(|n| n as u64),
+            // What the sharded table enforces, not what was asked.
+            max_flows: f.max_flows.map(|n| enforced_max_flows(n) as u64),
         }
     }
 

@@ -165,3 +165,36 @@ fn bad_values_are_usage_errors() {
     assert_eq!(manifest["parameters"]["idle_timeout_s"], 9223372036.0);
     assert_eq!(manifest["parameters"]["tcp_close_linger_s"], 0.0);
 }
+
+#[test]
+fn max_flows_records_the_cap_enforced() {
+    // 59 flows in the capture, many open at once: a cap of 1 evicts as one of 64 does.
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = repo("testdata/pcaps/messaging/wechat.pcap");
+    let run = |cap: &str| {
+        let store = dir.path().join(cap);
+        let out = flowmine(&[
+            "flows".as_ref(),
+            pcap.as_os_str(),
+            "--out".as_ref(),
+            store.as_os_str(),
+            "--max-flows".as_ref(),
+            cap.as_ref(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), manifest)
+    };
+    let (said, one) = run("1");
+    let (_, sixty_four) = run("64");
+    assert!(
+        said.contains("--max-flows 1: the cap is held per shard of the flow table, 64 open flows in all"),
+        "{said}"
+    );
+    assert_eq!(one["parameters"]["max_flows"], 64);
+    assert_eq!(one["flows_evicted"], sixty_four["flows_evicted"]);
+    assert_eq!(one["flows"], sixty_four["flows"]);
+    let (said, _) = run("128");
+    assert!(!said.contains("the cap is held per shard"), "{said}");
+}

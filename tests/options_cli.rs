@@ -335,7 +335,7 @@ fn flows_cases() -> Vec<Case> {
             .check(param("tcp_close_linger_s", 0.25.into())),
         case("flows", &["packets"], run(&["--packets", "3"])).check(param("packets", "3".into())),
         case("flows", &["packets"], run(&["--packets", "none"])).check(param("packets", "0".into())),
-        case("flows", &["max-flows"], run(&["--max-flows", "100"])).check(param("max_flows", 100.into())),
+        case("flows", &["max-flows"], run(&["--max-flows", "100"])).check(param("max_flows", 128.into())),
         case("flows", &["label"], run(&["--label", "threema"])).check(param("label", "threema".into())),
         case("flows", &["checkpoint-every"], run(&["--checkpoint-every", "1K"])),
         case("flows", &["strict"], run(&["--strict"])),

@@ -42,7 +42,8 @@ pub struct FlowsArgs {
     packets: PacketLimit,
     /// Most flows open at once: past it the least recently seen flows end early (reason
     /// `evicted`, counted in the manifest), so a flood of new keys cannot exhaust memory.
-    /// Split evenly over the table's 64 shards. Default: no cap.
+    /// Split evenly over the table's 64 shards, so rounded up to a multiple of 64 (the
+    /// manifest records the cap enforced). Default: no cap.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_flows: Option<u64>,
     /// Value of the `label` column for every flow of this run.
@@ -131,6 +132,14 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         packets: args.packets,
         max_flows: args.max_flows.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    if let Some(asked) = args.max_flows
+        && !args.quiet
+    {
+        let enforced = flowmine::core::flow::sharded::enforced_max_flows(usize::try_from(asked).unwrap_or(usize::MAX));
+        if enforced as u64 != asked {
+            println!("--max-flows {asked}: the cap is held per shard of the flow table, {enforced} open flows in all");
+        }
+    }
     let mut job = FlowsJob::new(
         args.inputs,
         ScanOptions {
