@@ -198,3 +198,93 @@ fn max_flows_records_the_cap_enforced() {
     let (said, _) = run("128");
     assert!(!said.contains("the cap is held per shard"), "{said}");
 }
+
+fn store_of_threema(dir: &Path) -> PathBuf {
+    let store = dir.join("store");
+    let out = flowmine(&["flows".as_ref(), threema().as_os_str(), "--out".as_ref(), store.as_os_str(), "-q".as_ref()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    store
+}
+
+/// Exit status and the one line of stderr of each store reader on `store`.
+fn readers_on(store: &Path, dir: &Path) -> Vec<(Option<i32>, String)> {
+    let features = dir.join("f.parquet");
+    let mirage = dir.join("mirage");
+    let experiment = dir.join("experiment");
+    [
+        vec!["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str()],
+        vec!["export-mirage".as_ref(), store.as_os_str(), "--out".as_ref(), mirage.as_os_str()],
+        vec!["evaluate".as_ref(), store.as_os_str(), "--target".as_ref(), "label".as_ref(), "--out".as_ref(), experiment.as_os_str()],
+    ]
+    .iter()
+    .map(|args| {
+        let out = flowmine(args);
+        let err = stderr(&out);
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        (out.status.code(), err)
+    })
+    .collect()
+}
+
+#[test]
+fn store_readers_refuse_what_is_not_a_complete_store_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_threema(dir.path());
+
+    // A folder of Parquet files that is no store.
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(repo("testdata/features/reference.parquet"), folder.join("x.parquet")).unwrap();
+    for (code, err) in readers_on(&folder, dir.path()) {
+        assert_eq!(code, Some(1));
+        assert!(err.contains(&format!("{}: not a flow store: a store has a manifest.json", folder.display())), "{err}");
+    }
+
+    // A stray Parquet file in a store.
+    let stray = store.join("notes.parquet");
+    std::fs::copy(repo("testdata/features/reference.parquet"), &stray).unwrap();
+    for (code, err) in readers_on(&store, dir.path()) {
+        assert_eq!(code, Some(1));
+        assert!(err.contains(&format!("{}: not one of the store's parts", stray.display())), "{err}");
+    }
+    std::fs::remove_file(&stray).unwrap();
+
+    // A part that is not Parquet: the file is named.
+    let part = store.join("part-00000.parquet");
+    let rows = std::fs::read(&part).unwrap();
+    std::fs::write(&part, b"not parquet at all").unwrap();
+    for (code, err) in readers_on(&store, dir.path()) {
+        assert_eq!(code, Some(1));
+        assert!(err.contains(&format!("{}: not a Parquet file", part.display())), "{err}");
+    }
+    std::fs::write(&part, rows).unwrap();
+
+    // An unfinished store: a checkpoint and no manifest. Refused, pointing to --resume.
+    let manifest = std::fs::read(store.join("manifest.json")).unwrap();
+    std::fs::remove_file(store.join("manifest.json")).unwrap();
+    std::fs::write(store.join("resume.json"), b"{}").unwrap();
+    for (code, err) in readers_on(&store, dir.path()) {
+        assert_eq!(code, Some(1));
+        assert!(err.contains("an unfinished store") && err.contains("--resume"), "{err}");
+    }
+    std::fs::remove_file(store.join("resume.json")).unwrap();
+    std::fs::write(store.join("manifest.json"), manifest).unwrap();
+    let features = dir.path().join("f.parquet");
+    let run = flowmine(&["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str(), "-q".as_ref()]);
+    assert_eq!(run.status.code(), Some(0), "the store is whole again: {}", stderr(&run));
+}
+
+#[test]
+fn features_refuse_to_write_inside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_threema(dir.path());
+    let part = store.join("part-00000.parquet");
+    let before = std::fs::read(&part).unwrap();
+    for out in [part.clone(), store.join("features.parquet")] {
+        let run = flowmine(&["features".as_ref(), store.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+        assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+        assert!(stderr(&run).contains("is inside the store"), "{}", stderr(&run));
+    }
+    assert_eq!(std::fs::read(&part).unwrap(), before, "the store's part is untouched");
+    assert!(!store.join("features.parquet").exists());
+}

@@ -40,14 +40,32 @@ pub fn anonymiser(keep_addresses: bool, key_file: Option<&PathBuf>) -> Result<Op
         return Ok(None);
     }
     match key_file {
-        Some(path) => std::fs::read(path)
-            .map(|bytes| Some(Anonymiser::from_key_material(&bytes)))
-            .map_err(|e| format!("{}: {e}", path.display())),
+        Some(path) => match std::fs::read(path) {
+            // An empty key would give pseudonyms anyone can recompute.
+            Ok(bytes) if bytes.is_empty() => Err(format!("{}: the key file is empty", path.display())),
+            Ok(bytes) => Ok(Some(Anonymiser::from_key_material(&bytes))),
+            Err(e) => Err(format!("{}: {e}", path.display())),
+        },
         None => Anonymiser::random().map(Some).map_err(|e| e.to_string()),
     }
 }
 
+/// Whether `out` would be written inside the directory `store` (where it would replace a
+/// part or become a stray Parquet file of the store).
+fn inside(out: &std::path::Path, store: &std::path::Path) -> bool {
+    let Ok(store) = store.canonicalize() else { return false };
+    let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    dir.canonicalize().is_ok_and(|dir| dir.starts_with(&store))
+}
+
 pub fn run(args: FeaturesArgs) -> ExitCode {
+    if inside(&args.out, &args.store) {
+        return super::usage_error(&format!(
+            "--out {} is inside the store {}: write the features outside it",
+            args.out.display(),
+            args.store.display()
+        ));
+    }
     if Format::from_path(&args.out).is_none() {
         eprintln!("flowmine: error: {}: unknown output format; use .parquet, .arrow, .ipc or .csv", args.out.display());
         return ExitCode::from(2);

@@ -135,7 +135,7 @@ impl StoreWriter {
             }
         }
         fs::create_dir_all(dir).map_err(io(dir))?;
-        debug_assert!(part_files(dir).map(|p| p.is_empty()).unwrap_or(true));
+        debug_assert!(part_files(dir).is_err(), "a new store has no manifest yet");
         Ok(StoreWriter { dir: dir.to_owned(), parts: Vec::new() })
     }
 
