@@ -1,5 +1,7 @@
 //! Regressions of the command line: each test fails on the bug it names.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -214,7 +216,14 @@ fn readers_on(store: &Path, dir: &Path) -> Vec<(Option<i32>, String)> {
     [
         vec!["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str()],
         vec!["export-mirage".as_ref(), store.as_os_str(), "--out".as_ref(), mirage.as_os_str()],
-        vec!["evaluate".as_ref(), store.as_os_str(), "--target".as_ref(), "label".as_ref(), "--out".as_ref(), experiment.as_os_str()],
+        vec![
+            "evaluate".as_ref(),
+            store.as_os_str(),
+            "--target".as_ref(),
+            "label".as_ref(),
+            "--out".as_ref(),
+            experiment.as_os_str(),
+        ],
     ]
     .iter()
     .map(|args| {
@@ -270,7 +279,8 @@ fn store_readers_refuse_what_is_not_a_complete_store_in_one_line() {
     std::fs::remove_file(store.join("resume.json")).unwrap();
     std::fs::write(store.join("manifest.json"), manifest).unwrap();
     let features = dir.path().join("f.parquet");
-    let run = flowmine(&["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str(), "-q".as_ref()]);
+    let run =
+        flowmine(&["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str(), "-q".as_ref()]);
     assert_eq!(run.status.code(), Some(0), "the store is whole again: {}", stderr(&run));
 }
 
@@ -287,4 +297,55 @@ fn features_refuse_to_write_inside_the_store() {
     }
     assert_eq!(std::fs::read(&part).unwrap(), before, "the store's part is untouched");
     assert!(!store.join("features.parquet").exists());
+}
+
+#[test]
+fn an_empty_anon_key_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_threema(dir.path());
+    let key = dir.path().join("empty.key");
+    std::fs::write(&key, b"").unwrap();
+    for (sub, out) in [("features", "f.parquet"), ("export-mirage", "mirage")] {
+        let out = dir.path().join(out);
+        let run = flowmine(&[
+            sub.as_ref(),
+            store.as_os_str(),
+            "--out".as_ref(),
+            out.as_os_str(),
+            "--anon-key-file".as_ref(),
+            key.as_os_str(),
+        ]);
+        assert_eq!(run.status.code(), Some(1), "{sub}: {}", stderr(&run));
+        assert!(stderr(&run).contains(&format!("{}: the key file is empty", key.display())), "{}", stderr(&run));
+        assert!(!out.exists(), "{sub} wrote nothing");
+    }
+}
+
+#[test]
+fn a_model_of_another_version_is_named_with_its_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.json.zst");
+    let json = br#"{"format": "flowmine-random-forest", "version": 999}"#;
+    std::fs::write(&model, zstd::encode_all(&json[..], 3).unwrap()).unwrap();
+    let run = flowmine(&["predict".as_ref(), model.as_os_str(), threema().as_os_str()]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = stderr(&run);
+    assert!(err.contains(&format!("{}: model file version 999;", model.display())), "{err}");
+    assert!(!err.contains("Some("), "{err}");
+}
+
+#[test]
+fn train_rf_on_unlabelled_features_says_what_to_do() {
+    let python = common::python(&["polars", "sklearn"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_threema(dir.path());
+    let features = dir.path().join("features.parquet");
+    let run =
+        flowmine(&["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str(), "-q".as_ref()]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let run = Command::new(python).arg(repo("scripts/train_rf.py")).arg(&features).output().unwrap();
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(!err.contains("Traceback"), "{err}");
+    assert!(err.contains("0 of 6 flows have a label") && err.contains("--label"), "{err}");
 }
