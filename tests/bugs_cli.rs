@@ -349,3 +349,33 @@ fn train_rf_on_unlabelled_features_says_what_to_do() {
     assert!(!err.contains("Traceback"), "{err}");
     assert!(err.contains("0 of 6 flows have a label") && err.contains("--label"), "{err}");
 }
+
+#[test]
+fn every_output_file_is_replaced_only_with_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_threema(dir.path());
+    let existing = |name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, b"keep me").unwrap();
+        path
+    };
+    let sliced = existing("sliced.pcap");
+    let features = existing("features.csv");
+    let predicted = existing("predicted.csv");
+    let model = dir.path().join("model.json.zst");
+    let pcap = threema();
+    let runs: Vec<(Vec<&std::ffi::OsStr>, &Path)> = vec![
+        (vec!["slice".as_ref(), pcap.as_os_str(), "--out".as_ref(), sliced.as_os_str()], &sliced),
+        (vec!["features".as_ref(), store.as_os_str(), "--out".as_ref(), features.as_os_str()], &features),
+        (
+            vec!["predict".as_ref(), model.as_os_str(), store.as_os_str(), "--out".as_ref(), predicted.as_os_str()],
+            &predicted,
+        ),
+    ];
+    for (args, out) in runs {
+        let run = flowmine(&args);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {}", stderr(&run));
+        assert!(stderr(&run).contains("exists already; pass --overwrite"), "{}", stderr(&run));
+        assert_eq!(std::fs::read(out).unwrap(), b"keep me");
+    }
+}

@@ -474,6 +474,12 @@ fn other_cases() -> Vec<Case> {
                 "--overwrite"
             ]
         }),
+        case("slice", &["overwrite"], |f| {
+            args!["slice", threema(), "--out", f.path("sliced.pcap"), "--overwrite", "-q"]
+        }),
+        case("features", &["overwrite"], |f| {
+            args!["features", f.store.clone(), "--out", f.path("f.csv"), "--overwrite", "-q"]
+        }),
         case("import-mirage", &["out", "quiet"], |f| {
             args!["import-mirage", repo("testdata/mirage"), "--out", f.path("imported"), "-q"]
         })
@@ -498,6 +504,17 @@ fn other_cases() -> Vec<Case> {
             ]
         })
         .check(|f, _| assert!(f.path("p.parquet").exists())),
+        case("predict", &["overwrite"], |f| {
+            args![
+                "predict",
+                f.experiment.join("model.json.zst"),
+                f.features.clone(),
+                "--out",
+                f.path("p.parquet"),
+                "--overwrite",
+                "-q"
+            ]
+        }),
     ]
 }
 

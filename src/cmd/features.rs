@@ -29,6 +29,9 @@ pub struct FeaturesArgs {
     /// only, so pseudonyms do not link across runs.
     #[arg(long, conflicts_with = "keep_addresses")]
     anon_key_file: Option<PathBuf>,
+    /// Replace an existing file in --out.
+    #[arg(long)]
+    overwrite: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -69,6 +72,10 @@ pub fn run(args: FeaturesArgs) -> ExitCode {
     if Format::from_path(&args.out).is_none() {
         eprintln!("flowmine: error: {}: unknown output format; use .parquet, .arrow, .ipc or .csv", args.out.display());
         return ExitCode::from(2);
+    }
+    if let Err(e) = super::refuse_existing(&args.out, args.overwrite) {
+        eprintln!("flowmine: error: {e}");
+        return ExitCode::from(EXIT_FAILED);
     }
     let anonymiser = match anonymiser(args.keep_addresses, args.anon_key_file.as_ref()) {
         Ok(a) => a,

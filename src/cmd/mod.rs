@@ -31,6 +31,15 @@ pub fn report_problems(files: &[flowmine::core::FileReport]) -> std::process::Ex
     }
 }
 
+/// An output file that exists is replaced only with `--overwrite`, as every subcommand
+/// does with its output.
+pub fn refuse_existing(out: &std::path::Path, overwrite: bool) -> Result<(), String> {
+    if out.exists() && !overwrite {
+        return Err(format!("{}: exists already; pass --overwrite to replace it", out.display()));
+    }
+    Ok(())
+}
+
 /// Prints a usage error found after parsing (one argument against another) and returns
 /// clap's exit status for bad arguments.
 pub fn usage_error(message: &str) -> std::process::ExitCode {

@@ -21,6 +21,9 @@ pub struct PredictArgs {
     /// picks the format: .parquet, .arrow/.ipc, .csv. Without it only the counts are printed.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing file in --out.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -40,6 +43,12 @@ pub fn run(args: PredictArgs) -> ExitCode {
         },
         None => None,
     };
+    if let Some(out) = &args.out
+        && let Err(e) = super::refuse_existing(out, args.overwrite)
+    {
+        eprintln!("flowmine: error: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
     let predicted = Model::load(&args.model)
         .and_then(|model| Ok((read_table(&args.inputs)?, model)))
         .and_then(|(table, model)| Ok((model.predictions_frame(&table)?, model)));

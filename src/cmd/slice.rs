@@ -32,6 +32,9 @@ pub struct SliceArgs {
     /// The header-only pcap to write (link type RAW, nanosecond timestamps).
     #[arg(long)]
     out: PathBuf,
+    /// Replace an existing file in --out.
+    #[arg(long)]
+    overwrite: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -85,6 +88,7 @@ pub fn run(args: SliceArgs) -> ExitCode {
 }
 
 fn slice(args: &SliceArgs) -> Result<SliceReport, Box<dyn std::error::Error>> {
+    super::refuse_existing(&args.out, args.overwrite)?;
     let inputs = flowmine::core::collect_inputs(&args.inputs)?;
     let file = File::create(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
     let mut writer = PcapWriter::new(BufWriter::new(file), linktype::RAW, DEFAULT_SNAPLEN)?;
