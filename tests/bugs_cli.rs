@@ -268,13 +268,13 @@ fn store_readers_refuse_what_is_not_a_complete_store_in_one_line() {
     }
     std::fs::write(&part, rows).unwrap();
 
-    // An unfinished store: a checkpoint and no manifest. Refused, pointing to --resume.
+    // An unfinished store: a checkpoint and no manifest. Refused, saying a resumed run finishes it.
     let manifest = std::fs::read(store.join("manifest.json")).unwrap();
     std::fs::remove_file(store.join("manifest.json")).unwrap();
     std::fs::write(store.join("resume.json"), b"{}").unwrap();
     for (code, err) in readers_on(&store, dir.path()) {
         assert_eq!(code, Some(1));
-        assert!(err.contains("an unfinished store") && err.contains("--resume"), "{err}");
+        assert!(err.contains("an unfinished store") && err.contains("resuming the run finishes it"), "{err}");
     }
     std::fs::remove_file(store.join("resume.json")).unwrap();
     std::fs::write(store.join("manifest.json"), manifest).unwrap();
@@ -378,4 +378,24 @@ fn every_output_file_is_replaced_only_with_overwrite() {
         assert!(stderr(&run).contains("exists already; pass --overwrite"), "{}", stderr(&run));
         assert_eq!(std::fs::read(out).unwrap(), b"keep me");
     }
+}
+
+#[test]
+fn one_error_line_whose_option_hint_comes_from_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of_threema(dir.path());
+    // The library says what is wrong, naming the file, and no option.
+    let e = flowmine::Error::from(flowmine::store::StoreWriter::create(&store, false).err().unwrap());
+    let said = format!("{}: the store directory already holds files", store.display());
+    assert_eq!(e.to_string(), said);
+    assert!(!e.is_usage());
+    std::fs::remove_file(store.join("manifest.json")).unwrap();
+    std::fs::write(store.join("resume.json"), b"{}").unwrap();
+    let e = flowmine::Error::from(flowmine::store::read_flows(&store).unwrap_err());
+    assert!(!e.to_string().contains("--"), "{e}");
+    std::fs::remove_file(store.join("resume.json")).unwrap();
+    // The binary prints it in one line with the option that helps.
+    let run = flowmine(&["flows".as_ref(), threema().as_os_str(), "--out".as_ref(), store.as_os_str()]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(stderr(&run), format!("flowmine: error: {said}; pass --overwrite to replace the store\n"));
 }

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use flowmine::evaluate::{Balance, EvaluateConfig, ForestParams, SplitConfig, importance::top, outputs::REPORT};
 
-use super::{EXIT_FAILED, usage_error};
+use flowmine::Error;
+
+use super::usage_error;
 
 #[derive(clap::Args)]
 pub struct EvaluateArgs {
@@ -110,9 +112,9 @@ fn split_config(args: &EvaluateArgs) -> SplitConfig {
     }
 }
 
-pub fn run(args: EvaluateArgs) -> ExitCode {
+pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
     if let Some(both) = args.train.iter().find(|group| args.test.contains(group)) {
-        return usage_error(&format!("`{both}` is in both --train and --test: a group is on one side only"));
+        return Err(usage_error(format!("`{both}` is in both --train and --test: a group is on one side only")));
     }
     let config = EvaluateConfig {
         inputs: args.inputs.clone(),
@@ -131,17 +133,8 @@ pub fn run(args: EvaluateArgs) -> ExitCode {
         seed: args.seed,
         threads: args.threads,
     };
-    let evaluation = match flowmine::evaluate::run(&config) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    if let Err(e) = evaluation.write(&args.out, args.overwrite) {
-        eprintln!("flowmine: error: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
+    let evaluation = flowmine::evaluate::run(&config)?;
+    evaluation.write(&args.out, args.overwrite)?;
     if !args.quiet {
         let d = &evaluation.data;
         println!(
@@ -171,5 +164,5 @@ pub fn run(args: EvaluateArgs) -> ExitCode {
         println!("top features (permutation): {}", names.join(", "));
         println!("report:   {}", args.out.join(REPORT).display());
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use flowmine::core::flow::config::SECOND;
 use flowmine::core::{FlowConfig, PacketLimit, Progress, ScanOptions};
-use flowmine::{FlowsJob, Resumption, StoreOutcome};
+use flowmine::{Error, FlowsJob, Resumption, StoreOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{EXIT_FAILED, report_problems};
+use super::report_problems;
 
 #[derive(clap::Args)]
 pub struct FlowsArgs {
@@ -118,7 +118,7 @@ fn parse_packets(s: &str) -> Result<PacketLimit, String> {
     }
 }
 
-pub fn run(args: FlowsArgs) -> ExitCode {
+pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
     if args.threads > 0 {
         // Polars sizes its pool from this variable when the pool is first used, after this.
         // SAFETY: no other thread exists yet.
@@ -182,14 +182,14 @@ pub fn run(args: FlowsArgs) -> ExitCode {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    match result {
-        Ok(Resumption::AlreadyComplete(_)) => {
+    match result? {
+        Resumption::AlreadyComplete(_) => {
             if !args.quiet {
                 println!("{}: the store is complete already; nothing to resume", args.out.display());
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Ok(Resumption::Finished { outcome, inputs_done }) => {
+        Resumption::Finished { outcome, inputs_done } => {
             if inputs_done > 0 && !args.quiet {
                 println!("resumed after {inputs_done} input file(s) read by the interrupted run");
             }
@@ -197,11 +197,7 @@ pub fn run(args: FlowsArgs) -> ExitCode {
             if !args.quiet {
                 print_summary(&outcome, started.elapsed());
             }
-            status
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
+            Ok(status)
         }
     }
 }

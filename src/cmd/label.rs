@@ -10,7 +10,9 @@ use flowmine::label::{
     ClockOffset, LabelJob, LabelOutcome, LabelingType, Unmatched, seconds_to_ns, session, strace_clock,
 };
 
-use super::{EXIT_FAILED, report_problems};
+use flowmine::Error;
+
+use super::report_problems;
 
 /// Problem lines printed one by one; the rest are only counted.
 const PROBLEMS_SHOWN: usize = 20;
@@ -74,7 +76,12 @@ pub struct LabelArgs {
     quiet: bool,
 }
 
-fn job(args: &LabelArgs) -> Result<LabelJob, String> {
+/// The job the arguments describe; what does not fit is a usage error.
+fn job(args: &LabelArgs) -> Result<LabelJob, Error> {
+    job_of(args).map_err(Error::Usage)
+}
+
+fn job_of(args: &LabelArgs) -> Result<LabelJob, String> {
     let mut job = match &args.session {
         Some(path) => session::load(path).map_err(|e| e.to_string())?,
         None => {
@@ -102,40 +109,21 @@ fn job(args: &LabelArgs) -> Result<LabelJob, String> {
     Ok(job)
 }
 
-pub fn run(args: LabelArgs) -> ExitCode {
-    let job = match job(&args) {
-        Ok(job) => job,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if let Some(path) = &args.sockets
-        && let Err(e) = flowmine::label::check_output_dir(path)
-    {
-        eprintln!("flowmine: error: {e}");
-        return ExitCode::from(EXIT_FAILED);
+pub fn run(args: LabelArgs) -> Result<ExitCode, Error> {
+    let job = job(&args)?;
+    if let Some(path) = &args.sockets {
+        flowmine::label::check_output_dir(path)?;
     }
-    match job.to_store(&args.out, args.overwrite, args.filtered_pcap.as_deref()) {
-        Ok(outcome) => {
-            print_problems(&outcome);
-            if let Some(path) = &args.sockets
-                && let Err(e) = write_sockets(path, &outcome)
-            {
-                eprintln!("flowmine: error: {}: {e}", path.display());
-                return ExitCode::from(EXIT_FAILED);
-            }
-            if !args.quiet {
-                print_summary(&job, &outcome, &args);
-            }
-            // The same problems, lines and exit status as `flows`.
-            report_problems(&outcome.labelled.scan.files)
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
+    let outcome = job.to_store(&args.out, args.overwrite, args.filtered_pcap.as_deref())?;
+    print_problems(&outcome);
+    if let Some(path) = &args.sockets {
+        write_sockets(path, &outcome).map_err(Error::io(path))?;
     }
+    if !args.quiet {
+        print_summary(&job, &outcome, &args);
+    }
+    // The same problems, lines and exit status as `flows`.
+    Ok(report_problems(&outcome.labelled.scan.files))
 }
 
 fn write_sockets(path: &std::path::Path, outcome: &LabelOutcome) -> std::io::Result<()> {

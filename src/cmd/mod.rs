@@ -8,6 +8,9 @@ pub mod mirage;
 pub mod predict;
 pub mod slice;
 
+use flowmine::Error;
+use flowmine::store::StoreError;
+
 /// Something failed; nothing usable was written.
 pub const EXIT_FAILED: u8 = 1;
 /// Bad arguments (as clap exits on its own).
@@ -33,18 +36,42 @@ pub fn report_problems(files: &[flowmine::core::FileReport]) -> std::process::Ex
 
 /// An output file that exists is replaced only with `--overwrite`, as every subcommand
 /// does with its output.
-pub fn refuse_existing(out: &std::path::Path, overwrite: bool) -> Result<(), String> {
+pub fn refuse_existing(out: &std::path::Path, overwrite: bool) -> Result<(), Error> {
     if out.exists() && !overwrite {
-        return Err(format!("{}: exists already; pass --overwrite to replace it", out.display()));
+        return Err(Error::Exists(out.to_owned()));
     }
     Ok(())
 }
 
-/// Prints a usage error found after parsing (one argument against another) and returns
-/// clap's exit status for bad arguments.
-pub fn usage_error(message: &str) -> std::process::ExitCode {
-    eprintln!("flowmine: error: {message}");
-    std::process::ExitCode::from(EXIT_USAGE)
+/// A usage error found after parsing (one argument against another): exit status 2, as
+/// clap's own.
+pub fn usage_error(message: String) -> Error {
+    Error::Usage(message)
+}
+
+/// Prints the error that stopped a run, in one line with the option that helps where
+/// there is one, and returns its exit status: 2 for bad arguments, 1 for the rest.
+pub fn report_error(e: &Error) -> std::process::ExitCode {
+    match hint(e) {
+        Some(hint) => eprintln!("flowmine: error: {e}; {hint}"),
+        None => eprintln!("flowmine: error: {e}"),
+    }
+    std::process::ExitCode::from(if e.is_usage() { EXIT_USAGE } else { EXIT_FAILED })
+}
+
+/// What the command line offers against an error (the library's messages name no option).
+fn hint(e: &Error) -> Option<&'static str> {
+    let store = match e {
+        Error::Store(s) => s,
+        Error::Import(flowmine::mirage::ImportError::Store(s)) => s,
+        Error::Exists(_) => return Some("pass --overwrite to replace it"),
+        _ => return None,
+    };
+    match store {
+        StoreError::NotEmpty(_) => Some("pass --overwrite to replace the store"),
+        StoreError::Interrupted(_) => Some("pass --resume to finish it, or --overwrite to start again"),
+        _ => None,
+    }
 }
 
 /// Most threads `--threads` takes. More threads than cores only add overhead (1000 threads

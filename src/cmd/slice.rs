@@ -19,7 +19,9 @@ use flowmine::core::capture::{Event, Reader};
 use flowmine::core::wire::decode::{Fragment, PacketMeta, decode};
 use flowmine::core::wire::linktype;
 
-use super::{EXIT_DAMAGED_INPUT, EXIT_FAILED};
+use flowmine::Error;
+
+use super::EXIT_DAMAGED_INPUT;
 
 /// How far into a frame an IP header is looked for when the link type's usual offset fails.
 const MAX_LINK_HEADER: usize = 256;
@@ -51,47 +53,41 @@ struct SliceReport {
     damaged: Vec<String>,
 }
 
-pub fn run(args: SliceArgs) -> ExitCode {
-    match slice(&args) {
-        Ok(report) => {
-            for d in &report.damaged {
-                eprintln!("flowmine: error: {d}");
-            }
-            if report.unsliceable > 0 {
-                eprintln!(
-                    "flowmine: warning: {} IP packets could not be cut to their headers and are missing from {}",
-                    report.unsliceable,
-                    args.out.display()
-                );
-            }
-            if !args.quiet {
-                println!(
-                    "sliced:  {} packets read, {} written to {}, {} not IP (in no flow) left out, {} unsliceable",
-                    report.read,
-                    report.written,
-                    args.out.display(),
-                    report.not_ip,
-                    report.unsliceable
-                );
-            }
-            if report.damaged.is_empty() && report.unsliceable == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_DAMAGED_INPUT)
-            }
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
+pub fn run(args: SliceArgs) -> Result<ExitCode, Error> {
+    let report = slice(&args)?;
+    for d in &report.damaged {
+        eprintln!("flowmine: error: {d}");
     }
+    if report.unsliceable > 0 {
+        eprintln!(
+            "flowmine: warning: {} IP packets could not be cut to their headers and are missing from {}",
+            report.unsliceable,
+            args.out.display()
+        );
+    }
+    if !args.quiet {
+        println!(
+            "sliced:  {} packets read, {} written to {}, {} not IP (in no flow) left out, {} unsliceable",
+            report.read,
+            report.written,
+            args.out.display(),
+            report.not_ip,
+            report.unsliceable
+        );
+    }
+    Ok(if report.damaged.is_empty() && report.unsliceable == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_DAMAGED_INPUT)
+    })
 }
 
-fn slice(args: &SliceArgs) -> Result<SliceReport, Box<dyn std::error::Error>> {
+fn slice(args: &SliceArgs) -> Result<SliceReport, Error> {
     super::refuse_existing(&args.out, args.overwrite)?;
     let inputs = flowmine::core::collect_inputs(&args.inputs)?;
-    let file = File::create(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
-    let mut writer = PcapWriter::new(BufWriter::new(file), linktype::RAW, DEFAULT_SNAPLEN)?;
+    let file = File::create(&args.out).map_err(Error::io(&args.out))?;
+    let mut writer =
+        PcapWriter::new(BufWriter::new(file), linktype::RAW, DEFAULT_SNAPLEN).map_err(Error::io(&args.out))?;
     let mut report = SliceReport::default();
     for input in &inputs.files {
         let mapped = MappedFile::open(&input.path)?;
@@ -122,14 +118,14 @@ fn slice(args: &SliceArgs) -> Result<SliceReport, Box<dyn std::error::Error>> {
             };
             match headers(rec.link_type, rec.data, rec.orig_len, &meta) {
                 Some(range) => {
-                    writer.write(rec.ts_ns, rec.orig_len, &rec.data[range])?;
+                    writer.write(rec.ts_ns, rec.orig_len, &rec.data[range]).map_err(Error::io(&args.out))?;
                     report.written += 1;
                 }
                 None => report.unsliceable += 1,
             }
         }
     }
-    writer.finish()?;
+    writer.finish().map_err(Error::io(&args.out))?;
     Ok(report)
 }
 

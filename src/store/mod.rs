@@ -24,16 +24,20 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
     if !dir.is_dir() {
-        return Err(invalid(format!("not a directory; a flow store is a directory with {MANIFEST_FILE} and Parquet parts")));
+        return Err(invalid(format!(
+            "not a directory; a flow store is a directory with {MANIFEST_FILE} and Parquet parts"
+        )));
     }
     let manifest_path = dir.join(MANIFEST_FILE);
     if !manifest_path.exists() {
         return Err(invalid(if dir.join(RESUME_FILE).exists() {
             format!(
-                "an unfinished store: the run writing it stopped at a checkpoint (no {MANIFEST_FILE}); `flowmine flows … --resume` finishes it"
+                "an unfinished store: the run writing it stopped at a checkpoint (no {MANIFEST_FILE}); resuming the run finishes it"
             )
         } else {
-            format!("not a flow store: a store has a {MANIFEST_FILE} (written last by flows, label or import-mirage) beside its Parquet parts")
+            format!(
+                "not a flow store: a store has a {MANIFEST_FILE} (written last by flows, label or import-mirage) beside its Parquet parts"
+            )
         }));
     }
     let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_path)?)
