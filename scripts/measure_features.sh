@@ -19,5 +19,5 @@ bin=target/$profile/flowmine
     "$bin" flows "$tmp/campus.pcap" --out "$tmp/store" --overwrite --quiet
 for out in features.arrow features.parquet; do
     /usr/bin/time -f "features → $out: %e s wall, %U s user, %M KB max RSS" \
-        "$bin" features "$tmp/store" --out "$tmp/$out" --quiet
+        "$bin" features "$tmp/store" --out "$tmp/$out" --overwrite --quiet
 done

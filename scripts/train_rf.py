@@ -28,7 +28,16 @@ NOT_FEATURES = {
 
 paths = sys.argv[1:] or ["target/features.parquet"]
 flows = pl.concat([pl.read_parquet(p) for p in paths], how="vertical_relaxed")
-flows = flows.filter(pl.col("label").is_not_null())
+labelled = flows.filter(pl.col("label").is_not_null())
+classes = labelled["label"].n_unique()
+if classes < 2:
+    sys.exit(
+        f"train_rf.py: {', '.join(paths)}: {labelled.height} of {flows.height} flows have a label, "
+        f"in {classes} class(es); a classifier needs two or more. Give each store its class "
+        "with `flowmine flows … --label NAME` (or use `flowmine label`) before `features`, "
+        "or run `flowmine evaluate FILE --target capture` to use capture files as classes."
+    )
+flows = labelled
 print(f"{flows.height} flows, classes: {flows['label'].value_counts().sort('label').rows()}")
 
 # Scalar features; the seq_* lists are for sequence models (here: the first 8 sizes,

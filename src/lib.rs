@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
 use flowmine_core::capture::input::{InputError, InputSet};
+use flowmine_core::flow::sharded::enforced_max_flows;
 use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable, thread_count};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
@@ -29,6 +30,11 @@ use store::manifest::Parameters;
 use store::rows::{RowContext, batch_to_rows};
 use store::{Manifest, Resumed, StoreError, StoreWriter, ToWriter, write_parts};
 
+/// The one error of the `flowmine` crate: each variant says what failed and names the file
+/// (and offset, where there is one) it failed on, in one line. The errors of the parts
+/// with their own vocabulary (labelling, experiments, MIRAGE import) are variants of it,
+/// so the binary prints every error the same way and picks its exit status from it.
+/// Messages never name command-line options: the binary adds those hints.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
@@ -37,6 +43,21 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
+    /// A file that could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    /// An output file that exists already.
+    #[error("{}: exists already", .0.display())]
+    Exists(PathBuf),
+    /// Arguments that do not fit together (exit status 2).
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Label(#[from] label::LabelError),
+    #[error(transparent)]
+    Evaluate(#[from] evaluate::EvaluateError),
+    #[error(transparent)]
+    Import(#[from] mirage::ImportError),
     /// Unusable input in strict mode; the store is left without a manifest.
     #[error("{0}")]
     Strict(String),
@@ -51,15 +72,34 @@ pub enum Error {
     ResumeParameters { store: PathBuf, what: String },
 }
 
-impl From<ScanError<Error>> for Error {
-    fn from(e: ScanError<Error>) -> Self {
+impl Error {
+    /// An error for a file that could not be read or written.
+    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Io { path: path.to_owned(), source }
+    }
+
+    /// Whether the arguments were wrong rather than the run (exit status 2, not 1).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_))
+    }
+}
+
+/// The one conversion of a scan's error, whatever its sink's error.
+impl<E: std::error::Error + Into<Error> + 'static> From<ScanError<E>> for Error {
+    fn from(e: ScanError<E>) -> Self {
         match e {
             ScanError::Input(e) => Error::Input(e),
-            ScanError::Sink(e) => e,
+            ScanError::Sink(e) => e.into(),
             strict @ ScanError::Strict { .. } => Error::Strict(strict.to_string()),
             // Only store runs resume, and they map this error with the store's path.
             ScanError::State(source) => Error::Resume { store: PathBuf::new(), source },
         }
+    }
+}
+
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
     }
 }
 
@@ -107,7 +147,8 @@ impl FlowsJob {
             },
             label: self.label.clone(),
             threads: thread_count(self.options.threads),
-            max_flows: f.max_flows.map(|n| n as u64),
+            // What the sharded table enforces, not what was asked.
+            max_flows: f.max_flows.map(|n| enforced_max_flows(n) as u64),
         }
     }
 

@@ -68,7 +68,15 @@ fn keep_freed_memory() {
 fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
-    match cli.command {
+    match run(cli.command) {
+        Ok(status) => status,
+        Err(e) => cmd::report_error(&e),
+    }
+}
+
+/// Runs one subcommand: the status of a run that finished, or the error that stopped it.
+fn run(command: Command) -> Result<ExitCode, flowmine::Error> {
+    match command {
         Command::Flows(args) => cmd::flows::run(args),
         Command::Label(args) => cmd::label::run(*args),
         Command::Slice(args) => cmd::slice::run(args),

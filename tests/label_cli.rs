@@ -340,7 +340,13 @@ fn slicing_keeps_every_flow_statistic() {
     ] {
         let original = testdata(rel);
         let sliced = dir.path().join("sliced.pcap");
-        let out = flowmine(&["slice".as_ref(), original.as_os_str(), "--out".as_ref(), sliced.as_os_str()]);
+        let out = flowmine(&[
+            "slice".as_ref(),
+            original.as_os_str(),
+            "--out".as_ref(),
+            sliced.as_os_str(),
+            "--overwrite".as_ref(),
+        ]);
         assert_eq!(out.status.code(), Some(0), "{rel}: {}", String::from_utf8_lossy(&out.stderr));
         let (link_type, _) = pcap_records(&sliced);
         assert_eq!(link_type, 101, "{rel}: link type RAW");

@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use flowmine::evaluate::{Balance, EvaluateConfig, ForestParams, SplitConfig, importance::top, outputs::REPORT};
 
-use super::EXIT_FAILED;
+use flowmine::Error;
+
+use super::usage_error;
 
 #[derive(clap::Args)]
 pub struct EvaluateArgs {
@@ -27,11 +29,11 @@ pub struct EvaluateArgs {
     /// Share of the rows tested (stratified by class; with --split-by alone: whole groups).
     /// With --train/--test: the share of the training groups held out as a test set of its
     /// own (0: none). Default 0.3.
-    #[arg(long)]
+    #[arg(long, value_parser = parse_fraction)]
     test_fraction: Option<f64>,
-    /// k-fold cross-validation instead of one hold-out (by group with --split-by).
-    #[arg(long, conflicts_with_all = ["train", "test"])]
-    folds: Option<usize>,
+    /// k-fold cross-validation instead of one hold-out (by group with --split-by): 2 or more.
+    #[arg(long, conflicts_with_all = ["train", "test", "test_fraction"], value_parser = clap::value_parser!(u64).range(2..))]
+    folds: Option<u64>,
     /// Split by this column (e.g. device, capture, session, day): a group's rows are never on
     /// both sides.
     #[arg(long)]
@@ -46,17 +48,17 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Trees in the forest.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
     trees: u16,
     /// Maximum tree depth (default: grow until leaves are pure).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     max_depth: Option<u16>,
     /// Minimum training rows in a leaf.
-    #[arg(long, default_value_t = 1)]
-    min_samples_leaf: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    min_samples_leaf: u64,
     /// Features tried at each split (default: ⌊√features⌋).
-    #[arg(long)]
-    max_features: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_features: Option<u64>,
     /// Balance the classes of the training rows: none, undersample (to the smallest class)
     /// or oversample (to the largest, repeating rows).
     #[arg(long, value_enum, default_value_t = Balance::None)]
@@ -65,10 +67,10 @@ pub struct EvaluateArgs {
     #[arg(long, default_value_t = 1)]
     min_class_flows: usize,
     /// Shuffles per feature for the permutation importance.
-    #[arg(long, default_value_t = 5)]
-    permutation_repeats: usize,
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    permutation_repeats: u64,
     /// Threads (default: one per core); results are the same for any number.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_threads)]
     threads: usize,
     /// Write into a non-empty --out directory.
     #[arg(long)]
@@ -78,12 +80,26 @@ pub struct EvaluateArgs {
     quiet: bool,
 }
 
+/// A share of rows: at least 0, below 1.
+fn parse_fraction(s: &str) -> Result<f64, String> {
+    let f: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if !(0.0..1.0).contains(&f) {
+        return Err(format!("`{s}`: a share from 0 up to (not including) 1"));
+    }
+    Ok(f)
+}
+
+/// Whole numbers given as u64 to clap's range parsers.
+fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
 fn split_config(args: &EvaluateArgs) -> SplitConfig {
     let fraction = args.test_fraction.unwrap_or(0.3);
     match (&args.split_by, args.folds) {
         (None, None) => SplitConfig::Holdout { test_fraction: fraction },
-        (None, Some(folds)) => SplitConfig::KFold { folds },
-        (Some(column), Some(folds)) => SplitConfig::GroupKFold { column: column.clone(), folds },
+        (None, Some(folds)) => SplitConfig::KFold { folds: count(folds) },
+        (Some(column), Some(folds)) => SplitConfig::GroupKFold { column: column.clone(), folds: count(folds) },
         (Some(column), None) if args.train.is_empty() => {
             SplitConfig::GroupHoldout { column: column.clone(), test_fraction: fraction }
         }
@@ -96,7 +112,10 @@ fn split_config(args: &EvaluateArgs) -> SplitConfig {
     }
 }
 
-pub fn run(args: EvaluateArgs) -> ExitCode {
+pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
+    if let Some(both) = args.train.iter().find(|group| args.test.contains(group)) {
+        return Err(usage_error(format!("`{both}` is in both --train and --test: a group is on one side only")));
+    }
     let config = EvaluateConfig {
         inputs: args.inputs.clone(),
         target: args.target.clone(),
@@ -105,26 +124,17 @@ pub fn run(args: EvaluateArgs) -> ExitCode {
         forest: ForestParams {
             trees: args.trees,
             max_depth: args.max_depth,
-            min_samples_leaf: args.min_samples_leaf.max(1),
-            max_features: args.max_features,
+            min_samples_leaf: count(args.min_samples_leaf),
+            max_features: args.max_features.map(count),
         },
         balance: args.balance,
         min_class_rows: args.min_class_flows,
-        permutation_repeats: args.permutation_repeats,
+        permutation_repeats: count(args.permutation_repeats),
         seed: args.seed,
         threads: args.threads,
     };
-    let evaluation = match flowmine::evaluate::run(&config) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    if let Err(e) = evaluation.write(&args.out, args.overwrite) {
-        eprintln!("flowmine: error: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
+    let evaluation = flowmine::evaluate::run(&config)?;
+    evaluation.write(&args.out, args.overwrite)?;
     if !args.quiet {
         let d = &evaluation.data;
         println!(
@@ -154,5 +164,5 @@ pub fn run(args: EvaluateArgs) -> ExitCode {
         println!("top features (permutation): {}", names.join(", "));
         println!("report:   {}", args.out.join(REPORT).display());
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

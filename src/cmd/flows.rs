@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use flowmine::core::flow::config::SECOND;
 use flowmine::core::{FlowConfig, PacketLimit, Progress, ScanOptions};
-use flowmine::{FlowsJob, Resumption, StoreOutcome};
+use flowmine::{Error, FlowsJob, Resumption, StoreOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::{EXIT_FAILED, report_problems};
+use super::report_problems;
 
 #[derive(clap::Args)]
 pub struct FlowsArgs {
@@ -22,7 +22,7 @@ pub struct FlowsArgs {
     out: PathBuf,
     /// Threads in all (0 = one per core): one reads and decodes, the others update the
     /// flow table shards. The flows written are the same for any value.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 0, value_parser = super::parse_threads)]
     threads: usize,
     /// End a flow after this many seconds without a packet, or `off`.
     #[arg(long, default_value = "120", value_parser = parse_timeout)]
@@ -30,18 +30,20 @@ pub struct FlowsArgs {
     /// End a flow once it has lasted this many seconds, or `off`.
     #[arg(long, default_value = "1800", value_parser = parse_timeout)]
     active_timeout: Timeout,
-    /// End TCP flows on FIN from both sides or RST.
-    #[arg(long, default_value = "on", value_parser = parse_on_off)]
+    /// End TCP flows on FIN from both sides or RST: `on` or `off`.
+    // A `bool` field takes a flag action unless told to take a value.
+    #[arg(long, default_value = "on", value_parser = parse_on_off, action = clap::ArgAction::Set)]
     tcp_close: bool,
     /// Seconds after a TCP close during which non-SYN packets still join the closed flow.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = super::parse_non_negative_seconds)]
     tcp_close_linger: f64,
     /// Per-packet arrays to keep per flow: `all`, `none`, or the first N packets.
     #[arg(long, default_value = "all", value_parser = parse_packets)]
     packets: PacketLimit,
     /// Most flows open at once: past it the least recently seen flows end early (reason
     /// `evicted`, counted in the manifest), so a flood of new keys cannot exhaust memory.
-    /// Split evenly over the table's 64 shards. Default: no cap.
+    /// Split evenly over the table's 64 shards, so rounded up to a multiple of 64 (the
+    /// manifest records the cap enforced). Default: no cap.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     max_flows: Option<u64>,
     /// Value of the `label` column for every flow of this run.
@@ -72,10 +74,17 @@ pub struct FlowsArgs {
 #[derive(Clone, Copy)]
 struct Timeout(Option<u64>);
 
+/// Longest timeout: flow times are i64 nanoseconds (292 years); a longer one could not be
+/// kept exactly (1e300 was stored as 18446744073.7 s). Use `off` for none.
+const MAX_TIMEOUT_SECS: f64 = (i64::MAX / SECOND as i64) as f64;
+
 fn parse_seconds(s: &str) -> Result<u64, String> {
     let secs: f64 = s.parse().map_err(|_| format!("`{s}` is not a number of seconds"))?;
     if !(secs.is_finite() && secs > 0.0) {
         return Err(format!("`{s}`: seconds must be positive"));
+    }
+    if secs > MAX_TIMEOUT_SECS {
+        return Err(format!("`{s}`: at most {MAX_TIMEOUT_SECS} seconds; `off` for no timeout"));
     }
     Ok((secs * SECOND as f64).round() as u64)
 }
@@ -109,7 +118,7 @@ fn parse_packets(s: &str) -> Result<PacketLimit, String> {
     }
 }
 
-pub fn run(args: FlowsArgs) -> ExitCode {
+pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
     if args.threads > 0 {
         // Polars sizes its pool from this variable when the pool is first used, after this.
         // SAFETY: no other thread exists yet.
@@ -119,10 +128,18 @@ pub fn run(args: FlowsArgs) -> ExitCode {
         idle_timeout_ns: args.idle_timeout.0,
         active_timeout_ns: args.active_timeout.0,
         tcp_close: args.tcp_close,
-        tcp_close_linger_ns: (args.tcp_close_linger.max(0.0) * SECOND as f64) as u64,
+        tcp_close_linger_ns: (args.tcp_close_linger * SECOND as f64).round() as u64,
         packets: args.packets,
         max_flows: args.max_flows.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     };
+    if let Some(asked) = args.max_flows
+        && !args.quiet
+    {
+        let enforced = flowmine::core::flow::sharded::enforced_max_flows(usize::try_from(asked).unwrap_or(usize::MAX));
+        if enforced as u64 != asked {
+            println!("--max-flows {asked}: the cap is held per shard of the flow table, {enforced} open flows in all");
+        }
+    }
     let mut job = FlowsJob::new(
         args.inputs,
         ScanOptions {
@@ -165,14 +182,14 @@ pub fn run(args: FlowsArgs) -> ExitCode {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    match result {
-        Ok(Resumption::AlreadyComplete(_)) => {
+    match result? {
+        Resumption::AlreadyComplete(_) => {
             if !args.quiet {
                 println!("{}: the store is complete already; nothing to resume", args.out.display());
             }
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
-        Ok(Resumption::Finished { outcome, inputs_done }) => {
+        Resumption::Finished { outcome, inputs_done } => {
             if inputs_done > 0 && !args.quiet {
                 println!("resumed after {inputs_done} input file(s) read by the interrupted run");
             }
@@ -180,11 +197,7 @@ pub fn run(args: FlowsArgs) -> ExitCode {
             if !args.quiet {
                 print_summary(&outcome, started.elapsed());
             }
-            status
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
+            Ok(status)
         }
     }
 }
@@ -217,6 +230,12 @@ fn print_summary(outcome: &StoreOutcome, elapsed: Duration) {
         println!(
             "fragments: {} joined their first fragment's flow, {} without a first fragment (keyed with ports 0)",
             r.fragments.joined, r.fragments.unmatched
+        );
+    }
+    if !r.ignored.is_empty() {
+        println!(
+            "ignored: {} file(s) in the input directories that are not captures (named in the manifest's ignored_inputs)",
+            r.ignored.len()
         );
     }
     if !r.in_progress.is_empty() {

@@ -10,7 +10,9 @@ use flowmine::label::{
     ClockOffset, LabelJob, LabelOutcome, LabelingType, Unmatched, seconds_to_ns, session, strace_clock,
 };
 
-use super::{EXIT_FAILED, report_problems};
+use flowmine::Error;
+
+use super::report_problems;
 
 /// Problem lines printed one by one; the rest are only counted.
 const PROBLEMS_SHOWN: usize = 20;
@@ -74,7 +76,12 @@ pub struct LabelArgs {
     quiet: bool,
 }
 
-fn job(args: &LabelArgs) -> Result<LabelJob, String> {
+/// The job the arguments describe; what does not fit is a usage error.
+fn job(args: &LabelArgs) -> Result<LabelJob, Error> {
+    job_of(args).map_err(Error::Usage)
+}
+
+fn job_of(args: &LabelArgs) -> Result<LabelJob, String> {
     let mut job = match &args.session {
         Some(path) => session::load(path).map_err(|e| e.to_string())?,
         None => {
@@ -102,34 +109,21 @@ fn job(args: &LabelArgs) -> Result<LabelJob, String> {
     Ok(job)
 }
 
-pub fn run(args: LabelArgs) -> ExitCode {
-    let job = match job(&args) {
-        Ok(job) => job,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match job.to_store(&args.out, args.overwrite, args.filtered_pcap.as_deref()) {
-        Ok(outcome) => {
-            print_problems(&outcome);
-            if let Some(path) = &args.sockets
-                && let Err(e) = write_sockets(path, &outcome)
-            {
-                eprintln!("flowmine: error: {}: {e}", path.display());
-                return ExitCode::from(EXIT_FAILED);
-            }
-            if !args.quiet {
-                print_summary(&job, &outcome, &args);
-            }
-            // The same problems, lines and exit status as `flows`.
-            report_problems(&outcome.labelled.scan.files)
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
+pub fn run(args: LabelArgs) -> Result<ExitCode, Error> {
+    let job = job(&args)?;
+    if let Some(path) = &args.sockets {
+        flowmine::label::check_output_dir(path)?;
     }
+    let outcome = job.to_store(&args.out, args.overwrite, args.filtered_pcap.as_deref())?;
+    print_problems(&outcome);
+    if let Some(path) = &args.sockets {
+        write_sockets(path, &outcome).map_err(Error::io(path))?;
+    }
+    if !args.quiet {
+        print_summary(&job, &outcome, &args);
+    }
+    // The same problems, lines and exit status as `flows`.
+    Ok(report_problems(&outcome.labelled.scan.files))
 }
 
 fn write_sockets(path: &std::path::Path, outcome: &LabelOutcome) -> std::io::Result<()> {
@@ -171,6 +165,9 @@ fn print_summary(job: &LabelJob, outcome: &LabelOutcome, args: &LabelArgs) {
         s.unix_calls,
         if unix.is_empty() { String::new() } else { format!(" ({})", unix.join(", ")) }
     );
+    if s.unknown_sockets > 0 {
+        println!("         {} sockets of unknown family or protocol ignored", s.unknown_sockets);
+    }
     match &l.estimate {
         Some(e) => println!(
             "clock:   offset {:+.6} s estimated (median of {} pairs, from {:+.6} to {:+.6} s)",

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
 
-use super::EXIT_FAILED;
+use flowmine::Error;
+
 use super::features::anonymiser;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -23,7 +24,8 @@ pub struct ExportArgs {
     /// Directory for the JSON files.
     #[arg(long)]
     out: PathBuf,
-    /// Packets per flow in the packet_data lists: `32` (MIRAGE-2019) or `all` (MIRAGE-2022).
+    /// Packets per flow in the packet_data lists: `all` the store holds (MIRAGE-2022) or the
+    /// first N (MIRAGE-2019: 32).
     #[arg(long, default_value = "all", value_parser = parse_packets)]
     packets: PacketCount,
     /// One file per capture file or per label.
@@ -74,54 +76,34 @@ pub struct ImportArgs {
     quiet: bool,
 }
 
-pub fn run_export(args: ExportArgs) -> ExitCode {
-    let anonymiser = match anonymiser(args.keep_addresses, args.anon_key_file.as_ref()) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+pub fn run_export(args: ExportArgs) -> Result<ExitCode, Error> {
+    let anonymiser = anonymiser(args.keep_addresses, args.anon_key_file.as_ref())?;
     let grouping = match args.group_by {
         GroupBy::Capture => Grouping::Capture,
         GroupBy::Label => Grouping::Label,
     };
     let options = ExportOptions { packets: args.packets.0, grouping, anonymiser };
-    match export_store(&args.store, &args.out, &options, args.overwrite) {
-        Ok(summary) => {
-            if !args.quiet {
-                println!(
-                    "export-mirage: {} flows → {} JSON file(s) in {}",
-                    summary.records,
-                    summary.files.len(),
-                    args.out.display()
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
+    let summary = export_store(&args.store, &args.out, &options, args.overwrite)?;
+    if !args.quiet {
+        println!(
+            "export-mirage: {} flows → {} JSON file(s) in {}",
+            summary.records,
+            summary.files.len(),
+            args.out.display()
+        );
     }
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn run_import(args: ImportArgs) -> ExitCode {
-    match import_mirage(&args.inputs, &args.out, args.overwrite) {
-        Ok(summary) => {
-            if !args.quiet {
-                println!(
-                    "import-mirage: {} flows from {} JSON file(s) → store {}",
-                    summary.flows,
-                    summary.files,
-                    args.out.display()
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
+pub fn run_import(args: ImportArgs) -> Result<ExitCode, Error> {
+    let summary = import_mirage(&args.inputs, &args.out, args.overwrite)?;
+    if !args.quiet {
+        println!(
+            "import-mirage: {} flows from {} JSON file(s) → store {}",
+            summary.flows,
+            summary.files,
+            args.out.display()
+        );
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use flowmine::evaluate::{Model, dataset::read_table};
 use flowmine::features::{FeatureWriter, Format};
 
-use super::EXIT_FAILED;
+use flowmine::Error;
+
+use super::usage_error;
 
 #[derive(clap::Args)]
 pub struct PredictArgs {
@@ -21,41 +23,29 @@ pub struct PredictArgs {
     /// picks the format: .parquet, .arrow/.ipc, .csv. Without it only the counts are printed.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Replace an existing file in --out.
+    #[arg(long, requires = "out")]
+    overwrite: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
 }
 
-pub fn run(args: PredictArgs) -> ExitCode {
+pub fn run(args: PredictArgs) -> Result<ExitCode, Error> {
     let format = match &args.out {
-        Some(out) => match Format::from_path(out) {
-            Some(f) => Some(f),
-            None => {
-                eprintln!(
-                    "flowmine: error: {}: unknown output format; use .parquet, .arrow, .ipc or .csv",
-                    out.display()
-                );
-                return ExitCode::from(2);
-            }
-        },
+        Some(out) => Some(Format::from_path(out).ok_or_else(|| {
+            usage_error(format!("{}: unknown output format; use .parquet, .arrow, .ipc or .csv", out.display()))
+        })?),
         None => None,
     };
-    let predicted = Model::load(&args.model)
-        .and_then(|model| Ok((read_table(&args.inputs)?, model)))
-        .and_then(|(table, model)| Ok((model.predictions_frame(&table)?, model)));
-    let (frame, model) = match predicted {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
+    if let Some(out) = &args.out {
+        super::refuse_existing(out, args.overwrite)?;
+    }
+    let model = Model::load(&args.model)?;
+    let frame = model.predictions_frame(&read_table(&args.inputs)?)?;
     if let (Some(out), Some(format)) = (&args.out, format) {
         let mut writer = FeatureWriter::new(out, format);
-        if let Err(e) = writer.write(&frame).and_then(|_| writer.finish(&frame)) {
-            eprintln!("flowmine: error: {}: {e}", out.display());
-            return ExitCode::from(EXIT_FAILED);
-        }
+        writer.write(&frame).and_then(|_| writer.finish(&frame))?;
     }
     if !args.quiet {
         let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
@@ -71,5 +61,5 @@ pub fn run(args: PredictArgs) -> ExitCode {
             println!("written: {}", out.display());
         }
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,9 +5,10 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use flowmine::Error;
 use flowmine::core::slice::{SliceError, SliceReport, slice};
 
-use super::{EXIT_DAMAGED_INPUT, EXIT_FAILED};
+use super::EXIT_DAMAGED_INPUT;
 
 #[derive(clap::Args)]
 pub struct SliceArgs {
@@ -17,31 +18,28 @@ pub struct SliceArgs {
     /// The header-only pcap to write (link type RAW, nanosecond timestamps).
     #[arg(long)]
     out: PathBuf,
+    /// Replace an existing file in --out.
+    #[arg(long)]
+    overwrite: bool,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
 }
 
-pub fn run(args: SliceArgs) -> ExitCode {
-    match run_slice(&args) {
-        Ok(report) => {
-            print_report(&args, &report);
-            if report.has_unusable_input() { ExitCode::from(EXIT_DAMAGED_INPUT) } else { ExitCode::SUCCESS }
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
-    }
+pub fn run(args: SliceArgs) -> Result<ExitCode, Error> {
+    let report = run_slice(&args)?;
+    print_report(&args, &report);
+    Ok(if report.has_unusable_input() { ExitCode::from(EXIT_DAMAGED_INPUT) } else { ExitCode::SUCCESS })
 }
 
-fn run_slice(args: &SliceArgs) -> Result<SliceReport, String> {
-    let inputs = flowmine::core::collect_inputs(&args.inputs).map_err(|e| e.to_string())?;
-    let file = File::create(&args.out).map_err(|e| format!("{}: {e}", args.out.display()))?;
+fn run_slice(args: &SliceArgs) -> Result<SliceReport, Error> {
+    super::refuse_existing(&args.out, args.overwrite)?;
+    let inputs = flowmine::core::collect_inputs(&args.inputs)?;
+    let file = File::create(&args.out).map_err(Error::io(&args.out))?;
     match slice(&inputs, BufWriter::new(file)) {
         Ok((report, _)) => Ok(report),
-        Err(SliceError::Write(e)) => Err(format!("{}: {e}", args.out.display())),
-        Err(e) => Err(e.to_string()),
+        Err(SliceError::Write(e)) => Err(Error::io(&args.out)(e)),
+        Err(SliceError::Input(e)) => Err(e.into()),
     }
 }
 

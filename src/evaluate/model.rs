@@ -97,9 +97,9 @@ impl Model {
             return Err(bad(format!("not a flowmine model (format is {:?}, not {FORMAT:?})", header.format)));
         }
         if header.version != Some(VERSION) {
+            let version = header.version.map_or("missing".to_owned(), |v| v.to_string());
             return Err(bad(format!(
-                "model file version {:?}; this flowmine reads version {VERSION} (train the model again)",
-                header.version
+                "model file version {version}; this flowmine reads version {VERSION} (train the model again)"
             )));
         }
         let model: Model = serde_json::from_value(value).map_err(|e| bad(format!("damaged model: {e}")))?;

@@ -11,7 +11,7 @@ use std::io::BufWriter;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use flowmine_core::capture::input::{InputError, InputSet};
+use flowmine_core::capture::input::InputSet;
 use flowmine_core::flow::FlowBatch;
 use flowmine_core::label::clock::{OffsetEstimate, estimate_offset};
 use flowmine_core::label::dns::{DNS_PORT, dns_answers, match_dns};
@@ -19,42 +19,31 @@ use flowmine_core::label::filter::{FilterError, FilterReport, write_kept_packets
 use flowmine_core::label::matcher::{flow_addr, phone_addrs};
 use flowmine_core::label::strace::{Problem, parse_date, parse_utc_offset, pid_from_file_name};
 use flowmine_core::label::{Clock, MatchConfig, SocketTable, StraceLog, match_flows};
-use flowmine_core::scan::{ScanError, ScanOptions, ScanReport, scan_to_batch};
+use flowmine_core::scan::{ScanOptions, ScanReport, scan_to_batch};
 use polars::prelude::*;
 
-use crate::FlowsJob;
 use crate::store::PART_ROWS;
+use crate::store::StoreWriter;
 use crate::store::manifest::Manifest;
 use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::schema;
-use crate::store::{StoreError, StoreWriter};
+use crate::{Error, FlowsJob};
 
 /// Default widening of a socket's lifetime on each side: syscall and packet are never
 /// simultaneous, and a close is followed by the FIN exchange.
 pub const DEFAULT_TOLERANCE_NS: i64 = 2_000_000_000;
-/// Rows per part file of a labelled store, as for `flows`.
-
+/// What only labelling can get wrong; reading, scanning and storing fail with the
+/// crate's [`Error`].
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
     #[error(transparent)]
-    Input(#[from] InputError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Polars(#[from] PolarsError),
-    #[error(transparent)]
     Filter(#[from] FilterError),
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
     #[error("session: {0}")]
     Session(String),
     #[error("no line of the strace logs could be read ({lines} lines, first problem: {first})")]
     NothingParsed { lines: usize, first: String },
     #[error("clock offset: no connect/SYN or sendto/datagram pair found to estimate it from; give it in seconds")]
     NoOffsetPairs,
-    /// Unusable capture input when the scan was asked to be strict.
-    #[error("{0}")]
-    Damaged(String),
 }
 
 /// capture clock = phone clock + offset.
@@ -239,13 +228,16 @@ impl LabelJob {
     }
 
     /// Reads the strace logs; an error only when not one line of them parses.
-    pub fn read_straces(&self) -> Result<(StraceLog, Vec<StraceProblem>), LabelError> {
-        let mut log = StraceLog::default();
-        for (index, path) in self.straces.iter().enumerate() {
-            let bytes = std::fs::read(path).map_err(|source| LabelError::Io { path: path.clone(), source })?;
+    pub fn read_straces(&self) -> Result<(StraceLog, Vec<StraceProblem>), Error> {
+        let mut texts = Vec::with_capacity(self.straces.len());
+        for path in &self.straces {
+            let bytes = std::fs::read(path).map_err(Error::io(path))?;
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            log.add_file(&String::from_utf8_lossy(&bytes), index, pid_from_file_name(&name), self.clock);
+            texts.push((String::from_utf8_lossy(&bytes).into_owned(), pid_from_file_name(&name)));
         }
+        let files: Vec<(&str, Option<u32>)> = texts.iter().map(|(text, pid)| (text.as_str(), *pid)).collect();
+        let mut log = StraceLog::default();
+        log.add_files(&files, self.clock);
         let problems: Vec<StraceProblem> = log
             .problems
             .iter()
@@ -255,23 +247,17 @@ impl LabelJob {
             let first = problems.first().map_or("the logs are empty".to_owned(), |p| {
                 format!("{}:{}: {}", p.path.display(), p.line, p.problem.name())
             });
-            return Err(LabelError::NothingParsed { lines: log.lines, first });
+            return Err(LabelError::NothingParsed { lines: log.lines, first }.into());
         }
         Ok((log, problems))
     }
 
     /// Scans, parses, matches.
-    pub fn label(&self) -> Result<Labelled, LabelError> {
+    pub fn label(&self) -> Result<Labelled, Error> {
         let (log, problems) = self.read_straces()?;
         let sockets = SocketTable::from_calls(&log.calls);
         let inputs = flowmine_core::collect_inputs(&self.captures)?;
-        let (flows, scan) = scan_to_batch(&inputs, &self.options).map_err(|e| match e {
-            ScanError::Input(e) => LabelError::Input(e),
-            ScanError::Sink(never) => match never {},
-            strict @ ScanError::Strict { .. } => LabelError::Damaged(strict.to_string()),
-            // Labelling never resumes from a checkpoint.
-            state @ ScanError::State(_) => LabelError::Session(state.to_string()),
-        })?;
+        let (flows, scan) = scan_to_batch(&inputs, &self.options)?;
         let mut config =
             MatchConfig { offset_ns: 0, tolerance_ns: self.tolerance_ns, phone_addrs: self.phone_addrs.clone() };
         let estimate = match self.clock_offset {
@@ -337,7 +323,7 @@ impl LabelJob {
 
     /// The labelled rows the store gets, in the store's row schema plus `labeling_type`,
     /// `device` and `session`.
-    pub fn frame(&self, labelled: &Labelled) -> Result<DataFrame, LabelError> {
+    pub fn frame(&self, labelled: &Labelled) -> Result<DataFrame, Error> {
         let ctx =
             RowContext { label: None, input_paths: labelled.inputs.files.iter().map(|f| f.path.clone()).collect() };
         let mut df = batch_to_rows(labelled.flows.clone(), &ctx)?;
@@ -355,14 +341,18 @@ impl LabelJob {
 
     /// Labels the session into a store at `out`, and writes the app's packets to
     /// `filtered_pcap` if given.
-    pub fn to_store(
-        &self,
-        out: &Path,
-        overwrite: bool,
-        filtered_pcap: Option<&Path>,
-    ) -> Result<LabelOutcome, LabelError> {
+    pub fn to_store(&self, out: &Path, overwrite: bool, filtered_pcap: Option<&Path>) -> Result<LabelOutcome, Error> {
+        // Outputs are checked before the work, and the manifest is written last: a run
+        // that fails leaves no store that looks complete.
+        if let Some(path) = filtered_pcap {
+            check_output_dir(path)?;
+        }
         let labelled = self.label()?;
         let mut writer = StoreWriter::create(out, overwrite)?;
+        let pcap = match filtered_pcap {
+            Some(path) => Some(File::create(path).map_err(Error::io(path))?),
+            None => None,
+        };
         let df = self.frame(&labelled)?;
         let rows_written = df.height();
         let mut offset = 0;
@@ -374,18 +364,31 @@ impl LabelJob {
                 break;
             }
         }
+        let filtered = match pcap {
+            None => None,
+            Some(file) => {
+                let keep: Vec<bool> = labelled.labeling.iter().map(|l| l.is_app()).collect();
+                Some(
+                    write_kept_packets(&labelled.inputs, &labelled.flows, &keep, BufWriter::new(file))
+                        .map_err(LabelError::from)?,
+                )
+            }
+        };
         let mut flows_job = FlowsJob::new(self.captures.clone(), self.options.clone());
         flows_job.label = Some(self.app.clone());
         let manifest = Manifest::new(flows_job.parameters(), &labelled.scan, writer.parts().to_vec());
         let manifest_path = writer.finish(&manifest)?;
-        let filtered = match filtered_pcap {
-            None => None,
-            Some(path) => {
-                let file = File::create(path).map_err(|source| LabelError::Io { path: path.to_owned(), source })?;
-                let keep: Vec<bool> = labelled.labeling.iter().map(|l| l.is_app()).collect();
-                Some(write_kept_packets(&labelled.inputs, &labelled.flows, &keep, BufWriter::new(file))?)
-            }
-        };
         Ok(LabelOutcome { labelled, rows_written, manifest_path, filtered })
+    }
+}
+
+/// An output file can be created only in a directory that exists.
+pub fn check_output_dir(path: &Path) -> Result<(), Error> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) if !dir.is_dir() => Err(Error::Io {
+            path: path.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "its directory does not exist"),
+        }),
+        _ => Ok(()),
     }
 }

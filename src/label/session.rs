@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::{ClockOffset, LabelError, LabelJob, Unmatched};
+use crate::Error;
 
 /// The manifest as written; paths are relative to the manifest's directory.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,9 +43,9 @@ pub enum OffsetValue {
 }
 
 impl SessionFile {
-    pub fn read(path: &Path) -> Result<SessionFile, LabelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LabelError::Io { path: path.to_owned(), source })?;
-        toml::from_str(&text).map_err(|e| LabelError::Session(format!("{}: {e}", path.display())))
+    pub fn read(path: &Path) -> Result<SessionFile, Error> {
+        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        Ok(toml::from_str(&text).map_err(|e| LabelError::Session(format!("{}: {e}", path.display())))?)
     }
 
     /// The job the manifest describes, its relative paths resolved against `base`.
@@ -79,9 +80,9 @@ impl SessionFile {
 }
 
 /// Reads a manifest file and builds its job.
-pub fn load(path: &Path) -> Result<LabelJob, LabelError> {
+pub fn load(path: &Path) -> Result<LabelJob, Error> {
     let file = SessionFile::read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    file.to_job(base, &stem)
+    Ok(file.to_job(base, &stem)?)
 }

@@ -17,8 +17,65 @@ pub use writer::{RESUME_FILE, ResumePoint, Resumed, StoreError, StoreWriter};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
-/// Every Parquet file below `dir`, sorted by path (part files sort in write order).
+/// The part files of the complete flow store `dir`, in write order, checked as every
+/// reader needs them: a store is known by its manifest; a store without one is refused
+/// (an interrupted run's, or no store at all), as is a Parquet file the manifest does not
+/// list (a stray file would mix foreign rows in) and a part that is not the Parquet file
+/// the manifest describes. Errors say what is wrong in one line naming the file; callers
+/// add the store's path.
 pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+    if !dir.is_dir() {
+        return Err(invalid(format!(
+            "not a directory; a flow store is a directory with {MANIFEST_FILE} and Parquet parts"
+        )));
+    }
+    let manifest_path = dir.join(MANIFEST_FILE);
+    if !manifest_path.exists() {
+        return Err(invalid(if dir.join(RESUME_FILE).exists() {
+            format!(
+                "an unfinished store: the run writing it stopped at a checkpoint (no {MANIFEST_FILE}); resuming the run finishes it"
+            )
+        } else {
+            format!(
+                "not a flow store: a store has a {MANIFEST_FILE} (written last by flows, label or import-mirage) beside its Parquet parts"
+            )
+        }));
+    }
+    let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_path)?)
+        .map_err(|e| invalid(format!("{}: not a flow store manifest: {e}", manifest_path.display())))?;
+    for file in parquet_files(dir)? {
+        let listed = file.strip_prefix(dir).is_ok_and(|rel| manifest.parts.iter().any(|p| Path::new(&p.file) == rel));
+        if !listed {
+            return Err(invalid(format!(
+                "{}: not one of the store's parts ({MANIFEST_FILE} does not list it); move it out of the store",
+                file.display()
+            )));
+        }
+    }
+    manifest
+        .parts
+        .iter()
+        .map(|part| {
+            let path = dir.join(&part.file);
+            let rows = std::fs::File::open(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|f| ParquetReader::new(f).num_rows().map_err(|e| format!("not a Parquet file: {e}")))
+                .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+            if rows as u64 != part.rows {
+                return Err(invalid(format!(
+                    "{}: {rows} rows where {MANIFEST_FILE} says {}; the part was replaced",
+                    path.display(),
+                    part.rows
+                )));
+            }
+            Ok(path)
+        })
+        .collect()
+}
+
+/// Every Parquet file below `dir`.
+fn parquet_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     flowmine_core::walk::files_below(dir, |p| p.extension().is_some_and(|e| e == "parquet"))
 }
 

@@ -87,9 +87,9 @@ pub enum StoreError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("{}: {source}", path.display())]
     Polars { path: PathBuf, source: PolarsError },
-    #[error("{}: the store directory already holds files; pass --overwrite to replace the store", .0.display())]
+    #[error("{}: the store directory already holds files", .0.display())]
     NotEmpty(PathBuf),
-    #[error("{}: holds an interrupted run; pass --resume to finish it, or --overwrite to start again", .0.display())]
+    #[error("{}: holds an interrupted run", .0.display())]
     Interrupted(PathBuf),
     #[error("{}: cannot resume: {what}", path.display())]
     CannotResume { path: PathBuf, what: String },
@@ -135,7 +135,7 @@ impl StoreWriter {
             }
         }
         fs::create_dir_all(dir).map_err(io(dir))?;
-        debug_assert!(part_files(dir).map(|p| p.is_empty()).unwrap_or(true));
+        debug_assert!(part_files(dir).is_err(), "a new store has no manifest yet");
         Ok(StoreWriter { dir: dir.to_owned(), parts: Vec::new() })
     }
 

@@ -58,9 +58,8 @@ const EDGE: &[Expect] = &[
     // tcpdump: 22 TCP (PPTP control) + 1 GREv1 carrying PPP LCP (not IP: keyed by the GRE).
     ok("pptp.pcap", (23, 2072, 2072), 23, 2, &[]),
     // tshark: 30 IP packets, 70 CDP/loopback/keepalive frames that are not IP. 12 of the
-    // IP packets carry ICMP and PIM behind a Cisco MetaData header (GRE type 0x8909) that
-    // the decoder does not open, so they join the outer GRE flow (see the ignored test).
-    ok("various_gre.pcap", (100, 8444, 8444), 100, 1, &[(NonIp, 70)]),
+    // IP packets carry ICMP and PIM behind a Cisco MetaData header (GRE type 0x8909).
+    ok("various_gre.pcap", (100, 8444, 8444), 100, 4, &[(NonIp, 70)]),
     // Link layers: raw IP, SLL2, PPI, VLAN stacks, MPLS, PPPoE (tcpdump .out / tshark).
     ok("LINKTYPE_IPV4.pcap", (1, 57, 57), 1, 1, &[]),
     ok("LINKTYPE_IPV6.pcap", (1, 77, 77), 1, 1, &[]),
@@ -466,10 +465,22 @@ fn mpls_over_ppp_gives_the_traceroute_flows() {
 }
 
 #[test]
-#[ignore = "decoder: GRE protocol 0x8909 (Cisco MetaData) is not opened"]
 fn cisco_metadata_in_gre_gives_the_inner_flows() {
     // tshark: ICMP 172.17.1.54 <-> 172.17.1.55 (10 packets) and PIM hellos from each end
     // to 224.0.0.13, all behind GRE + CMD; the remaining 18 GRE keepalives stay as GRE.
+    // tcpdump -x shows the CMD behind GRE key 0x28: `0800 0101 0001 0000 45…`.
     let (flows, _) = common::scan_file(&common::capture("edge", "various_gre.pcap"), FlowConfig::unbounded());
-    assert_eq!(flows.len(), 4);
+    // A keepalive is a GRE packet to the sender inside one to the peer, so the inner and
+    // the plain replies make one GRE flow of 18 packets.
+    let mut got = describe(&flows);
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "gre 10.172.64.6:0 > 10.172.64.7:0 vlan 1213 via gre: 9+9",
+            "icmp 172.17.1.54:0 > 172.17.1.55:0 vlan 1213 via gre: 5+5",
+            "proto 103 172.17.1.54:0 > 224.0.0.13:0 vlan 1213 via gre: 1+0",
+            "proto 103 172.17.1.55:0 > 224.0.0.13:0 vlan 1213 via gre: 1+0",
+        ]
+    );
 }

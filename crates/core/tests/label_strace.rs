@@ -205,3 +205,62 @@ fn accepted_sockets_and_message_calls() {
         ]
     );
 }
+
+#[test]
+fn select_nfds_is_no_fd_and_a_failed_bind_binds_nothing() {
+    let log = parse(concat!(
+        "1.0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 46<TCP:[10.0.0.2:5000->1.2.3.4:443]>\n",
+        "1.5 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 47<UDP:[200]>\n",
+        "2.0 bind(47<UDP:[200]>, {sa_family=AF_INET, sin_port=htons(5353), sin_addr=inet_addr(\"10.0.0.2\")}, 16) = -1 EADDRINUSE (Address already in use)\n",
+        // nfds is 46 + 1 = 47, not a use of fd 47; the set's fd is not a use either.
+        "9.0 select(47, [46<TCP:[10.0.0.2:5000->1.2.3.4:443]>], NULL, NULL, NULL) = 1 (in [46])\n",
+        "9.5 pselect6(47, [46], NULL, NULL, NULL, NULL) = 1 (in [46])\n",
+    ));
+    let table = SocketTable::from_calls(&log.calls);
+    let seen: Vec<_> = table.sockets.iter().map(|s| (s.protocol, s.local, s.first_ts_ns, s.last_ts_ns)).collect();
+    assert_eq!(seen, [(6, ep("10.0.0.2", 5000), S, S), (17, None, 3 * S / 2, 2 * S)]);
+    assert_eq!(table.unresolved, 1, "the UDP socket never got its port");
+}
+
+#[test]
+fn unix_and_netlink_sockets_seen_by_inode_stay_what_they_are() {
+    let log = parse(concat!(
+        "1.0 socket(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC, 0) = 70<socket:[881001]>\n",
+        "1.1 connect(70<socket:[881001]>, {sa_family=AF_UNIX, sun_path=\"/dev/socket/dnsproxyd\"}, 110) = 0\n",
+        "1.2 socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 71<socket:[881002]>\n",
+        "1.3 sendto(71<socket:[881002]>, \"\\24\\0\", 20, 0, NULL, 0) = 20\n",
+        // A socket only ever shown by inode: its family is unknown, and counted.
+        "1.4 getsockopt(72<socket:[881003]>, SOL_SOCKET, SO_TYPE, [1], [4]) = 0\n",
+    ));
+    let table = SocketTable::from_calls(&log.calls);
+    assert!(table.sockets.is_empty(), "{:?}", table.sockets);
+    assert_eq!((table.unix_calls, table.other_socket_calls, table.unknown_sockets), (2, 2, 1));
+    assert_eq!(table.unix_paths.get("/dev/socket/dnsproxyd"), Some(&1));
+}
+
+#[test]
+fn fcntl_dupfd_and_close_range_are_followed() {
+    let log = parse(concat!(
+        "1.0 socket(AF_INET, SOCK_STREAM, IPPROTO_TCP) = 46<TCP:[10.0.0.2:5000->1.2.3.4:443]>\n",
+        "2.0 fcntl(46<TCP:[10.0.0.2:5000->1.2.3.4:443]>, F_DUPFD_CLOEXEC, 0) = 50\n",
+        "2.5 close(46<TCP:[10.0.0.2:5000->1.2.3.4:443]>) = 0\n",
+        // fd 50 holds the socket: this is a use of it.
+        "3.0 sendto(50, \"x\", 1, 0, NULL, 0) = 1\n",
+        "4.0 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 47<UDP:[10.0.0.2:6000]>\n",
+        "5.0 close_range(3, ~0U, 0) = 0\n",
+        // After close_range fd 47 and 50 hold nothing the log shows: not uses of the sockets.
+        "6.0 sendto(47, \"x\", 1, 0, NULL, 0) = 1\n",
+        "6.5 sendto(50, \"x\", 1, 0, NULL, 0) = 1\n",
+    ));
+    let table = SocketTable::from_calls(&log.calls);
+    let seen: Vec<_> = table.sockets.iter().map(|s| (s.protocol, s.first_ts_ns, s.last_ts_ns, s.closed)).collect();
+    assert_eq!(seen, [(6, S, 5 * S, true), (17, 4 * S, 5 * S, true)]);
+    // With CLOSE_RANGE_CLOEXEC nothing is closed.
+    let log = parse(concat!(
+        "1.0 socket(AF_INET, SOCK_DGRAM, IPPROTO_IP) = 47<UDP:[10.0.0.2:6000]>\n",
+        "2.0 close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) = 0\n",
+        "3.0 sendto(47, \"x\", 1, 0, NULL, 0) = 1\n",
+    ));
+    let table = SocketTable::from_calls(&log.calls);
+    assert_eq!((table.sockets[0].last_ts_ns, table.sockets[0].closed), (3 * S, false));
+}

@@ -19,6 +19,10 @@ pub enum InputError {
     Io { path: PathBuf, source: std::io::Error },
     #[error("no input given")]
     Empty,
+    /// A FIFO, socket or device given as an input: it cannot be mapped, and opening a
+    /// FIFO waits for a writer.
+    #[error("{}: not a regular file or directory", path.display())]
+    NotRegular { path: PathBuf },
 }
 
 fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
@@ -38,8 +42,8 @@ pub struct InputFile {
 #[derive(Debug, Clone, Default)]
 pub struct InputSet {
     pub files: Vec<InputFile>,
-    /// Files inside given directories that are not captures (by their magic), and links
-    /// that lead nowhere.
+    /// Files inside given directories that are not captures (by their magic), links
+    /// that lead nowhere, and what is not a regular file (FIFOs, sockets, devices).
     pub ignored: Vec<PathBuf>,
     /// Files a capture appliance is still writing (n2disk's `*.pcap.tmp`): not read; a
     /// later run picks them up under their final name.
@@ -58,8 +62,10 @@ pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
         let meta = std::fs::metadata(path).map_err(io_error(path))?;
         if meta.is_dir() {
             walk_dir(path, path, 0, &mut seen, &mut set)?;
-        } else {
+        } else if meta.is_file() {
             add_file(path, &mut seen.files, &mut set)?;
+        } else {
+            return Err(InputError::NotRegular { path: path.clone() });
         }
     }
     for f in &mut set.files {
@@ -124,6 +130,10 @@ fn walk_dir(root: &Path, dir: &Path, depth: usize, seen: &mut Seen, set: &mut In
         };
         if meta.is_dir() {
             walk_dir(root, &path, depth + 1, seen, set)?;
+        } else if !meta.is_file() {
+            // FIFOs, sockets, devices: opening a FIFO to read its magic would wait forever
+            // for a writer.
+            set.ignored.push(path);
         } else if looks_like_capture(&path) {
             add_file(&path, &mut seen.files, set)?;
         } else {
@@ -177,9 +187,16 @@ impl MappedFile {
         if len == 0 {
             return Ok(MappedFile { map: None });
         }
-        // SAFETY: the map is read-only and private to this process. A capture appliance
-        // may still append to the file; bytes past the length seen here are never read,
-        // and truncation while mapped is the one case that can fault (as with any mmap).
+        // SAFETY: `Mmap::map` is a read-only *shared* mapping (MAP_SHARED): the bytes are
+        // the page cache's, not a private copy. What another process does to the file
+        // while it is mapped (each case is tested below):
+        // - appending (a capture appliance still writing): the map keeps the length seen
+        //   here, so the new bytes are never read;
+        // - writing inside the mapped range: the new bytes show through the map. The
+        //   readers check every length against the slice, so such bytes can make them
+        //   read garbage (damage, counted) but never read outside the map;
+        // - truncating: touching a page past the new end raises SIGBUS and the process
+        //   dies. Do not truncate captures being read.
         let map = unsafe { Mmap::map(&file) }.map_err(io_error(path))?;
         // The file is read front to back once: ask for read-ahead and early reclaim.
         #[cfg(unix)]
@@ -200,8 +217,8 @@ impl MappedFile {
         let Some(map) = &self.map else { return };
         let (from, to) = (from.next_multiple_of(PAGE), to.min(map.len()) / PAGE * PAGE);
         if from < to {
-            // SAFETY: the map is a read-only mapping of a file: DONTNEED discards no data,
-            // a later access re-reads the same bytes from the file.
+            // SAFETY: the map is a read-only shared mapping of a file: DONTNEED discards no
+            // data, a later access reads the file's bytes again from the page cache.
             let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
         }
     }
@@ -224,6 +241,49 @@ mod tests {
         std::fs::write(root.path().join("a.pcap"), EMPTY_PCAP).unwrap();
         std::fs::write(root.path().join("notes.txt"), b"not a capture").unwrap();
         root
+    }
+
+    #[test]
+    fn the_map_is_shared_and_keeps_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.pcap");
+        std::fs::write(&path, EMPTY_PCAP).unwrap();
+        let mapped = MappedFile::open(&path).unwrap();
+        // Appended bytes are past the map: never seen.
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut file, &[0xee; 100]).unwrap();
+        assert_eq!(mapped.bytes(), &EMPTY_PCAP[..]);
+        // A write inside the mapped range shows through: the mapping is shared, not private.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, &[0x42], 20).unwrap();
+        assert_eq!(mapped.bytes()[20], 0x42);
+        assert_eq!(mapped.bytes().len(), EMPTY_PCAP.len());
+    }
+
+    /// Run by [`truncating_a_mapped_file_kills_the_reader`] in a process of its own.
+    #[test]
+    #[ignore = "dies of SIGBUS on purpose; run by truncating_a_mapped_file_kills_the_reader"]
+    fn read_after_truncation() {
+        let path = PathBuf::from(std::env::var_os("FLOWMINE_TRUNCATED").expect("run by the test below"));
+        std::fs::write(&path, vec![7u8; 3 * 4096]).unwrap();
+        let mapped = MappedFile::open(&path).unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_len(0).unwrap();
+        let byte = mapped.bytes()[2 * 4096];
+        println!("read {byte} after truncation");
+    }
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn truncating_a_mapped_file_kills_the_reader() {
+        use std::os::unix::process::ExitStatusExt;
+        let dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "capture::input::tests::read_after_truncation", "--ignored", "--nocapture"])
+            .env("FLOWMINE_TRUNCATED", dir.path().join("t.pcap"))
+            .output()
+            .unwrap();
+        const SIGBUS: i32 = 7; // Linux
+        assert_eq!(status.status.signal(), Some(SIGBUS), "{status:?}");
     }
 
     #[test]

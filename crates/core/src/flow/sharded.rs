@@ -249,6 +249,12 @@ fn max_open_per_shard(config: &FlowConfig) -> Option<usize> {
     config.max_flows.map(|n| n.div_ceil(SHARDS))
 }
 
+/// The cap on open flows a sharded table enforces for `FlowConfig::max_flows = n`: every
+/// shard holds up to its share, rounded up, so `n` rounded up to a multiple of [`SHARDS`].
+pub fn enforced_max_flows(n: usize) -> usize {
+    n.div_ceil(SHARDS).saturating_mul(SHARDS)
+}
+
 fn empty_inboxes() -> Vec<Vec<FlowPacket>> {
     (0..SHARDS).map(|_| Vec::new()).collect()
 }

@@ -64,10 +64,15 @@ pub struct SocketTable {
     pub other_socket_calls: u64,
     /// TCP/UDP sockets seen but never with a local port: they cannot be matched to a flow.
     pub unresolved: usize,
+    /// Sockets whose family or protocol never showed (only `socket:[inode]` decorations,
+    /// a raw socket, an accepted socket of an unknown listener): not labelled, counted.
+    pub unknown_sockets: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Family {
+    /// Not told yet: only a `socket:[inode]` decoration (`-y`) has shown the socket.
+    Unknown,
     /// Protocol 0 until a decoration or `socket()` tells it.
     Inet(u8),
     Unix,
@@ -131,7 +136,8 @@ impl SocketTable {
                     }
                     table.sockets.push(o.socket);
                 }
-                _ => {}
+                Family::Inet(_) | Family::Unknown => table.unknown_sockets += 1,
+                Family::Unix | Family::Other => {}
             }
         }
         table
@@ -142,9 +148,27 @@ fn failed(result: &str) -> bool {
     result.starts_with('-') || result.starts_with('?')
 }
 
+/// Calls whose first argument is not an fd (`select`'s is the highest fd + 1): the fds in
+/// their sets say nothing about when a socket was used.
+const FIRST_ARG_NOT_FD: &[&str] =
+    &["select", "_newselect", "pselect6", "pselect6_time64", "poll", "ppoll", "ppoll_time64"];
+
+/// `close_range(FIRST, LAST, FLAGS)`'s range, unless the flags only mark the fds
+/// close-on-exec; `~0U` is the highest fd.
+fn close_range(args: &str) -> Option<(i64, i64)> {
+    let mut parts = args.split(',').map(str::trim);
+    let fd = |s: &str| if s == "~0U" { Some(i64::from(u32::MAX)) } else { s.parse().ok() };
+    let (first, last) = (fd(parts.next()?)?, fd(parts.next()?)?);
+    let closes = parts.next().is_none_or(|flags| !flags.contains("CLOSE_RANGE_CLOEXEC"));
+    closes.then_some((first, last))
+}
+
 impl Builder {
     fn call(&mut self, call: &Call) {
         let name = call.name.as_str();
+        if FIRST_ARG_NOT_FD.contains(&name) {
+            return;
+        }
         let first = parse_fd(&call.args);
         match name {
             "socket" => {
@@ -168,13 +192,19 @@ impl Builder {
                     self.add_remote(id, addr, port, call.ts_ns, false);
                 }
             }
-            "dup" | "dup2" | "dup3" => {
-                let Some((old, deco)) = first else { return };
-                let Some(id) = self.object_for(old, deco.as_ref()) else { return };
-                if let Some((new, _)) = parse_fd(&call.result) {
-                    self.by_fd.insert(new, id);
+            "close_range" => {
+                let Some((low, high)) = close_range(&call.args).filter(|_| !failed(&call.result)) else { return };
+                let mut closed: Vec<(i64, usize)> =
+                    self.by_fd.iter().filter(|(fd, _)| (low..=high).contains(*fd)).map(|(&fd, &id)| (fd, id)).collect();
+                closed.sort_unstable();
+                for (fd, id) in closed {
+                    self.sight(id, call, None);
+                    self.objects[id].socket.closed = true;
+                    self.by_fd.remove(&fd);
                 }
             }
+            "fcntl" | "fcntl64" if call.args.contains("F_DUPFD") => self.dup(first, call),
+            "dup" | "dup2" | "dup3" => self.dup(first, call),
             _ => {
                 let Some((fd, deco)) = first else { return };
                 if deco == Some(Decoration::NotSocket) {
@@ -189,6 +219,15 @@ impl Builder {
                     self.by_fd.remove(&fd);
                 }
             }
+        }
+    }
+
+    /// `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD…)`: the new fd (the result) holds the socket too.
+    fn dup(&mut self, first: Option<(i64, Option<Decoration>)>, call: &Call) {
+        let Some((old, deco)) = first else { return };
+        let Some(id) = self.object_for(old, deco.as_ref()) else { return };
+        if let Some((new, _)) = parse_fd(&call.result) {
+            self.by_fd.insert(new, id);
         }
     }
 
@@ -286,9 +325,23 @@ impl Builder {
         match deco {
             Some(Decoration::Inode { family, inode }) => {
                 let o = &mut self.objects[id];
-                if let (Family::Inet(0), Family::Inet(p)) = (o.family, *family) {
-                    o.family = Family::Inet(p);
-                    o.socket.protocol = p;
+                match (o.family, *family) {
+                    (Family::Inet(0), Family::Inet(p)) => {
+                        o.family = Family::Inet(p);
+                        o.socket.protocol = p;
+                    }
+                    (Family::Unknown, known) => {
+                        o.family = known;
+                        if let Family::Inet(p) = known {
+                            o.socket.protocol = p;
+                        }
+                    }
+                    _ => {}
+                }
+                match o.family {
+                    Family::Unix => self.table.unix_calls += 1,
+                    Family::Other => self.table.other_socket_calls += 1,
+                    Family::Inet(_) | Family::Unknown => {}
                 }
                 o.socket.inode.get_or_insert(*inode);
                 self.by_inode.insert(*inode, id);
@@ -313,7 +366,7 @@ impl Builder {
             None => match self.objects[id].family {
                 Family::Unix => self.table.unix_calls += 1,
                 Family::Other => self.table.other_socket_calls += 1,
-                Family::Inet(_) => {}
+                Family::Inet(_) | Family::Unknown => {}
             },
         }
     }
@@ -321,8 +374,9 @@ impl Builder {
     fn apply_sockaddr(&mut self, id: usize, call: &Call) {
         let name = call.name.as_str();
         let Some(addr) = sockaddr(&call.args) else { return };
-        // Output arguments are only filled in when the call succeeds.
-        let output = matches!(name, "recvfrom" | "recvmsg" | "recvmmsg" | "getsockname" | "getpeername");
+        // Output arguments are only filled in when the call succeeds, and a failed `bind`
+        // leaves the socket unbound.
+        let output = matches!(name, "recvfrom" | "recvmsg" | "recvmmsg" | "getsockname" | "getpeername" | "bind");
         if output && failed(&call.result) {
             return;
         }
@@ -371,6 +425,7 @@ impl Builder {
 
 fn same_family(a: Family, b: Family) -> bool {
     match (a, b) {
+        (Family::Unknown, _) | (_, Family::Unknown) => true,
         (Family::Inet(x), Family::Inet(y)) => x == 0 || y == 0 || x == y,
         _ => a == b,
     }
@@ -435,8 +490,9 @@ fn parse_decoration(text: &str) -> Decoration {
     let protocol = match kind {
         "TCP" | "TCPv6" => PROTOCOL_TCP,
         "UDP" | "UDPv6" => PROTOCOL_UDP,
+        // `-y` shows every socket so, whatever its family: the fd's socket tells.
         "socket" => {
-            return inode.map_or(Decoration::Other, |inode| Decoration::Inode { family: Family::Inet(0), inode });
+            return inode.map_or(Decoration::Other, |inode| Decoration::Inode { family: Family::Unknown, inode });
         }
         k if k.starts_with("UNIX") => {
             let path = content.split_once('"').and_then(|(_, p)| p.rsplit_once('"')).map(|(p, _)| p.to_owned());

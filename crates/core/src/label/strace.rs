@@ -89,10 +89,30 @@ impl StraceLog {
     }
 
     /// Parses one log file's text and adds it. `file_pid` is the pid of a `-ff` file
-    /// (`FILE.<tid>`), used when lines carry no pid prefix.
+    /// (`FILE.<tid>`), used when lines carry no pid prefix. A `-tt` file starts on the
+    /// clock's date: the files of one `-ff` log go through [`StraceLog::add_files`].
     pub fn add_file(&mut self, text: &str, file: usize, file_pid: Option<u32>, clock: Clock) {
+        self.add_file_from_day(text, file, file_pid, clock, 0);
+    }
+
+    /// Parses the files of one log (`-ff`: one per thread, each `(text, file_pid)`), file
+    /// `i` being file `i` of the calls. With `-tt` the date is the day the log starts on,
+    /// and a thread's file whose first line is after midnight is on the next day: the log
+    /// starts at the first line that follows the longest pause between the files' first
+    /// times of day (a log shorter than a day has all its first lines on one arc of the
+    /// clock, the pause being the rest of it).
+    pub fn add_files(&mut self, files: &[(&str, Option<u32>)], clock: Clock) {
+        let firsts: Vec<Option<i64>> = files.iter().map(|(text, _)| first_time_of_day(text)).collect();
+        let start = log_start(&firsts);
+        for (file, ((text, pid), first)) in files.iter().zip(&firsts).enumerate() {
+            let next_day = matches!((first, start), (Some(f), Some(s)) if f < &s);
+            self.add_file_from_day(text, file, *pid, clock, if next_day { DAY_NS } else { 0 });
+        }
+    }
+
+    fn add_file_from_day(&mut self, text: &str, file: usize, file_pid: Option<u32>, clock: Clock, day_shift_ns: i64) {
         let mut pending: HashMap<Option<u32>, Call> = HashMap::new();
-        let mut day_shift_ns = 0i64;
+        let mut day_shift_ns = day_shift_ns;
         let mut last_tod_ns: Option<i64> = None;
         for (i, raw) in text.lines().enumerate() {
             let line_no = i + 1;
@@ -179,6 +199,29 @@ impl StraceLog {
 
 const DAY_NS: i64 = 86_400 * 1_000_000_000;
 const HALF_DAY_NS: i64 = DAY_NS / 2;
+
+/// The time of day of a file's first `-tt` line.
+fn first_time_of_day(text: &str) -> Option<i64> {
+    text.lines().find_map(|line| match parse_line(line.trim_end()) {
+        Ok(Parsed { time: Stamp::TimeOfDay(t), .. }) => Some(t),
+        _ => None,
+    })
+}
+
+/// The time of day the log starts at, given its files' first times of day: the one after
+/// the longest gap around the clock.
+fn log_start(firsts: &[Option<i64>]) -> Option<i64> {
+    let mut times: Vec<i64> = firsts.iter().flatten().copied().collect();
+    times.sort_unstable();
+    let last = *times.last()?;
+    // The gap before each time: from the previous one (the last one, a day earlier, for
+    // the first).
+    let mut best = (times[0] + DAY_NS - last, times[0]);
+    for pair in times.windows(2) {
+        best = best.max((pair[1] - pair[0], pair[1]));
+    }
+    Some(best.1)
+}
 
 /// The pid of a `strace -ff -o FILE` output file, named `FILE.<pid>`.
 pub fn pid_from_file_name(name: &str) -> Option<u32> {
@@ -407,6 +450,24 @@ mod tests {
         assert_eq!(log.calls[0].ts_ns, (18_388 * 86_400 + 21 * 3600 + 59 * 60 + 59) * 1_000_000_000 + 500_000_000);
         assert_eq!(log.calls[1].ts_ns - log.calls[0].ts_ns, 750_000_000);
         assert_eq!(log.calls[1].pid, Some(9));
+    }
+
+    #[test]
+    fn a_thread_file_that_starts_after_midnight_is_on_the_next_day() {
+        let clock = Clock::TimeOfDay { date_days: 18_388, utc_offset_s: 0 };
+        let main = "23:59:00 close(3) = 0\n00:01:00 close(4) = 0\n";
+        let thread = "00:00:30 close(5) = 0\n";
+        for order in [[(main, Some(1)), (thread, Some(2))], [(thread, Some(2)), (main, Some(1))]] {
+            let mut log = StraceLog::default();
+            log.add_files(&order, clock);
+            let times: Vec<(Option<u32>, i64)> = log.calls.iter().map(|c| (c.pid, c.ts_ns / 1_000_000_000)).collect();
+            let day = 18_388 * 86_400;
+            assert_eq!(times, [(Some(1), day + 86_340), (Some(2), day + 86_430), (Some(1), day + 86_460)]);
+        }
+        // Alone, a file starts on the date.
+        let mut log = StraceLog::default();
+        log.add_files(&[(thread, None)], clock);
+        assert_eq!(log.calls[0].ts_ns / 1_000_000_000, 18_388 * 86_400 + 30);
     }
 
     #[test]

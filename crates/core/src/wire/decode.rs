@@ -5,6 +5,7 @@
 //! VXLAN, Geneve, GTP-U) are opened so the key is the innermost 5-tuple; when an inner
 //! packet cannot be read the packet is keyed by its outer header instead of being lost.
 
+use super::cmd;
 use super::ethernet::{self, EthernetHeader};
 use super::geneve::{self, GeneveHeader};
 use super::gre::GreHeader;
@@ -217,6 +218,7 @@ fn ethertype_payload<'a>(mut ethertype: u16, mut rest: &'a [u8], vlan: &mut u16)
                 let (_, after) = PppoeHeader::parse(rest)?;
                 return ppp_payload(after);
             }
+            ethernet::ETHERTYPE_CISCO_METADATA => (ethertype, rest) = cmd::after_ethernet(rest)?,
             _ => return Err(SkipReason::NonIp),
         }
     }
@@ -353,8 +355,18 @@ fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<(
         meta.l4_payload_len = l4_len;
         return Ok((meta, ctx.offset(l4)));
     }
-    let headers_end = transport(&mut meta, l4, l4_len, ctx, depth)?;
-    Ok((meta, headers_end))
+    let ip_only = meta;
+    match transport(&mut meta, l4, l4_len, ctx, depth) {
+        // A first fragment whose transport header cannot be read (cut by the snap length,
+        // or garbage) is keyed by addresses and protocol with ports 0, as a tiny one is:
+        // skipped, it would leave its later fragments unmatched, or joined to an earlier
+        // datagram of the same identity that the fragment table still remembers.
+        Err(_) if matches!(ip_only.fragment, Fragment::First(_)) => {
+            Ok((PacketMeta { l4_payload_len: 0, ..ip_only }, ctx.offset(l4)))
+        }
+        Err(skip) => Err(skip),
+        Ok(headers_end) => Ok((meta, headers_end)),
+    }
 }
 
 /// Fills ports, TCP fields and the payload length; opens tunnels where the payload is one.
@@ -446,6 +458,10 @@ fn ip_tunnel(outer: &PacketMeta, l4: &[u8], ctx: &Ctx, depth: u8) -> Option<(Pac
 
 fn gre_payload(protocol: u16, payload: &[u8], outer: &PacketMeta, ctx: &Ctx, depth: u8) -> Option<(PacketMeta, usize)> {
     let mut ignored_vlan = 0;
+    let (protocol, payload) = match protocol {
+        ethernet::ETHERTYPE_CISCO_METADATA => cmd::after_gre(payload).ok()?,
+        _ => (protocol, payload),
+    };
     let (kind, inner) = match protocol {
         ethernet::ETHERTYPE_IPV4 => (L3::V4, payload),
         ethernet::ETHERTYPE_IPV6 => (L3::V6, payload),
@@ -597,6 +613,22 @@ mod tests {
         assert_eq!((m.protocol, m.src_port, m.dst_port), (PROTOCOL_TCP, 0, 0));
         assert_eq!((m.ip_len, m.l4_payload_len, m.tcp_flags), (36, 0, 0));
         assert!(matches!(m.fragment, Fragment::First(FragmentId { id: 0xa0, protocol: 6, .. })));
+    }
+
+    #[test]
+    fn unreadable_first_fragment_keys_its_datagram_without_ports() {
+        // A first fragment (MF) of 40 bytes of TCP whose data offset is 2 words: no header.
+        let mut p = vec![0x45, 0, 0, 60, 0x12, 0x34, 0x20, 0x00, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+        p.extend_from_slice(&[0x13, 0x89, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x20, 0x02]);
+        p.resize(60, 0);
+        let first = decode(linktype::RAW, &p, 60).unwrap();
+        assert_eq!((first.protocol, first.src_port, first.dst_port, first.l4_payload_len), (6, 0, 0, 0));
+        // In a flow, so the fragment table records its identity anew (the key of an
+        // earlier datagram with that identity is replaced, not left for its fragments).
+        assert!(matches!(first.fragment, Fragment::First(FragmentId { id: 0x1234, protocol: 6, .. })));
+        // Not a fragment: the same bytes are a malformed header.
+        p[6] = 0;
+        assert_eq!(decode(linktype::RAW, &p, 60).unwrap_err(), SkipReason::MalformedHeader);
     }
 
     #[test]

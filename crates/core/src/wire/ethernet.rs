@@ -17,6 +17,8 @@ pub const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
 pub const ETHERTYPE_TEB: u16 = 0x6558;
 /// GRE protocol type for PPP (PPTP's enhanced GRE).
 pub const ETHERTYPE_PPP: u16 = 0x880b;
+/// Cisco MetaData (a Security Group Tag before the packet, see `cmd.rs`).
+pub const ETHERTYPE_CISCO_METADATA: u16 = 0x8909;
 
 /// The 14-byte Ethernet II header.
 #[derive(FromBytes, KnownLayout, Immutable, Unaligned, Debug)]

@@ -7,6 +7,7 @@
 //! The wire layer knows nothing of flows.
 
 pub mod ah;
+pub mod cmd;
 pub mod decode;
 pub mod ethernet;
 pub mod geneve;
