@@ -368,10 +368,15 @@ impl<'a> Watch<'a> {
             self.disconnected = Some((since, said));
             self.reconnected(&mut |_| {});
         }
-        phone
+        let present = phone
             .stop_strace(&self.stracers, self.logs)
             .map_err(|e| CollectError::Strace(format!("cannot stop strace on the phone: {}", said(e))))?;
         for p in &self.processes {
+            if !present.contains(&p.strace) {
+                // strace found the process gone when it came to attach.
+                self.notes.push(format!("pid {} ({}): strace wrote no log", p.pid, p.name));
+                continue;
+            }
             let remote = format!("{}/{}", self.logs, p.strace);
             phone.pull(&remote, &dir.join(&p.strace)).map_err(|e| CollectError::Pull {
                 serial: phone.serial.clone(),

@@ -230,19 +230,17 @@ impl<'t> Phone<'t> {
     }
 
     /// Stops the stracers with SIGINT (they detach and flush), waits up to 5 s for them
-    /// to exit, and makes the logs readable for `adb pull`.
-    pub fn stop_strace(&self, strace_pids: &[u32], logs_dir: &str) -> Result<(), AdbFailure> {
-        if strace_pids.is_empty() {
-            return Ok(());
-        }
+    /// to exit, makes the logs readable for `adb pull` and returns the files of `logs_dir`.
+    pub fn stop_strace(&self, strace_pids: &[u32], logs_dir: &str) -> Result<Vec<String>, AdbFailure> {
         let pids: Vec<String> = strace_pids.iter().map(u32::to_string).collect();
         let pids = pids.join(" ");
+        let dir = sh_quote(logs_dir);
         let cmd = format!(
-            "kill -INT {pids} 2>/dev/null; i=0; for p in {pids}; do \
-             while [ $i -lt 50 ] && kill -0 $p 2>/dev/null; do sleep 0.1; i=$((i+1)); done; done; chmod 644 {}/*",
-            sh_quote(logs_dir)
+            "for p in {pids}; do kill -INT $p 2>/dev/null; done; i=0; for p in {pids}; do \
+             while [ $i -lt 50 ] && kill -0 $p 2>/dev/null; do sleep 0.1; i=$((i+1)); done; done; \
+             cd {dir} && chmod 644 * 2>/dev/null; ls"
         );
-        self.su(&cmd).map(drop)
+        Ok(self.su(&cmd)?.split_whitespace().map(str::to_owned).collect())
     }
 
     /// Copies a file from the phone.

@@ -74,7 +74,8 @@ impl Tools {
         }
         let stderr = String::from_utf8_lossy(&out.stderr);
         let said = first_line(&stderr).or_else(|| first_line(&stdout)).unwrap_or_else(|| format!("{}", out.status));
-        if said.starts_with("error:") && DISCONNECTED.iter().any(|d| said.contains(d)) {
+        let from_adb = said.starts_with("error:") || said.starts_with("adb:");
+        if from_adb && DISCONNECTED.iter().any(|d| said.contains(d)) {
             Err(AdbFailure::Disconnected(said))
         } else {
             Err(AdbFailure::Failed(said))
