@@ -398,3 +398,48 @@ fn a_batch_records_each_app_and_goes_on_after_a_failure() {
     assert!(name.starts_with(&format!("{APP}-")) && name.ends_with('Z'), "{name}");
     assert_eq!(manifest(&sessions[0])["session"].as_str(), Some(name.as_str()));
 }
+
+#[test]
+fn launch_serial_device_snaplen_filter_and_phone_interface() {
+    let log = repo("testdata/label/signal/signal.strace");
+    let fake =
+        Fake::steady().set("processes", json!([{"pid": 5120, "name": APP, "from": "launch", "log": {"path": log}}]));
+    let line = error_line(&fake.collect(&["--app", APP, "--serial", "R58XXXXXXXX", "--duration", "1"]));
+    assert!(line.contains("adb does not see phone R58XXXXXXXX"), "{line}");
+
+    let out = fake.collect(&[
+        "--app",
+        APP,
+        "--session",
+        "s1",
+        "--duration",
+        "1.5",
+        "--launch",
+        "--serial",
+        "R58M41ABCDE",
+        "--snaplen",
+        "96",
+        "--filter",
+        "tcp or udp",
+        "--device",
+        "Samsung A51",
+        "--phone-iface",
+        "wlan1",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("collect: launched {APP}")), "{stderr}");
+    let args = fake.tcpdump_args();
+    assert!(args.windows(2).any(|w| w == ["-s", "96"]), "{args:?}");
+    assert_eq!(args.last().map(String::as_str), Some("tcp or udp"));
+    let session = fake.out().join("s1");
+    let m = manifest(&session);
+    assert_eq!(m["device"].as_str(), Some("Samsung A51"));
+    assert_eq!(m["collect"]["snaplen"].as_integer(), Some(96));
+    // wlan1 shows no address: none recorded, the labelling takes the sockets' own.
+    assert_eq!(m["phone_ip"].as_array().map(Vec::len), Some(0));
+    let notes: Vec<&str> = m["notes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(notes.contains(&format!("{APP} launched by collect").as_str()), "{notes:?}");
+    assert!(notes.iter().any(|n| n.starts_with("the phone showed no address on wlan1")), "{notes:?}");
+    assert_labels_truth(&session);
+}
