@@ -319,8 +319,7 @@ fn strace_is_pushed_when_the_phone_has_none() {
     assert!(line.contains("strace is not on phone R58M41ABCDE") && line.contains("--strace-binary"), "{line}");
     assert!(!fake.out().join("s1").exists(), "nothing started");
 
-    let binary = fake.dir.path().join("strace-arm64");
-    std::fs::copy(repo("tests/fakes/phone.py"), &binary).unwrap();
+    let binary = repo("tests/fakes/phone-strace");
     let out = fake.collect(&[
         "--app",
         APP,

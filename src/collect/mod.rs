@@ -27,6 +27,8 @@ use tools::{AdbFailure, Tcpdump, Tools, sh_quote};
 pub const CAPTURE_FILE: &str = "capture.pcap";
 /// How often the app's processes are looked up (restarts are followed this fast).
 const POLL: Duration = Duration::from_millis(250);
+/// How long a launched app gets to show its first process.
+const LAUNCH_WAIT: Duration = Duration::from_secs(10);
 /// How long tcpdump gets to open the interface, and to flush and exit after SIGINT.
 const TCPDUMP_WAIT: Duration = Duration::from_secs(5);
 
@@ -151,24 +153,22 @@ pub fn run(
     let clock_start = measure_clock(&phone, job.clock_rounds, "start", &mut notes);
     let filter = job.filter.clone().unwrap_or_else(|| host_filter(&addrs));
     if addrs.is_empty() {
-        notes.push(format!("the phone showed no address on {}: the capture is not filtered", job.phone_iface));
+        let unfiltered = if job.filter.is_none() { ": the capture is not filtered" } else { "" };
+        notes.push(format!("the phone showed no address on {}{unfiltered}", job.phone_iface));
     }
     let capture = dir.join(CAPTURE_FILE);
-    let tcpdump = tools.start_tcpdump(&tcpdump_args(job, &capture, &filter), TCPDUMP_WAIT)?;
+    let mut tcpdump = tools.start_tcpdump(&tcpdump_args(job, &capture, &filter), TCPDUMP_WAIT)?;
     say(&format!("tcpdump: capturing on {} into {}", job.interface, capture.display()));
 
     let mut watch =
         Watch { phone: Some(&phone), app: &job.app, strace: &strace, logs: &phone_logs, ..Watch::default() };
-    let watched = watch.run(job, tcpdump, stop, say);
+    let watched = watch.run(job, &mut tcpdump, stop, say).and_then(|ended| watch.finish(&dir, job).map(|()| ended));
     notes.append(&mut watch.notes);
-    let (tcpdump, ended) = match watched {
-        Ok(t) => t,
-        Err((cause, tcpdump)) => return Err(stopped(cause, &dir, &capture, tcpdump, &watch.pulled)),
+    let ended = match watched {
+        Ok(ended) => ended,
+        Err(cause) => return Err(stopped(cause, &dir, &capture, tcpdump, &watch.pulled)),
     };
-    let clock_end = match watch.finish(&dir, job) {
-        Ok(()) => measure_clock(&phone, job.clock_rounds, "end", &mut notes),
-        Err(cause) => return Err(stopped(cause, &dir, &capture, Some(tcpdump), &watch.pulled)),
-    };
+    let clock_end = measure_clock(&phone, job.clock_rounds, "end", &mut notes);
     let (clean, tcpdump_said) = tcpdump.stop(TCPDUMP_WAIT);
     if !clean {
         notes.push("tcpdump did not exit on SIGINT and was killed: the capture may lack its last packets".into());
@@ -230,15 +230,19 @@ struct Watch<'a> {
     pulled: Vec<String>,
 }
 
-type Watched = Result<(Tcpdump, SystemTime), (CollectError, Option<Tcpdump>)>;
-
 impl<'a> Watch<'a> {
     fn phone(&self) -> &'a Phone<'a> {
         self.phone.expect("set")
     }
 
     /// Polls the app's processes until the end of the session.
-    fn run(&mut self, job: &CollectJob, mut tcpdump: Tcpdump, stop: &AtomicBool, say: &mut dyn FnMut(&str)) -> Watched {
+    fn run(
+        &mut self,
+        job: &CollectJob,
+        tcpdump: &mut Tcpdump,
+        stop: &AtomicBool,
+        say: &mut dyn FnMut(&str),
+    ) -> Result<SystemTime, CollectError> {
         let start = Instant::now();
         let mut launched = false;
         loop {
@@ -251,37 +255,46 @@ impl<'a> Watch<'a> {
                 break;
             }
             if !tcpdump.running() {
-                let (_, said) = tcpdump.stop(TCPDUMP_WAIT);
-                let last = said.into_iter().rfind(|l| l.starts_with("tcpdump:")).unwrap_or_default();
-                return Err((CollectError::Tcpdump(format!("it stopped during the session {last}")), None));
+                let last = tcpdump.said().into_iter().rfind(|l| l.starts_with("tcpdump:")).unwrap_or_default();
+                return Err(CollectError::Tcpdump(format!("it stopped during the session {last}")));
             }
             match self.phone().processes(self.app) {
-                Ok(list) => {
+                Ok(mut list) => {
                     self.reconnected(say);
                     if list.is_empty() && self.processes.is_empty() && job.launch && !launched {
                         launched = true;
-                        if let Err(e) = self.phone().launch(self.app) {
-                            return Err((e, Some(tcpdump)));
-                        }
+                        self.phone().launch(self.app)?;
                         say(&format!("launched {}", self.app));
                         self.notes.push(format!("{} launched by collect", self.app));
+                        list = self.started_processes(stop);
                     }
-                    if let Err(e) = self.follow(&list, say) {
-                        return Err((e, Some(tcpdump)));
-                    }
+                    self.follow(&list, say)?;
                 }
                 Err(AdbFailure::Disconnected(said)) => self.disconnect(said, say),
                 Err(AdbFailure::Failed(said)) => {
                     self.notes.push(format!("at {}: ps failed: {said}", clock_time(now())))
                 }
-                Err(AdbFailure::Spawn(e)) => return Err((e, Some(tcpdump))),
+                Err(AdbFailure::Spawn(e)) => return Err(e),
             }
             sleep_unless(POLL, stop);
         }
         if self.processes.is_empty() {
             self.notes.push(format!("{} never ran during the session: no strace log", self.app));
         }
-        Ok((tcpdump, SystemTime::now()))
+        Ok(SystemTime::now())
+    }
+
+    /// The app's processes once a launch has started them (strace attaches to them at
+    /// once, not a poll later); none after [`LAUNCH_WAIT`].
+    fn started_processes(&self, stop: &AtomicBool) -> Vec<(u32, String)> {
+        let start = Instant::now();
+        while start.elapsed() < LAUNCH_WAIT && !stop.load(Ordering::Relaxed) {
+            match self.phone().processes(self.app) {
+                Ok(list) if !list.is_empty() => return list,
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+        Vec::new()
     }
 
     fn disconnect(&mut self, said: String, say: &mut dyn FnMut(&str)) {
@@ -331,10 +344,17 @@ impl<'a> Watch<'a> {
             }
             let file = format!("{}.strace.{pid}", self.app);
             let log = format!("{}/{file}", self.logs);
-            let stracer = self
-                .phone()
-                .attach_strace(self.strace, *pid, &log)
-                .map_err(|e| CollectError::Strace(format!("cannot attach to pid {pid} ({name}): {}", said(e))))?;
+            let stracer = match self.phone().attach_strace(self.strace, *pid, &log) {
+                Ok(stracer) => stracer,
+                // Attached at the first poll after adb is back.
+                Err(AdbFailure::Disconnected(said)) => {
+                    self.disconnect(said, say);
+                    return Ok(());
+                }
+                Err(e) => {
+                    return Err(CollectError::Strace(format!("cannot attach to pid {pid} ({name}): {}", said(e))));
+                }
+            };
             let again = if self.processes.is_empty() { "" } else { " (a new process or a restart)" };
             say(&format!("strace attached to pid {pid} ({name}){again}"));
             if !self.processes.is_empty() {
@@ -391,16 +411,8 @@ impl<'a> Watch<'a> {
 
 /// The error of a session that failed after the capture started, with what it left on disk:
 /// tcpdump is stopped cleanly first, so the capture is complete.
-fn stopped(
-    cause: CollectError,
-    dir: &Path,
-    capture: &Path,
-    tcpdump: Option<Tcpdump>,
-    pulled: &[String],
-) -> CollectError {
-    if let Some(t) = tcpdump {
-        t.stop(TCPDUMP_WAIT);
-    }
+fn stopped(cause: CollectError, dir: &Path, capture: &Path, tcpdump: Tcpdump, pulled: &[String]) -> CollectError {
+    tcpdump.stop(TCPDUMP_WAIT);
     let capture_state = match count_packets(capture) {
         Ok(n) => format!("{CAPTURE_FILE} ({n} packets)"),
         Err(e) => format!("{CAPTURE_FILE} (unreadable: {e})"),

@@ -12,6 +12,8 @@ import fakelib
 sc = fakelib.scenario()
 name = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
+if args[:1] == ["--as"]:
+    name, args = args[1], args[2:]
 
 
 def su():
@@ -80,14 +82,17 @@ def strace():
     if proc is None or not fakelib.alive(proc):
         print(f"strace: attach: ptrace(PTRACE_SEIZE, {pid}): No such process", file=sys.stderr)
         sys.exit(1)
-    stop = []
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    fakelib.write_time(f"traced.{pid}", time.time())
+    started = time.time()
+    fakelib.write_time(f"traced.{pid}", started)
     with open(out, "w") as log:
         log.writelines(fakelib.log_segment(sc, proc["log"]))
         log.flush()
-        while not stop:
+        stop = []
+        signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        # Also ends with the session's capture: a stop signal sent before the handlers
+        # were set was ignored, and nothing must outlive the test.
+        while not stop and (fakelib.read_time("capture_stop") or 0) < started:
             if not fakelib.alive(proc):
                 log.write(f"[pid {pid:5}] {time.time() - sc.get('clock_behind', 0.0):.6f} +++ killed by SIGKILL +++\n")
                 return
