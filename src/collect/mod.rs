@@ -20,7 +20,7 @@ use flowmine_core::capture::{Damage, Reader};
 
 use clock::{ClockOffset, tightest};
 use manifest::{Manifest, Process, Record};
-use phone::{Phone, STRACE_OPTIONS, now};
+use phone::{Phone, Props, STRACE_OPTIONS, now};
 use tools::{AdbFailure, Tcpdump, Tools, sh_quote};
 
 /// The capture's file name in a session folder.
@@ -134,6 +134,90 @@ pub fn run(
     stop: &AtomicBool,
     say: &mut dyn FnMut(&str),
 ) -> Result<Session, CollectError> {
+    let ready = check(job, tools)?;
+    let phone = &ready.phone;
+    let started = SystemTime::now();
+    let name = job.session.clone().unwrap_or_else(|| format!("{}-{}", job.app, utc(started, "%Y%m%dT%H%M%SZ")));
+    let dir = job.out.join(&name);
+    let phone_logs = format!("{}/{name}", job.phone_dir);
+    phone.su(&format!("mkdir -p {}", sh_quote(&phone_logs))).map_err(|e| {
+        CollectError::Check(format!("cannot create {phone_logs} on phone {}: {}", phone.serial, said(e)))
+    })?;
+    let mut notes = job.notes.clone();
+    let clock_start = measure_clock(phone, job.clock_rounds, "start", &mut notes);
+    let filter = job.filter.clone().unwrap_or_else(|| host_filter(&ready.addrs));
+    if ready.addrs.is_empty() {
+        let unfiltered = if job.filter.is_none() { ": the capture is not filtered" } else { "" };
+        notes.push(format!("the phone showed no address on {}{unfiltered}", job.phone_iface));
+    }
+    create_session_dir(&dir)?;
+    let capture = dir.join(CAPTURE_FILE);
+    let mut tcpdump = tools.start_tcpdump(&tcpdump_args(job, &capture, &filter), TCPDUMP_WAIT).inspect_err(|_| {
+        // Nothing was captured: no empty folder is left behind.
+        let _ = std::fs::remove_dir(&dir);
+    })?;
+    say(&format!("tcpdump: capturing on {} into {}", job.interface, capture.display()));
+
+    let mut watch =
+        Watch { phone: Some(phone), app: &job.app, strace: &ready.strace, logs: &phone_logs, ..Watch::default() };
+    let watched = watch.run(job, &mut tcpdump, stop, say).and_then(|ended| watch.finish(&dir, job).map(|()| ended));
+    notes.append(&mut watch.notes);
+    let ended = match watched {
+        Ok(ended) => ended,
+        Err(cause) => return Err(stopped(cause, &dir, &capture, tcpdump, &watch.pulled)),
+    };
+    let clock_end = measure_clock(phone, job.clock_rounds, "end", &mut notes);
+    let (clean, tcpdump_said) = tcpdump.stop(TCPDUMP_WAIT);
+    if !clean {
+        notes.push("tcpdump did not exit on SIGINT and was killed: the capture may lack its last packets".into());
+    }
+    let record = Record {
+        started: utc(started, "%Y-%m-%dT%H:%M:%S%.3fZ"),
+        ended: utc(ended, "%Y-%m-%dT%H:%M:%S%.3fZ"),
+        duration_s: ended.duration_since(started).unwrap_or_default().as_secs_f64(),
+        phone_serial: phone.serial.clone(),
+        phone_manufacturer: ready.props.manufacturer.clone(),
+        phone_model: ready.props.model.clone(),
+        android_version: ready.props.android.clone(),
+        ap_interface: job.interface.clone(),
+        snaplen: job.snaplen,
+        bpf_filter: filter,
+        capture_packets: count_packets(&capture)?,
+        tcpdump_said: tcpdump_said.into_iter().filter(|l| l.contains("packets")).collect(),
+        strace_version: ready.strace_version.clone(),
+        strace_options: STRACE_OPTIONS.to_owned(),
+        clock_start,
+        clock_end,
+        processes: watch.processes,
+    };
+    let manifest = Manifest {
+        app: job.app.clone(),
+        app_version: phone.app_version(&job.app),
+        device: job.device.clone().unwrap_or_else(|| ready.props.device_name()),
+        session: name,
+        phone_ip: ready.addrs.iter().map(IpAddr::to_string).collect(),
+        capture: vec![CAPTURE_FILE.to_owned()],
+        strace: watch.pulled,
+        clock_offset: session_offset(clock_start, clock_end, &mut notes),
+        notes,
+        collect: record,
+    };
+    let manifest_path = manifest.write(&dir)?;
+    Ok(Session { dir, manifest_path, manifest })
+}
+
+/// A phone and an AP that passed the checks.
+struct Ready<'t> {
+    phone: Phone<'t>,
+    /// strace's path on the phone, and its version line.
+    strace: String,
+    strace_version: String,
+    props: Props,
+    addrs: Vec<IpAddr>,
+}
+
+/// The checks before a session, in the order a user fixes them; each error says what to do.
+fn check<'t>(job: &CollectJob, tools: &'t Tools) -> Result<Ready<'t>, CollectError> {
     let phone = Phone::connect(tools, job.serial.as_deref())?;
     phone.check_root()?;
     let (strace, strace_version) = phone.find_strace(&job.phone_dir, job.strace_binary.as_deref())?;
@@ -141,74 +225,7 @@ pub fn run(
     check_interface(tools, &job.interface)?;
     let props = phone.props();
     let addrs = phone.addresses(&job.phone_iface);
-    let started = SystemTime::now();
-    let name = job.session.clone().unwrap_or_else(|| format!("{}-{}", job.app, utc(started, "%Y%m%dT%H%M%SZ")));
-    let dir = job.out.join(&name);
-    create_session_dir(&dir)?;
-    let phone_logs = format!("{}/{name}", job.phone_dir);
-    phone.su(&format!("mkdir -p {}", sh_quote(&phone_logs))).map_err(|e| {
-        CollectError::Check(format!("cannot create {phone_logs} on phone {}: {}", phone.serial, said(e)))
-    })?;
-    let mut notes = job.notes.clone();
-    let clock_start = measure_clock(&phone, job.clock_rounds, "start", &mut notes);
-    let filter = job.filter.clone().unwrap_or_else(|| host_filter(&addrs));
-    if addrs.is_empty() {
-        let unfiltered = if job.filter.is_none() { ": the capture is not filtered" } else { "" };
-        notes.push(format!("the phone showed no address on {}{unfiltered}", job.phone_iface));
-    }
-    let capture = dir.join(CAPTURE_FILE);
-    let mut tcpdump = tools.start_tcpdump(&tcpdump_args(job, &capture, &filter), TCPDUMP_WAIT)?;
-    say(&format!("tcpdump: capturing on {} into {}", job.interface, capture.display()));
-
-    let mut watch =
-        Watch { phone: Some(&phone), app: &job.app, strace: &strace, logs: &phone_logs, ..Watch::default() };
-    let watched = watch.run(job, &mut tcpdump, stop, say).and_then(|ended| watch.finish(&dir, job).map(|()| ended));
-    notes.append(&mut watch.notes);
-    let ended = match watched {
-        Ok(ended) => ended,
-        Err(cause) => return Err(stopped(cause, &dir, &capture, tcpdump, &watch.pulled)),
-    };
-    let clock_end = measure_clock(&phone, job.clock_rounds, "end", &mut notes);
-    let (clean, tcpdump_said) = tcpdump.stop(TCPDUMP_WAIT);
-    if !clean {
-        notes.push("tcpdump did not exit on SIGINT and was killed: the capture may lack its last packets".into());
-    }
-    let packets = count_packets(&capture)?;
-    let manifest = Manifest {
-        app: job.app.clone(),
-        app_version: phone.app_version(&job.app),
-        device: job
-            .device
-            .clone()
-            .unwrap_or_else(|| format!("{} {}", props.manufacturer, props.model).trim().to_owned()),
-        session: name,
-        phone_ip: addrs.iter().map(IpAddr::to_string).collect(),
-        capture: vec![CAPTURE_FILE.to_owned()],
-        strace: watch.pulled.clone(),
-        clock_offset: session_offset(clock_start, clock_end, &mut notes),
-        notes,
-        collect: Record {
-            started: utc(started, "%Y-%m-%dT%H:%M:%S%.3fZ"),
-            ended: utc(ended, "%Y-%m-%dT%H:%M:%S%.3fZ"),
-            duration_s: ended.duration_since(started).unwrap_or_default().as_secs_f64(),
-            phone_serial: phone.serial.clone(),
-            phone_manufacturer: props.manufacturer,
-            phone_model: props.model,
-            android_version: props.android,
-            ap_interface: job.interface.clone(),
-            snaplen: job.snaplen,
-            bpf_filter: filter,
-            capture_packets: packets,
-            tcpdump_said: tcpdump_said.into_iter().filter(|l| l.contains("packets")).collect(),
-            strace_version,
-            strace_options: STRACE_OPTIONS.to_owned(),
-            clock_start,
-            clock_end,
-            processes: watch.processes,
-        },
-    };
-    let manifest_path = manifest.write(&dir)?;
-    Ok(Session { dir, manifest_path, manifest })
+    Ok(Ready { phone, strace, strace_version, props, addrs })
 }
 
 /// The session loop and its state: which processes are traced, whether adb reaches the phone.

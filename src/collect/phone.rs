@@ -26,6 +26,13 @@ pub struct Props {
     pub android: String,
 }
 
+impl Props {
+    /// "manufacturer model", the default `device` column.
+    pub fn device_name(&self) -> String {
+        format!("{} {}", self.manufacturer, self.model).trim().to_owned()
+    }
+}
+
 /// One clock reading: the AP's clock before and after the phone's answer, in seconds.
 #[derive(Debug, Clone, Copy)]
 pub struct ClockSample {
