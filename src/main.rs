@@ -42,6 +42,8 @@ enum Command {
     Evaluate(Box<cmd::evaluate::EvaluateArgs>),
     /// Label flows with a model saved by `evaluate`.
     Predict(cmd::predict::PredictArgs),
+    /// Record an Android session: tcpdump on the AP, strace on the app, a folder for `label`.
+    Collect(Box<cmd::collect::CollectArgs>),
 }
 
 /// mimalloc's `mi_option_purge_delay` (the enum `mi_option_e` of mimalloc.h, version 3);
@@ -85,5 +87,6 @@ fn run(command: Command) -> Result<ExitCode, flowmine::Error> {
         Command::ImportMirage(args) => cmd::mirage::run_import(args),
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Predict(args) => cmd::predict::run(args),
+        Command::Collect(args) => cmd::collect::run_cmd(*args),
     }
 }

@@ -33,6 +33,14 @@ pub struct SessionFile {
     pub unmatched: Option<String>,
     /// The DNS rule (default false).
     pub dns: Option<bool>,
+    /// `versionName (versionCode)` of the recorded app; not read by the labelling.
+    pub app_version: Option<String>,
+    /// Free notes about the session; not read by the labelling.
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// How `flowmine collect` recorded the session (formats/session.md); not read by the
+    /// labelling.
+    pub collect: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
