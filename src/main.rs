@@ -87,6 +87,6 @@ fn run(command: Command) -> Result<ExitCode, flowmine::Error> {
         Command::ImportMirage(args) => cmd::mirage::run_import(args),
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Predict(args) => cmd::predict::run(args),
-        Command::Collect(args) => cmd::collect::run_cmd(*args),
+        Command::Collect(args) => Ok(cmd::collect::run_cmd(*args)),
     }
 }
