@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
+use super::import::DATASET_IAT;
 use super::json::write_f64;
 use super::record::{FieldKind, FlowmineExtra, METADATA_FIELDS, RecordKey, SET_KEYS, STAT_KEYS};
 use crate::features::Anonymiser;
@@ -130,6 +131,8 @@ struct Rows {
     metadata_other: Option<Vec<Option<String>>>,
     /// An imported store's dataset statistics, and whether a row has them.
     dataset_features: Option<DatasetValues>,
+    /// An imported store's `mirage_iat` lists (offsets, values), the records' own.
+    dataset_iat: Option<(Vec<i64>, Vec<f64>)>,
     offsets: Vec<i64>,
     ts: Vec<i64>,
     dir: Vec<u8>,
@@ -221,6 +224,11 @@ impl Rows {
             metadata,
             metadata_other: optional_strings(df, "mirage_flow_metadata_other")?,
             dataset_features,
+            dataset_iat: if df.schema().contains(DATASET_IAT) {
+                Some(list_values::<Float64Type>(df, DATASET_IAT)?)
+            } else {
+                None
+            },
             offsets,
             ts,
             dir,
@@ -278,6 +286,10 @@ fn direction_duration(ts: &[i64], dir: &[u8], which: u8) -> Option<f64> {
     Some((last - first) as f64 / 1e9)
 }
 
+/// The `flow_metadata` fields every MIRAGE-2019 record has (the first of
+/// [`METADATA_FIELDS`]).
+const CORE_METADATA_FIELDS: usize = 14;
+
 /// Writes `"key": {record}` for row `i`, MIRAGE's sections in MIRAGE's order.
 fn write_record(
     w: &mut impl Write,
@@ -306,7 +318,10 @@ fn write_record(
     w.write_all(b", \"L4_payload_bytes\": ")?;
     write_list(w, &payload[..kept])?;
     w.write_all(b", \"iat\": ")?;
-    write_float_list(w, (0..kept).map(|k| if k == 0 { 0.0 } else { (ts[k] - ts[k - 1]) as f64 / 1e9 }))?;
+    match rows.dataset_iat.as_ref().map(|(o, v)| &v[o[i] as usize..o[i + 1] as usize]).filter(|v| v.len() == stored) {
+        Some(own) => write_float_list(w, own[..kept].iter().copied())?,
+        None => write_float_list(w, (0..kept).map(|k| if k == 0 { 0.0 } else { (ts[k] - ts[k - 1]) as f64 / 1e9 }))?,
+    }
     w.write_all(b", \"TCP_win_size\": ")?;
     write_list(w, &rows.window[range.clone()][..kept])?;
     w.write_all(b", \"timestamp\": ")?;
@@ -403,18 +418,27 @@ fn write_metadata(
     complete: bool,
 ) -> std::io::Result<()> {
     let mut fields: Vec<(String, serde_json::Value)> = Vec::new();
-    let number = |v: f64| {
-        if v.fract() == 0.0 && v.abs() < 9e15 { serde_json::Value::from(v as i64) } else { serde_json::Value::from(v) }
+    // Counts are integers in MIRAGE's files, durations floats.
+    let number = |name: &str, v: f64| {
+        if !name.ends_with("duration") && v.fract() == 0.0 && v.abs() < 9e15 {
+            serde_json::Value::from(v as i64)
+        } else {
+            serde_json::Value::from(v)
+        }
     };
     if rows.imported() {
-        for ((name, _), column) in METADATA_FIELDS.iter().zip(&rows.metadata) {
+        for (k, ((name, _), column)) in METADATA_FIELDS.iter().zip(&rows.metadata).enumerate() {
             let value = match column {
-                Some(MetaValues::Number(v)) => v[i].map(number),
+                Some(MetaValues::Number(v)) => v[i].map(|x| number(name, x)),
                 Some(MetaValues::Text(v)) => v[i].clone().map(serde_json::Value::from),
                 None => None,
             };
-            if let Some(value) = value {
-                fields.push(((*name).to_owned(), value));
+            // MIRAGE-2019's fields are in every record (NaN where there is no value);
+            // the later datasets' fields only where the record had them.
+            match value {
+                Some(value) => fields.push(((*name).to_owned(), value)),
+                None if k < CORE_METADATA_FIELDS => fields.push(((*name).to_owned(), serde_json::Value::Null)),
+                None => {}
             }
         }
         // The label and labelling may have been changed in the store since the import.
@@ -474,8 +498,11 @@ fn write_metadata(
         }
         write_json(w, name)?;
         w.write_all(b": ")?;
+        let numeric = METADATA_FIELDS.iter().any(|(n, kind)| n == name && *kind == FieldKind::Number);
         match value.as_f64() {
             Some(f) if !value.is_i64() && !value.is_u64() => write_f64(w, f)?,
+            // A missing number is NaN in MIRAGE's files, as numpy writes it.
+            None if value.is_null() && numeric => write_f64(w, f64::NAN)?,
             _ => write_json(w, value)?,
         }
     }

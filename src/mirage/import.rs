@@ -33,6 +33,9 @@ const PART_ROWS: usize = 65_536;
 /// The manifest's `skipped` reason for the packets of records left out.
 pub const INVALID_RECORD: &str = "invalid_mirage_record";
 
+/// Store column (List(Float64)) holding each record's own `iat` list.
+pub const DATASET_IAT: &str = "mirage_iat";
+
 /// Rejections kept for the summary; the rest are only counted.
 const REJECTIONS_KEPT: usize = 10_000;
 
@@ -379,6 +382,9 @@ struct RowExtras {
     /// The record's `flow_features`, one vector per statistic (quantity × set × stat).
     features: Vec<Vec<Option<f64>>>,
     has_features: Vec<bool>,
+    /// The record's own `iat` list: MIRAGE-2019's are differences of float timestamps,
+    /// finer than the store's nanoseconds, and export writes them back unchanged.
+    iats: Vec<Vec<f64>>,
 }
 
 impl Default for RowExtras {
@@ -400,6 +406,7 @@ impl Default for RowExtras {
             metadata_other: Vec::new(),
             features: vec![Vec::new(); DATASET_QUANTITIES.len() * SET_KEYS.len() * STAT_KEYS.len()],
             has_features: Vec::new(),
+            iats: Vec::new(),
         }
     }
 }
@@ -441,6 +448,7 @@ impl RowExtras {
             }
         }
         self.has_features.push(!f.is_empty());
+        self.iats.push(record.packet_data.iat.iter().map(|v| v.0).collect());
     }
 
     fn append(&mut self, other: RowExtras) {
@@ -462,6 +470,7 @@ impl RowExtras {
             ours.extend(theirs);
         }
         self.has_features.extend(other.has_features);
+        self.iats.extend(other.iats);
     }
 
     /// The columns, in store order, after the batch's own.
@@ -481,6 +490,8 @@ impl RowExtras {
         }
         columns.push(Column::new("mirage_flow_metadata_other".into(), self.metadata_other));
         columns.push(Column::new(DATASET_FEATURES.into(), self.has_features));
+        let iats: Vec<Series> = self.iats.into_iter().map(|v| Series::new(PlSmallStr::EMPTY, v)).collect();
+        columns.push(Series::new(DATASET_IAT.into(), iats).into_column());
         let mut values = self.features.into_iter();
         for quantity in DATASET_QUANTITIES {
             for direction in DIRECTIONS {
