@@ -658,7 +658,6 @@ pub fn export_store(
     };
     let mut work = (FlowSeries::default(), Scratch::default());
     let mut records = 0u64;
-    let mut buffer = Vec::new();
     for_each_row_group(store, |df| {
         let rows = Rows::read(&df)?;
         // Records of one file are written together: a file is opened once per row group.
@@ -677,13 +676,13 @@ pub fn export_store(
             keys.push(key);
         }
         for (path, new, members) in by_file {
-            buffer.clear();
+            let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| err(&path, e))?;
+            let mut out = BufWriter::with_capacity(1 << 16, file);
             for (n, &i) in members.iter().enumerate() {
-                buffer.extend_from_slice(if new && n == 0 { b"{" } else { b", " });
-                write_record(&mut buffer, &keys[i], &rows, i, options, &mut work).map_err(|e| err(&path, e))?;
+                out.write_all(if new && n == 0 { b"{" } else { b", " }).map_err(|e| err(&path, e))?;
+                write_record(&mut out, &keys[i], &rows, i, options, &mut work).map_err(|e| err(&path, e))?;
             }
-            let mut file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| err(&path, e))?;
-            file.write_all(&buffer).map_err(|e| err(&path, e))?;
+            out.flush().map_err(|e| err(&path, e))?;
             records += members.len() as u64;
         }
         Ok(())

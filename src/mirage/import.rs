@@ -507,6 +507,8 @@ impl RowExtras {
 
 /// One file read: its rows, its rejections, its manifest entry.
 struct FileRows {
+    /// Rows handed on while the file was read ([`CHUNK_ROWS`] each), then the rest.
+    chunks: Vec<(FlowBatch, RowExtras)>,
     batch: FlowBatch,
     extras: RowExtras,
     rejected: Vec<Rejection>,
@@ -539,12 +541,24 @@ fn for_each_record(reader: impl std::io::Read, mut each: impl FnMut(String, Reco
     de.end()
 }
 
-fn read_file(path: &Path, index: u32) -> Result<FileRows, ImportError> {
+/// Rows (or packet entries) a file hands on at a time while it is read: a file of any size
+/// then needs memory for one chunk.
+const CHUNK_ROWS: usize = 16_384;
+const CHUNK_PACKETS: usize = 1 << 22;
+
+/// Files from this size on are read one at a time, their chunks written as they come.
+const LARGE_FILE: u64 = 64 << 20;
+
+/// A sink for the chunks of rows of a file being read.
+type ChunkSink<'a> = dyn FnMut(FlowBatch, RowExtras) -> Result<(), ImportError> + 'a;
+
+fn read_file(path: &Path, index: u32, on_chunk: &mut ChunkSink) -> Result<FileRows, ImportError> {
     let file_err = |message: String| ImportError::File { path: path.to_owned(), message };
     let file = File::open(path).map_err(|e| file_err(e.to_string()))?;
     let bytes = file.metadata().map_err(|e| file_err(e.to_string()))?.len();
     let naming = FileNaming::of(path);
     let mut rows = FileRows {
+        chunks: Vec::new(),
         batch: FlowBatch::new(),
         extras: RowExtras::default(),
         rejected: Vec::new(),
@@ -566,8 +580,12 @@ fn read_file(path: &Path, index: u32) -> Result<FileRows, ImportError> {
         lists_complete: true,
     };
     let mut rejected_packets = 0u64;
+    let mut sink_error = None;
     let reader = NonFinite::new(BufReader::with_capacity(1 << 16, file));
     for_each_record(reader, |key_text, record| {
+        if sink_error.is_some() {
+            return;
+        }
         let listed = record.packet_data.packet_dir.len() as u64;
         let claimed = record.flow_metadata.get("BF_num_packets").and_then(|v| v.as_u64()).unwrap_or(listed);
         let checked = RecordKey::parse(&key_text)
@@ -592,8 +610,17 @@ fn read_file(path: &Path, index: u32) -> Result<FileRows, ImportError> {
         rows.longest_list = rows.longest_list.max(listed as usize);
         rows.entry.packets_in_flows += flow_packets;
         rows.entry.flows += 1;
+        if rows.batch.len() >= CHUNK_ROWS || rows.batch.packet_entries() >= CHUNK_PACKETS {
+            let batch = std::mem::replace(&mut rows.batch, FlowBatch::new());
+            if let Err(e) = on_chunk(batch, std::mem::take(&mut rows.extras)) {
+                sink_error = Some(e);
+            }
+        }
     })
     .map_err(|e| file_err(format!("not a MIRAGE JSON file: {e}")))?;
+    if let Some(e) = sink_error {
+        return Err(e);
+    }
     rows.entry.skipped.insert(INVALID_RECORD.to_owned(), rejected_packets);
     rows.entry.packets_total = rows.entry.packets_in_flows + rejected_packets;
     Ok(rows)
@@ -671,15 +698,52 @@ fn import_into(
     let mut entries = Vec::with_capacity(files.len());
     let (mut rejected, mut rejected_total) = (Vec::new(), 0u64);
     let (mut lists_complete, mut longest_list) = (true, 0usize);
-    // A few files per thread at a time: memory holds only their rows and one part.
-    for (chunk_index, chunk) in files.chunks(threads * 2).enumerate() {
-        let first = chunk_index * threads * 2;
-        let read: Vec<Result<FileRows, ImportError>> = pool
-            .install(|| chunk.par_iter().enumerate().map(|(k, path)| read_file(path, (first + k) as u32)).collect());
+    // A few files per thread at a time: memory holds only their rows and one part. A large
+    // file is read alone, its chunks going to the part files as they come.
+    let mut start = 0;
+    while start < files.len() {
+        let large = |f: &PathBuf| std::fs::metadata(f).is_ok_and(|m| m.len() >= LARGE_FILE);
+        let read: Vec<Result<FileRows, ImportError>> = if large(&files[start]) {
+            let mut sink = |batch: FlowBatch, extras: RowExtras| {
+                pending.batch.extend_from(&batch);
+                pending.extras.append(extras);
+                if pending.batch.len() >= PART_ROWS {
+                    flush(writer, &mut pending)?;
+                }
+                Ok(())
+            };
+            let one = read_file(&files[start], start as u32, &mut sink);
+            start += 1;
+            vec![one]
+        } else {
+            let end = (start..files.len()).take(threads * 2).take_while(|&k| !large(&files[k])).last().unwrap_or(start);
+            let group = start..end + 1;
+            start = end + 1;
+            pool.install(|| {
+                group
+                    .into_par_iter()
+                    .map(|k| {
+                        let mut chunks = Vec::new();
+                        let mut keep = |batch, extras| {
+                            chunks.push((batch, extras));
+                            Ok(())
+                        };
+                        let mut rows = read_file(&files[k], k as u32, &mut keep)?;
+                        rows.chunks = chunks;
+                        Ok(rows)
+                    })
+                    .collect()
+            })
+        };
         for rows in read {
             let rows = rows?;
-            pending.batch.extend_from(&rows.batch);
-            pending.extras.append(rows.extras);
+            for (batch, extras) in rows.chunks.into_iter().chain([(rows.batch, rows.extras)]) {
+                pending.batch.extend_from(&batch);
+                pending.extras.append(extras);
+                if pending.batch.len() >= PART_ROWS {
+                    flush(writer, &mut pending)?;
+                }
+            }
             if rejected.len() < REJECTIONS_KEPT {
                 rejected.extend(rows.rejected.into_iter().take(REJECTIONS_KEPT - rejected.len()));
             }
@@ -690,9 +754,6 @@ fn import_into(
             state.bytes_done += rows.entry.bytes;
             state.flows += rows.entry.flows;
             entries.push(rows.entry);
-            if pending.batch.len() >= PART_ROWS {
-                flush(writer, &mut pending)?;
-            }
         }
         progress(state);
     }
