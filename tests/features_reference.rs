@@ -1,6 +1,9 @@
 //! Every statistic of every flow of the sample captures against numpy/scipy reference
 //! values (`testdata/features/reference.parquet`, made by `scripts/feature_reference.py`,
-//! which says how to regenerate it).
+//! which says how to regenerate it), and against the same script run now on the store's
+//! own per-packet arrays.
+
+mod common;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -38,23 +41,15 @@ fn f64_column(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
     df.column(name).unwrap_or_else(|_| panic!("column {name}")).f64().unwrap().iter().collect()
 }
 
-#[test]
-fn statistics_equal_numpy_and_scipy_on_every_flow_of_the_sample_captures() {
-    let reference =
-        ParquetReader::new(std::fs::File::open(repo("testdata/features/reference.parquet")).unwrap()).finish().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let job =
-        FlowsJob::new(vec![repo("testdata/pcaps/messaging"), repo("testdata/pcaps/genres")], ScanOptions::default());
-    job.to_store(&store, false, |_| {}).unwrap();
-    let features = read_features(&store, &FeatureOptions::new(None)).unwrap();
+/// Compares every statistic of `features` (flowmine) with `reference` (numpy/scipy),
+/// matching rows by key; returns how many non-null values were compared.
+fn compare(features: &DataFrame, reference: &DataFrame) -> usize {
     assert_eq!(features.height(), reference.height(), "flows in the store vs reference rows");
-
-    let rows: HashMap<String, usize> = (0..features.height()).map(|i| (key(&features, i, "capture_file"), i)).collect();
+    let rows: HashMap<String, usize> = (0..features.height()).map(|i| (key(features, i, "capture_file"), i)).collect();
     assert_eq!(rows.len(), features.height(), "flow keys are unique");
     let order: Vec<usize> = (0..reference.height())
         .map(|i| {
-            let k = key(&reference, i, "capture_name");
+            let k = key(reference, i, "capture_name");
             *rows.get(&k).unwrap_or_else(|| panic!("reference flow {k} not in the store"))
         })
         .collect();
@@ -65,8 +60,8 @@ fn statistics_equal_numpy_and_scipy_on_every_flow_of_the_sample_captures() {
         for direction in DIRECTIONS {
             for stat in STAT_NAMES {
                 let name = stat_column(quantity, direction, stat);
-                let expected = f64_column(&reference, &name);
-                let actual = f64_column(&features, &name);
+                let expected = f64_column(reference, &name);
+                let actual = f64_column(features, &name);
                 for (r, want) in expected.iter().enumerate() {
                     let got = actual[order[r]];
                     let ok = match (got, *want) {
@@ -80,7 +75,7 @@ fn statistics_equal_numpy_and_scipy_on_every_flow_of_the_sample_captures() {
                     if !ok {
                         failures.push(format!(
                             "{}: {name}: flowmine {got:?}, numpy/scipy {want:?}",
-                            key(&reference, r, "capture_name")
+                            key(reference, r, "capture_name")
                         ));
                     }
                 }
@@ -93,8 +88,49 @@ fn statistics_equal_numpy_and_scipy_on_every_flow_of_the_sample_captures() {
         failures.len(),
         failures[..failures.len().min(20)].join("\n")
     );
-    // 1577 flows × 102 statistics, minus the nulls (empty sets, constant series).
-    assert!(compared > 80_000, "only {compared} values compared");
+    compared
+}
+
+fn store_of(dir: &Path, inputs: &[&str]) -> PathBuf {
+    let store = dir.join("store");
+    let job = FlowsJob::new(inputs.iter().map(|i| repo(i)).collect(), ScanOptions::default());
+    job.to_store(&store, false, |_| {}).unwrap();
+    store
+}
+
+#[test]
+fn statistics_equal_numpy_and_scipy_on_every_flow_of_the_sample_captures() {
+    let reference =
+        ParquetReader::new(std::fs::File::open(repo("testdata/features/reference.parquet")).unwrap()).finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of(dir.path(), &["testdata/pcaps/messaging", "testdata/pcaps/genres"]);
+    let features = read_features(&store, &FeatureOptions::new(None)).unwrap();
+    let compared = compare(&features, &reference);
+    // 1577 flows × 153 statistics, minus the nulls (empty sets).
+    assert!(compared > 150_000, "only {compared} values compared");
+}
+
+/// The rules of MIRAGE's `flow_features` (scripts/feature_reference.py, numpy and scipy with
+/// the old scipy's edge rules) recomputed now from the store's own per-packet arrays, for
+/// every flow of every sample capture: packet length, IAT and payload statistics.
+#[test]
+fn every_statistic_equals_the_mirage_rules_recomputed_from_the_stores_arrays() {
+    let python = common::python(&["numpy", "scipy", "polars"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_of(dir.path(), &["testdata/pcaps/messaging", "testdata/pcaps/genres", "testdata/pcaps/edge"]);
+    let out = dir.path().join("reference.parquet");
+    let status = std::process::Command::new(python)
+        .arg(repo("scripts/feature_reference.py"))
+        .args([&store, &out])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "scripts/feature_reference.py failed");
+    let reference = ParquetReader::new(std::fs::File::open(&out).unwrap()).finish().unwrap();
+    let features = read_features(&store, &FeatureOptions::new(None)).unwrap();
+    assert!(features.height() > 1577, "the edge captures add flows");
+    let compared = compare(&features, &reference);
+    assert!(compared > 150_000, "only {compared} values compared");
 }
 
 #[test]

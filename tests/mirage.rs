@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use flowmine::features::{Anonymiser, FeatureOptions, features_frame};
-use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
+use flowmine::mirage::{ExportOptions, Grouping, ImportSummary, export_store, import_mirage};
 use flowmine::store::{Manifest, read_flows};
 use flowmine::{FlowsJob, core::ScanOptions};
 use polars::prelude::*;
@@ -38,8 +38,12 @@ fn sorted(df: &DataFrame) -> DataFrame {
 }
 
 fn export(store: &Path, out: &Path, packets: Option<usize>, anonymiser: Option<Anonymiser>) -> Vec<PathBuf> {
-    let options = ExportOptions { packets, grouping: Grouping::Capture, anonymiser };
+    let options = ExportOptions::new(packets, Grouping::Capture, anonymiser);
     export_store(store, out, &options, false).unwrap().files
+}
+
+fn import(inputs: &[PathBuf], out: &Path) -> ImportSummary {
+    import_mirage(inputs, out, false, 2, |_| {}).unwrap()
 }
 
 fn manifest(store: &Path) -> Manifest {
@@ -53,7 +57,7 @@ fn export_then_import_gives_back_the_same_flows() {
     let files = export(&store, &dir.path().join("json"), None, None);
     assert!(files.len() >= 35, "one file per capture (and more for reused 5-tuples): {}", files.len());
     let back = dir.path().join("back");
-    let summary = import_mirage(&[dir.path().join("json")], &back, false).unwrap();
+    let summary = import(&[dir.path().join("json")], &back);
 
     let original = sorted(&read_flows(&store).unwrap());
     let imported = sorted(&read_flows(&back).unwrap());
@@ -63,7 +67,11 @@ fn export_then_import_gives_back_the_same_flows() {
     assert!(any(original.column("vlan").unwrap().u16().unwrap().gt(0)), "a VLAN-tagged flow");
     assert!(any(original.column("tunnel").unwrap().is_not_null()), "a tunnelled flow");
     assert!(any(original.column("ip_version").unwrap().u8().unwrap().equal(6)), "an IPv6 flow");
-    assert_eq!(original.schema(), imported.schema());
+    // The import adds the dataset's columns (device, session, flow_metadata, …); every
+    // column of the original comes back the same.
+    for (name, dtype) in original.schema().iter() {
+        assert_eq!(imported.schema().get(name), Some(dtype), "column {name}");
+    }
     for name in original.get_column_names() {
         let (a, b) = (original.column(name).unwrap(), imported.column(name).unwrap());
         assert!(a.equals_missing(b), "column {name} differs after the round trip");
@@ -79,7 +87,7 @@ fn mirage_2019_style_export_keeps_32_packets_and_whole_flow_counters() {
     let store = sample_store(dir.path());
     export(&store, &dir.path().join("json"), Some(32), None);
     let back = dir.path().join("back");
-    import_mirage(&[dir.path().join("json")], &back, false).unwrap();
+    import(&[dir.path().join("json")], &back);
     let original = sorted(&read_flows(&store).unwrap());
     let imported = sorted(&read_flows(&back).unwrap());
     for name in ["fwd_packets", "bwd_packets", "fwd_bytes", "bwd_bytes", "first_ts_ns", "last_ts_ns", "label"] {
@@ -92,13 +100,17 @@ fn mirage_2019_style_export_keeps_32_packets_and_whole_flow_counters() {
     assert_eq!(manifest(&back).parameters.packets, "32");
 }
 
+/// A MIRAGE JSON file as a map, its bare NaN literals read as flowmine reads them.
+fn read_json(path: &Path) -> serde_json::Map<String, serde_json::Value> {
+    let reader = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    serde_json::from_reader(flowmine::mirage::json::NonFinite::new(reader)).unwrap()
+}
+
 /// The addresses in the record keys of exported files.
 fn key_addresses(files: &[PathBuf]) -> HashSet<String> {
     let mut addresses = HashSet::new();
     for f in files {
-        let records: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
-        for key in records.keys() {
+        for key in read_json(f).keys() {
             let fields: Vec<&str> = key.split(',').collect();
             addresses.extend([fields[0].to_owned(), fields[2].to_owned()]);
         }
@@ -134,7 +146,7 @@ fn exports_carry_pseudonyms_unless_addresses_are_kept() {
 fn import_one(record: &str) -> (DataFrame, Manifest) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    import_mirage(&[repo(record)], &store, false).unwrap();
+    import(&[repo(record)], &store);
     (read_flows(&store).unwrap(), manifest(&store))
 }
 
@@ -205,12 +217,17 @@ fn imports_a_hand_written_mirage_2022_record_and_recomputes_its_flow_features() 
     assert_eq!(list::<UInt8Type>(&df, "pkt_tcp_flags"), [2, 18, 16, 24, 24, 16, 17, 17, 16]);
     assert_eq!(m.parameters.packets, "all");
 
-    // The record's flow_features were computed with numpy/scipy from its lists: flowmine's
-    // features of the imported flow must give the same numbers.
+    // The record's flow_features were computed with numpy/scipy from its lists (MIRAGE's
+    // rules, scripts/feature_reference.py): flowmine recomputing them from the imported
+    // flow, without the dataset's own values, must give the same numbers.
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo("testdata/mirage/mirage2022_record.json")).unwrap()).unwrap();
     let expected = &record["192.168.1.128,57014,108.139.210.102,443,6"]["flow_features"];
-    let features = features_frame(&df, &FeatureOptions::new(None)).unwrap();
+    let own = features_frame(&df, &FeatureOptions::new(None)).unwrap();
+    assert_eq!(scalar(&own, "statistics_source"), AnyValue::StringOwned("dataset".into()));
+    let recomputed = df.drop(flowmine::features::table::DATASET_FEATURES).unwrap();
+    let features = features_frame(&recomputed, &FeatureOptions::new(None)).unwrap();
+    assert!(features.column("statistics_source").is_err(), "a store not imported has no source column");
     let mut checked = 0;
     for (quantity, sets) in expected.as_object().unwrap() {
         for (set, stats) in sets.as_object().unwrap() {
@@ -233,4 +250,206 @@ fn imports_a_hand_written_mirage_2022_record_and_recomputes_its_flow_features() 
         }
     }
     assert_eq!(checked, 2 * 3 * 17);
+}
+
+/// A MIRAGE-2019 record (as Python's json.dumps writes it) with `packet_dir`, `iat` and
+/// `UF_num_packets` given; upstream source 10.0.0.1:40000, server 10.0.0.2:443.
+fn record_2019(src_port: u16, dirs: &[u8], iats: &[&str], uf_packets: u64) -> String {
+    let ports = |from_client: bool| {
+        dirs.iter()
+            .map(|&d| if (d == 0) == from_client { src_port.to_string() } else { "443".to_owned() })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let n = dirs.len();
+    let down = dirs.iter().filter(|&&d| d == 1).count() as u64;
+    let list = |v: &str| vec![v; n].join(", ");
+    format!(
+        r#""10.0.0.1,{src_port},10.0.0.2,443,6": {{"packet_data": {{"src_port": [{}], "dst_port": [{}], "packet_dir": [{}], "L4_payload_bytes": [{}], "iat": [{}], "TCP_win_size": [{}]}}, "flow_features": {{"iat": {{"downstream_flow": {{"min": NaN, "max": -Infinity, "mean": 0.5}}}}}}, "flow_metadata": {{"BF_label": "com.example", "BF_labeling_type": "exact", "BF_num_packets": {}, "BF_IP_packet_bytes": 400, "BF_L4_payload_bytes": 0, "BF_duration": 1.5, "UF_num_packets": {uf_packets}, "UF_IP_packet_bytes": 200, "UF_L4_payload_bytes": 0, "UF_duration": NaN, "DF_num_packets": {down}, "DF_IP_packet_bytes": 200, "DF_L4_payload_bytes": 0, "DF_duration": 0.0}}}}"#,
+        ports(true),
+        ports(false),
+        dirs.iter().map(u8::to_string).collect::<Vec<_>>().join(", "),
+        list("0"),
+        iats.join(", "),
+        list("1000"),
+        uf_packets + down,
+    )
+}
+
+#[test]
+fn records_that_break_the_dataset_invariants_are_named_left_out_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("1500000000_com.example_MIRAGE-2019_traffic_dataset_labeled_biflows.json");
+    let records = [
+        record_2019(40001, &[0, 1, 0], &["0", "0.25", "0.5"], 2),
+        record_2019(40002, &[0, 5, 0], &["0", "0.25", "0.5"], 2),
+        record_2019(40003, &[0, 1, 0], &["0", "-0.25", "0.5"], 2),
+        record_2019(40004, &[0, 1, 0], &["0", "0.25", "0.5"], 1),
+    ];
+    std::fs::write(&file, format!("{{{}}}", records.join(", "))).unwrap();
+    let store = dir.path().join("store");
+    let summary = import(std::slice::from_ref(&file), &store);
+    assert_eq!(summary.flows, 1);
+    assert_eq!(summary.rejected_total, 3);
+    let named: Vec<(String, String)> = summary.rejected.iter().map(|r| (r.key.clone(), r.field.clone())).collect();
+    assert_eq!(
+        named,
+        [
+            ("10.0.0.1,40002,10.0.0.2,443,6".to_owned(), "packet_data.packet_dir".to_owned()),
+            ("10.0.0.1,40003,10.0.0.2,443,6".to_owned(), "packet_data.iat".to_owned()),
+            ("10.0.0.1,40004,10.0.0.2,443,6".to_owned(), "flow_metadata.UF_num_packets".to_owned()),
+        ]
+    );
+    assert!(summary.rejected.iter().all(|r| r.file == file));
+    // The packets of the records left out are counted (the larger of BF_num_packets and
+    // the packets listed), so every packet is accounted for.
+    let m = manifest(&store);
+    assert_eq!(m.skipped["invalid_mirage_record"], 3 + 3 + 3);
+    assert_eq!((m.packets_in_flows, m.packets_total), (3, 3 + 9));
+    assert_eq!(m.inputs[0].flows, 1);
+
+    // The kept record: NaN and -Infinity literals read, the file's name and folder used.
+    let flows = read_flows(&store).unwrap();
+    assert_eq!(scalar(&flows, "src_port"), AnyValue::UInt16(40001));
+    assert_eq!(scalar(&flows, "session"), AnyValue::StringOwned("1500000000_com.example".into()));
+    assert_eq!(scalar(&flows, "app"), AnyValue::StringOwned("com.example".into()));
+    assert_eq!(scalar(&flows, "labeling_type"), AnyValue::StringOwned("exact".into()));
+    assert_eq!(scalar(&flows, "mirage_UF_duration"), AnyValue::Null, "NaN");
+    assert_eq!(scalar(&flows, "mirage_DF_duration"), AnyValue::Float64(0.0));
+    assert_eq!(scalar(&flows, "mirage_iat_downstream_min"), AnyValue::Null, "NaN");
+    assert_eq!(scalar(&flows, "mirage_iat_downstream_max"), AnyValue::Float64(f64::NEG_INFINITY));
+    assert_eq!(scalar(&flows, "mirage_iat_downstream_mean"), AnyValue::Float64(0.5));
+    assert_eq!(scalar(&flows, "mirage_iat_upstream_mean"), AnyValue::Null, "not in the record");
+}
+
+#[test]
+fn a_failed_import_leaves_no_directory_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"10.0.0.1,1,10.0.0.2,2,6": {"packet_data": 5}}"#).unwrap();
+    let store = dir.path().join("store");
+    let e = import_mirage(std::slice::from_ref(&bad), &store, false, 1, |_| {}).unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("bad.json") && text.contains("line 1 column"), "{text}");
+    assert!(!store.exists(), "the output directory was left behind");
+}
+
+#[test]
+fn device_comes_from_the_folder_in_2019_and_from_bf_device_in_2022() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("MIRAGE-2019/Mi5_38_a4_ed_18_cc_bf");
+    std::fs::create_dir_all(&folder).unwrap();
+    let name = "1500000000_com.example_MIRAGE-2019_traffic_dataset_labeled_biflows.json";
+    std::fs::write(folder.join(name), format!("{{{}}}", record_2019(40001, &[0, 1], &["0", "0.5"], 1))).unwrap();
+    let raw = dir.path().join("Raw_JSON/Discord");
+    std::fs::create_dir_all(&raw).unwrap();
+    std::fs::copy(
+        repo("testdata/mirage/mirage2022_record.json"),
+        raw.join("1646482845_com.discord_mirage2020dataset_labeled_biflows_all_packets_encryption_metadata.json"),
+    )
+    .unwrap();
+    let store = dir.path().join("store");
+    import(&[dir.path().to_owned()], &store);
+    let flows = read_flows(&store).unwrap().sort(["session"], SortMultipleOptions::default()).unwrap();
+    let column = |name: &str| -> Vec<Option<String>> {
+        flows.column(name).unwrap().str().unwrap().iter().map(|s| s.map(str::to_owned)).collect()
+    };
+    assert_eq!(column("session"), [Some("1500000000_com.example".into()), Some("1646482845_com.discord".into())]);
+    let mac = record_field("testdata/mirage/mirage2022_record.json", "BF_device");
+    assert_eq!(column("device"), [Some("Mi5_38_a4_ed_18_cc_bf".into()), Some(mac)]);
+    assert_eq!(column("app"), [Some("com.example".into()), Some("com.discord".into())]);
+}
+
+/// A text field of the first record's `flow_metadata` in a fixture.
+fn record_field(file: &str, field: &str) -> String {
+    let records: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(repo(file)).unwrap()).unwrap();
+    records.values().next().unwrap()["flow_metadata"][field].as_str().unwrap().to_owned()
+}
+
+/// Writes `df` as the only part of a new store at `dir` (export reads parts only).
+fn store_from_frame(dir: &Path, mut df: DataFrame) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let file = std::fs::File::create(dir.join("part-00000.parquet")).unwrap();
+    ParquetWriter::new(file).finish(&mut df).unwrap();
+    dir.to_owned()
+}
+
+#[test]
+fn export_refuses_a_store_it_cannot_read_instead_of_panicking() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = read_flows(&sample_store(dir.path())).unwrap();
+    let options = ExportOptions::new(None, Grouping::Capture, None);
+
+    let mut bad_address = flows.clone();
+    let mut ips: Vec<String> =
+        flows.column("src_ip").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_owned()).collect();
+    ips[3] = "not-an-address".to_owned();
+    bad_address.replace("src_ip", Column::new("src_ip".into(), ips)).unwrap();
+    let store = store_from_frame(&dir.path().join("bad-address"), bad_address);
+    let e = export_store(&store, &dir.path().join("out1"), &options, false).unwrap_err().to_string();
+    assert!(e.contains("not-an-address") && e.contains("part-00000.parquet"), "{e}");
+
+    // pkt_dir one entry short in one row: the other lists' offsets must not be used for it.
+    let mut short = flows.clone();
+    let dirs = flows.column("pkt_dir").unwrap().list().unwrap().clone();
+    let dirs = (0..dirs.len()).map(|i| dirs.get_as_series(i));
+    let cut: Vec<Series> = dirs
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let s = s.unwrap();
+            if i == 5 { s.slice(0, s.len() - 1) } else { s }
+        })
+        .collect();
+    let mut column = Series::new("pkt_dir".into(), cut);
+    column.rename("pkt_dir".into());
+    short.replace("pkt_dir", column.into_column()).unwrap();
+    let store = store_from_frame(&dir.path().join("short"), short);
+    let e = export_store(&store, &dir.path().join("out2"), &options, false).unwrap_err().to_string();
+    assert!(e.contains("row 5") && e.contains("pkt_dir"), "{e}");
+}
+
+#[test]
+fn labelling_device_and_session_survive_export_and_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut flows = read_flows(&sample_store(dir.path())).unwrap();
+    let n = flows.height();
+    // As `flowmine label` writes them: exact rows carry the app, others none.
+    let types: Vec<&str> = (0..n).map(|i| ["exact", "background", "dns", "unlabelled"][i % 4]).collect();
+    let labels: Vec<Option<&str>> =
+        types.iter().map(|t| matches!(*t, "exact" | "dns").then_some("org.telegram.messenger")).collect();
+    let devices: Vec<&str> = (0..n).map(|i| if i % 3 == 0 { "Samsung A51" } else { "Poco X3" }).collect();
+    let sessions: Vec<&str> =
+        (0..n).map(|i| if i % 2 == 0 { "1700000000_org.telegram.messenger" } else { "s2" }).collect();
+    flows.replace("label", Column::new("label".into(), labels)).unwrap();
+    flows.with_column(Column::new("labeling_type".into(), types)).unwrap();
+    flows.with_column(Column::new("device".into(), devices)).unwrap();
+    flows.with_column(Column::new("session".into(), sessions)).unwrap();
+    let store = store_from_frame(&dir.path().join("labelled"), flows.clone());
+
+    let out = dir.path().join("json");
+    let summary = export_store(&store, &out, &ExportOptions::new(None, Grouping::Capture, None), false).unwrap();
+    // Device folders, and MIRAGE's file name for a session named as MIRAGE names them.
+    let names: HashSet<String> =
+        summary.files.iter().map(|f| f.strip_prefix(&out).unwrap().to_string_lossy().into_owned()).collect();
+    assert!(
+        names
+            .contains("Samsung_A51/1700000000_org.telegram.messenger_MIRAGE-2019_traffic_dataset_labeled_biflows.json"),
+        "{names:?}"
+    );
+    assert!(names.contains("Poco_X3/s2.json"), "{names:?}");
+    let back = dir.path().join("back");
+    import(std::slice::from_ref(&out), &back);
+    let original = sorted(&flows);
+    let imported = sorted(&read_flows(&back).unwrap());
+    for name in original.get_column_names() {
+        let (a, b) = (original.column(name).unwrap(), imported.column(name).unwrap());
+        assert!(a.equals_missing(b), "column {name} differs after the round trip");
+    }
+    // The labelling type is MIRAGE's field too, as the store had it (not "most-common").
+    let one = read_json(&summary.files[0]);
+    let record = one.values().next().unwrap();
+    let kind = record["flow_metadata"]["BF_labeling_type"].as_str().unwrap();
+    assert!(["exact", "background", "dns", "unlabelled"].contains(&kind), "{kind}");
 }

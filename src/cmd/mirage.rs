@@ -1,9 +1,12 @@
 //! `flowmine export-mirage` and `flowmine import-mirage`: flow stores ↔ MIRAGE JSON.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use flowmine::Error;
 
@@ -37,6 +40,9 @@ pub struct ExportArgs {
     /// Key file for the address pseudonyms; without it a random key is used.
     #[arg(long, conflicts_with = "keep_addresses")]
     anon_key_file: Option<PathBuf>,
+    /// Records per file at most; a larger session continues in NAME.2.json, NAME.3.json, …
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    max_records_per_file: Option<u64>,
     /// Replace the JSON files of an earlier export in --out.
     #[arg(long)]
     overwrite: bool,
@@ -71,6 +77,9 @@ pub struct ImportArgs {
     /// Replace an existing store in --out.
     #[arg(long)]
     overwrite: bool,
+    /// Files read at once (default: one per CPU).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -82,7 +91,10 @@ pub fn run_export(args: ExportArgs) -> Result<ExitCode, Error> {
         GroupBy::Capture => Grouping::Capture,
         GroupBy::Label => Grouping::Label,
     };
-    let options = ExportOptions { packets: args.packets.0, grouping, anonymiser };
+    let mut options = ExportOptions::new(args.packets.0, grouping, anonymiser);
+    if let Some(n) = args.max_records_per_file {
+        options.max_records_per_file = n as usize;
+    }
     let summary = export_store(&args.store, &args.out, &options, args.overwrite)?;
     if !args.quiet {
         println!(
@@ -96,13 +108,41 @@ pub fn run_export(args: ExportArgs) -> Result<ExitCode, Error> {
 }
 
 pub fn run_import(args: ImportArgs) -> Result<ExitCode, Error> {
-    let summary = import_mirage(&args.inputs, &args.out, args.overwrite)?;
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} files {bytes_per_sec} eta {eta} {msg}")
+                .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let show = |p: flowmine::mirage::ImportProgress| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.files_total as u64);
+            bar.set_position(p.files_done as u64);
+            bar.set_message(format!("{} flows", p.flows));
+        }
+    };
+    let result = import_mirage(&args.inputs, &args.out, args.overwrite, args.threads, show);
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    // Records left out are named, one a line, whatever --quiet says: data was dropped.
+    for r in &summary.rejected {
+        eprintln!("flowmine: warning: left out {r}");
+    }
+    if summary.rejected_total > summary.rejected.len() as u64 {
+        eprintln!("flowmine: warning: … and {} more", summary.rejected_total - summary.rejected.len() as u64);
+    }
     if !args.quiet {
         println!(
-            "import-mirage: {} flows from {} JSON file(s) → store {}",
+            "import-mirage: {} flows from {} JSON file(s) → store {} ({} records left out)",
             summary.flows,
             summary.files,
-            args.out.display()
+            args.out.display(),
+            summary.rejected_total
         );
     }
     Ok(ExitCode::SUCCESS)

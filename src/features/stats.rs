@@ -4,9 +4,11 @@
 //!
 //! - sums are numpy's pairwise summation (`np.add.reduce` on a contiguous float64 array);
 //! - `mean` = sum / n; `var` = mean of squared deviations (ddof 0), `std` = sqrt(var);
-//! - `skew` = m3 / m2^1.5 and `kurtosis` = m4 / m2^2 − 3 with scipy's moments
-//!   (`scipy.stats.skew` / `kurtosis` defaults: biased, Fisher), `None` where scipy gives NaN
-//!   (m2 ≤ (ε·mean)², i.e. all values (nearly) equal);
+//! - `skew` and `kurtosis` as MIRAGE's `flow_features` hold them: `scipy.stats.skew(x,
+//!   bias=False)` and `scipy.stats.kurtosis(x, fisher=True, bias=False)` with the edge rules
+//!   of the scipy the dataset was made with: zero variance (m2 = 0) gives skew 0.0 and
+//!   kurtosis −3.0; the bias correction applies only where n > 2 (skew) and n > 3
+//!   (kurtosis), the biased value (m3 / m2^1.5, m4 / m2^2 − 3) below that;
 //! - `mad` = median of |x − median(x)| (`scipy.stats.median_abs_deviation`, scale 1);
 //! - percentiles by numpy's default linear interpolation, including its two-sided lerp.
 //!
@@ -119,6 +121,31 @@ fn percentile_of_sorted(sorted: &[f64], q: u32) -> f64 {
     if gamma >= 0.5 { b - diff * (1.0 - gamma) } else { a + diff * gamma }
 }
 
+/// Skewness and excess kurtosis from the central moments, by the rules of the scipy that
+/// made MIRAGE's features (scipy ≤ 1.8's `skew(bias=False)` and `kurtosis(bias=False)`),
+/// operation for operation:
+/// - m2 = 0 → skew 0.0 and kurtosis 0 − 3 = −3.0 (no NaN);
+/// - skew: g1 = m3 / m2^1.5; where n > 2, √((n − 1)·n) / (n − 2) · m3 / m2^1.5;
+/// - kurtosis: g2 = m4 / m2^2; where n > 3, 1/(n − 2)/(n − 3) · ((n² − 1)·m4/m2^2 − 3(n − 1)²)
+///   + 3; then − 3 (Fisher). Below n = 4 the biased g2 − 3 (n = 2: −2.0).
+fn shape(n: usize, m2: f64, m3: f64, m4: f64) -> (f64, f64) {
+    if m2 == 0.0 {
+        return (0.0, -3.0);
+    }
+    let n = n as f64;
+    // scipy writes m2**1.5 and m2**2.0, which numpy evaluates with the C library's pow();
+    // pow(x, 2) can differ from x·x in the last bit, and the compiler would turn a literal
+    // powf(2.0) into x·x, so the exponent is hidden from it.
+    let square = std::hint::black_box(2.0);
+    let skew = if n > 2.0 { ((n - 1.0) * n).sqrt() / (n - 2.0) * m3 / m2.powf(1.5) } else { m3 / m2.powf(1.5) };
+    let kurtosis = if n > 3.0 {
+        1.0 / (n - 2.0) / (n - 3.0) * ((n * n - 1.0) * m4 / m2.powf(square) - 3.0 * (n - 1.0).powf(square)) + 3.0
+    } else {
+        m4 / m2.powf(square)
+    };
+    (skew, kurtosis - 3.0)
+}
+
 /// Reusable buffers, so that summarising millions of flows does not allocate per flow.
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -133,8 +160,8 @@ pub fn summarize(values: &mut [f64], scratch: &mut Scratch) -> Summary {
         return Summary::default();
     }
     if n == 1 {
-        // What numpy/scipy give for one value (mean x, no spread, no shape), without the
-        // work: most flows of a campus have one packet in some direction.
+        // What the rules give for one value (mean x, no spread, zero-variance shape),
+        // without the work: most flows of a campus have one packet in some direction.
         let x = values[0];
         return Summary {
             min: Some(x),
@@ -143,8 +170,8 @@ pub fn summarize(values: &mut [f64], scratch: &mut Scratch) -> Summary {
             std: Some(0.0),
             var: Some(0.0),
             mad: Some(0.0),
-            skew: None,
-            kurtosis: None,
+            skew: Some(0.0),
+            kurtosis: Some(-3.0),
             percentiles: [Some(x); 9],
         };
     }
@@ -169,14 +196,7 @@ pub fn summarize(values: &mut [f64], scratch: &mut Scratch) -> Summary {
         sq * sq
     }));
     let m4 = self::mean(p);
-    // scipy returns NaN when the data are (nearly) constant: the moments are then noise.
-    let degenerate = m2 <= (f64::EPSILON * mean) * (f64::EPSILON * mean);
-    let skew = (!degenerate).then(|| m3 / m2.powf(1.5)).filter(|v| v.is_finite());
-    // scipy writes m2**2.0, which numpy evaluates with the C library's pow(); pow(x, 2) can
-    // differ from x·x in the last bit, and the compiler would turn a literal powf(2.0)
-    // into x·x, so the exponent is hidden from it.
-    let square = std::hint::black_box(2.0);
-    let kurtosis = (!degenerate).then(|| m4 / m2.powf(square) - 3.0).filter(|v| v.is_finite());
+    let (skew, kurtosis) = shape(n, m2, m3, m4);
 
     values.sort_unstable_by(f64::total_cmp);
     let median = median_of_sorted(values);
@@ -192,8 +212,8 @@ pub fn summarize(values: &mut [f64], scratch: &mut Scratch) -> Summary {
         std: Some(m2.sqrt()),
         var: Some(m2),
         mad: Some(mad),
-        skew,
-        kurtosis,
+        skew: Some(skew),
+        kurtosis: Some(kurtosis),
         percentiles: PERCENTILES.map(|q| Some(percentile_of_sorted(values, q))),
     }
 }
@@ -212,18 +232,20 @@ mod tests {
     }
 
     #[test]
-    fn single_value_has_no_shape_statistics() {
+    fn single_value_has_the_zero_variance_shape() {
         let s = summary(&[52.0]);
         assert_eq!((s.min, s.max, s.mean, s.var, s.mad), (Some(52.0), Some(52.0), Some(52.0), Some(0.0), Some(0.0)));
-        assert_eq!((s.skew, s.kurtosis), (None, None));
+        assert_eq!((s.skew, s.kurtosis), (Some(0.0), Some(-3.0)));
         assert!(s.percentiles.iter().all(|p| *p == Some(52.0)));
     }
 
     #[test]
     fn known_values() {
-        // scipy.stats.skew([2, 8, 0, 4, 1, 9, 9, 0]) from scipy's own documentation.
+        // scipy.stats.skew([2, 8, 0, 4, 1, 9, 9, 0]) is 0.2650554122698573 (scipy's own
+        // documentation); bias=False scales it by √(8·7)/6.
         let s = summary(&[2.0, 8.0, 0.0, 4.0, 1.0, 9.0, 9.0, 0.0]);
-        assert_eq!(s.skew, Some(0.2650554122698573));
+        let unbiased = 0.2650554122698573 * (56.0f64).sqrt() / 6.0;
+        assert!((s.skew.unwrap() - unbiased).abs() < 1e-15, "{:?}", s.skew);
         assert_eq!(s.mean, Some(4.125));
         // np.percentile([0, 0, 1, 2, 4, 8, 9, 9], 10) = 0.0, 50 → 3.0, 90 → 9.0
         assert_eq!(s.percentiles[0], Some(0.0));
@@ -240,6 +262,22 @@ mod tests {
         let s = summary(&[52.0, 52.0, 52.0, 52.0, 129.0, 129.0, 140.0, 300.0, 1400.0, 1400.0]);
         assert_eq!(s.percentiles[4], Some(129.0));
         assert_eq!(s.mad, Some(77.0));
+    }
+
+    #[test]
+    fn edge_rules_of_the_scipy_mirage_was_made_with() {
+        // Constant values: no variance, skew 0 and kurtosis −3 (not NaN).
+        let s = summary(&[40.0, 40.0, 40.0, 40.0, 40.0]);
+        assert_eq!((s.skew, s.kurtosis), (Some(0.0), Some(-3.0)));
+        // Two values: the biased statistics (g1 = 0, g2 = 1 → −2).
+        let s = summary(&[1.0, 3.0]);
+        assert_eq!((s.skew, s.kurtosis), (Some(0.0), Some(-2.0)));
+        // Three values: skew corrected (n > 2), kurtosis not (n ≤ 3): m2 = 2/9·…
+        // [0, 0, 3]: mean 1, d = −1 −1 2, m2 = 2, m3 = 2, m4 = 6;
+        // g1 = 2 / 2^1.5 = 0.7071…, corrected √6 · g1 = 1.7320508…; g2 − 3 = 1.5 − 3.
+        let s = summary(&[0.0, 0.0, 3.0]);
+        assert!((s.skew.unwrap() - 3f64.sqrt()).abs() < 1e-15, "{:?}", s.skew);
+        assert_eq!(s.kurtosis, Some(-1.5));
     }
 
     #[test]

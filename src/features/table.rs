@@ -11,8 +11,12 @@ use crate::store::schema;
 /// Default length of the first-packets sequence columns.
 pub const DEFAULT_SEQUENCE_LEN: usize = 32;
 
-/// The two per-packet quantities summarised, as named in the feature columns.
-pub const QUANTITIES: [&str; 2] = ["packet_length", "iat"];
+/// The per-packet quantities summarised, as named in the feature columns: IP packet
+/// length, inter-arrival time, transport payload length.
+pub const QUANTITIES: [&str; 3] = ["packet_length", "iat", "payload_length"];
+
+/// The quantities MIRAGE's `flow_features` hold (the first of [`QUANTITIES`]).
+pub const DATASET_QUANTITIES: [&str; 2] = ["packet_length", "iat"];
 /// The three packet sets summarised: all, from the initiator, towards it.
 pub const DIRECTIONS: [&str; 3] = ["biflow", "upstream", "downstream"];
 
@@ -78,6 +82,19 @@ pub fn stat_column(quantity: &str, direction: &str, stat: &str) -> String {
     format!("{quantity}_{direction}_{stat}")
 }
 
+/// The store column holding a dataset's own value of a statistic (`mirage_` + the features
+/// column name), written by `import-mirage` from a record's `flow_features`.
+pub fn dataset_column(quantity: &str, direction: &str, stat: &str) -> String {
+    format!("{DATASET_PREFIX}{}", stat_column(quantity, direction, stat))
+}
+
+/// Prefix of the store columns an import takes from a dataset's records.
+pub const DATASET_PREFIX: &str = "mirage_";
+
+/// Store column (Boolean) saying a row's statistics are the dataset's own (its record had
+/// `flow_features`); the `dataset_column`s hold them.
+pub const DATASET_FEATURES: &str = "mirage_flow_features";
+
 /// A list column of the store as flat values plus Arrow offsets.
 struct FlatList<T> {
     offsets: Vec<i64>,
@@ -107,33 +124,40 @@ fn i64_values(df: &DataFrame, name: &str) -> PolarsResult<Vec<i64>> {
     Ok(df.column(name)?.i64()?.into_no_null_iter().collect())
 }
 
-/// Per-packet values of one flow gathered for the six summaries.
+/// Per-packet values of one flow gathered for the nine summaries, by the rules of
+/// MIRAGE's `flow_features` (formats/features.md#statistics).
 #[derive(Default)]
-struct FlowSeries {
-    /// [biflow, upstream, downstream] packet lengths.
-    lengths: [Vec<f64>; 3],
-    /// [biflow, upstream, downstream] inter-arrival times in seconds.
-    iats: [Vec<f64>; 3],
+pub struct FlowSeries {
+    /// `[quantity][set]`: quantities as in [`QUANTITIES`], sets as in [`DIRECTIONS`].
+    pub sets: [[Vec<f64>; 3]; 3],
 }
 
 impl FlowSeries {
-    fn fill(&mut self, ts: &[i64], dir: &[u8], ip_len: &[u32]) {
-        for v in self.lengths.iter_mut().chain(self.iats.iter_mut()) {
+    pub fn fill(&mut self, ts: &[i64], dir: &[u8], ip_len: &[u32], payload: &[u32]) {
+        for v in self.sets.iter_mut().flatten() {
             v.clear();
         }
-        // Previous timestamp per set: biflow, upstream, downstream.
-        let mut previous: [Option<i64>; 3] = [None; 3];
-        for ((&t, &d), &len) in ts.iter().zip(dir).zip(ip_len) {
+        let [lengths, iats, payloads] = &mut self.sets;
+        // Previous timestamp per direction: an IAT is a gap between packets of one direction.
+        let mut previous: [Option<i64>; 2] = [None; 2];
+        for (((&t, &d), &len), &pay) in ts.iter().zip(dir).zip(ip_len).zip(payload) {
             let side = if d == 0 { 1 } else { 2 };
             for set in [0, side] {
-                self.lengths[set].push(len as f64);
-                if let Some(p) = previous[set] {
-                    // Integer difference first, then seconds: the same as np.diff(ts) / 1e9.
-                    self.iats[set].push((t - p) as f64 / 1e9);
-                }
-                previous[set] = Some(t);
+                lengths[set].push(len as f64);
+                payloads[set].push(pay as f64);
             }
+            let prev = &mut previous[side - 1];
+            if let Some(p) = *prev {
+                // Integer difference first, then seconds: the same as np.diff(ts) / 1e9.
+                iats[side].push((t - p) as f64 / 1e9);
+            }
+            *prev = Some(t);
         }
+        // MIRAGE's biflow IATs: the upstream list followed by the downstream list, not the
+        // gaps of the merged packet sequence.
+        let [both, up, down] = iats;
+        both.extend_from_slice(up);
+        both.extend_from_slice(down);
     }
 }
 
@@ -150,8 +174,50 @@ pub fn input_columns(schema: &Schema) -> Vec<String> {
     ];
     let lists = [schema::PKT_L4_PAYLOAD_LEN, schema::PKT_TCP_FLAGS];
     let label = LABEL_PASSTHROUGH.iter().filter(|c| schema.contains(c));
-    PASSTHROUGH.iter().chain(label).chain(&computed).chain(&lists).map(|c| (*c).to_owned()).collect()
+    let mut columns: Vec<String> =
+        PASSTHROUGH.iter().chain(label).chain(&computed).chain(&lists).map(|c| (*c).to_owned()).collect();
+    if schema.contains(DATASET_FEATURES) {
+        columns.push(DATASET_FEATURES.to_owned());
+        columns.extend(dataset_columns().filter(|c| schema.contains(c)));
+    }
+    columns
 }
+
+/// The store columns of the dataset's statistics, in [`DATASET_QUANTITIES`] ×
+/// [`DIRECTIONS`] × [`STAT_NAMES`] order.
+pub fn dataset_columns() -> impl Iterator<Item = String> {
+    DATASET_QUANTITIES.into_iter().flat_map(|q| {
+        DIRECTIONS.into_iter().flat_map(move |d| STAT_NAMES.into_iter().map(move |s| dataset_column(q, d, s)))
+    })
+}
+
+/// The dataset's own statistics of an imported store's rows, where a row has them.
+struct DatasetStats {
+    has: Vec<bool>,
+    /// One column per [`dataset_columns`] entry.
+    values: Vec<Vec<Option<f64>>>,
+}
+
+impl DatasetStats {
+    fn read(flows: &DataFrame) -> PolarsResult<Option<DatasetStats>> {
+        if !flows.schema().contains(DATASET_FEATURES) {
+            return Ok(None);
+        }
+        let has = flows.column(DATASET_FEATURES)?.bool()?.iter().map(|b| b.unwrap_or(false)).collect();
+        let values = dataset_columns()
+            .map(|name| match flows.column(&name) {
+                Ok(c) => Ok(c.cast(&DataType::Float64)?.f64()?.iter().collect()),
+                Err(_) => Ok(vec![None; flows.height()]),
+            })
+            .collect::<PolarsResult<_>>()?;
+        Ok(Some(DatasetStats { has, values }))
+    }
+}
+
+/// Column saying, for an imported store, where a row's `packet_length_*` and `iat_*`
+/// statistics come from: `dataset` (the record's own `flow_features`) or `recomputed`
+/// (from the row's packet entries, the record had none).
+pub const STATISTICS_SOURCE: &str = "statistics_source";
 
 /// [`features_frame`] on `threads` slices of `flows` at once, rows in the same order.
 pub fn features_frame_parallel(flows: &DataFrame, options: &FeatureOptions, threads: usize) -> PolarsResult<DataFrame> {
@@ -201,7 +267,9 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
     let first_ts = i64_values(flows, schema::FIRST_TS_NS)?;
     let last_ts = i64_values(flows, schema::LAST_TS_NS)?;
 
-    let mut stats: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); 2 * 3 * STAT_NAMES.len()];
+    let mut stats: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); QUANTITIES.len() * 3 * STAT_NAMES.len()];
+    let dataset = DatasetStats::read(flows)?;
+    let mut sources = Vec::with_capacity(if dataset.is_some() { n } else { 0 });
     let mut packets = Vec::with_capacity(n);
     let mut bytes = Vec::with_capacity(n);
     let mut fwd_payload = Vec::with_capacity(n);
@@ -224,13 +292,25 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
     for row in 0..n {
         let range = offsets[row] as usize..offsets[row + 1] as usize;
         let (t, d, l) = (&ts.values[range.clone()], &dir.values[range.clone()], &ip_len.values[range.clone()]);
-        series.fill(t, d, l);
-        for (q, sets) in [&mut series.lengths, &mut series.iats].into_iter().enumerate() {
+        series.fill(t, d, l, &payload.values[range.clone()]);
+        let own = dataset.as_ref().filter(|ds| ds.has[row]);
+        if let Some(ds) = &dataset {
+            sources.push(if ds.has[row] { "dataset" } else { "recomputed" });
+        }
+        for (q, sets) in series.sets.iter_mut().enumerate() {
             for (s, values) in sets.iter_mut().enumerate() {
-                let summary = summarize(values, &mut scratch);
                 let base = (q * 3 + s) * STAT_NAMES.len();
-                for (k, v) in summary.values().into_iter().enumerate() {
-                    stats[base + k].push(v);
+                match own.filter(|_| q < DATASET_QUANTITIES.len()) {
+                    Some(ds) => {
+                        for k in 0..STAT_NAMES.len() {
+                            stats[base + k].push(ds.values[base + k][row]);
+                        }
+                    }
+                    None => {
+                        for (k, v) in summarize(values, &mut scratch).values().into_iter().enumerate() {
+                            stats[base + k].push(v);
+                        }
+                    }
                 }
             }
         }
@@ -273,7 +353,7 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
         seq_iat.append_slice(&iat_buf);
     }
 
-    let mut columns: Vec<Column> = Vec::with_capacity(PASSTHROUGH.len() + 140);
+    let mut columns: Vec<Column> = Vec::with_capacity(PASSTHROUGH.len() + 200);
     for name in PASSTHROUGH {
         let column = flows.column(name)?.clone();
         let column = match (&options.anonymiser, name) {
@@ -304,6 +384,9 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
         Column::new("bytes_per_s".into(), bytes_per_s),
         Column::new("pkt_arrays_complete".into(), complete),
     ]);
+    if dataset.is_some() {
+        columns.push(Column::new(STATISTICS_SOURCE.into(), sources));
+    }
     for ((_, name), counts) in TCP_FLAGS.iter().zip(flag_counts) {
         columns.push(Column::new((*name).into(), counts));
     }
@@ -385,11 +468,14 @@ mod tests {
         for (stat, v) in [("mean", 32.0), ("std", 0.0), ("mad", 0.0), ("p50", 32.0)] {
             assert_eq!(value(&f, &format!("packet_length_biflow_{stat}")), AnyValue::Float64(v), "{stat}");
         }
-        assert_eq!(value(&f, "packet_length_biflow_skew"), AnyValue::Null);
-        assert_eq!(value(&f, "packet_length_biflow_kurtosis"), AnyValue::Null);
-        assert_eq!(value(&f, "iat_biflow_p90"), AnyValue::Float64(0.0015445));
-        assert_eq!(value(&f, "iat_biflow_std"), AnyValue::Float64(0.0));
-        assert_eq!(value(&f, "iat_biflow_skew"), AnyValue::Null);
+        // Constant values: MIRAGE's scipy gave skew 0 and kurtosis −3, not NaN.
+        assert_eq!(value(&f, "packet_length_biflow_skew"), AnyValue::Float64(0.0));
+        assert_eq!(value(&f, "packet_length_biflow_kurtosis"), AnyValue::Float64(-3.0));
+        assert_eq!(value(&f, "payload_length_upstream_mean"), AnyValue::Float64(4.0));
+        // One packet each way: no gap within a direction, so no IAT at all (the biflow
+        // IATs are the upstream ones followed by the downstream ones).
+        assert_eq!(value(&f, "iat_biflow_p90"), AnyValue::Null);
+        assert_eq!(value(&f, "iat_biflow_mean"), AnyValue::Null);
         assert_eq!(value(&f, "iat_upstream_mean"), AnyValue::Null);
         assert_eq!(value(&f, "iat_downstream_min"), AnyValue::Null);
         let seq_iat = f.column("seq_iat").unwrap().list().unwrap().get_as_series(0).unwrap();
@@ -409,12 +495,17 @@ mod tests {
     #[test]
     fn iat_is_per_direction_and_in_seconds() {
         let mut s = FlowSeries::default();
-        s.fill(&[0, 1_000_000_000, 1_500_000_000, 4_000_000_000], &[0, 1, 0, 1], &[60, 40, 1500, 40]);
-        assert_eq!(s.lengths[0], [60.0, 40.0, 1500.0, 40.0]);
-        assert_eq!(s.lengths[1], [60.0, 1500.0]);
-        assert_eq!(s.lengths[2], [40.0, 40.0]);
-        assert_eq!(s.iats[0], [1.0, 0.5, 2.5]);
-        assert_eq!(s.iats[1], [1.5]);
-        assert_eq!(s.iats[2], [3.0]);
+        let ts = [0, 1_000_000_000, 1_500_000_000, 4_000_000_000, 4_250_000_000];
+        s.fill(&ts, &[0, 1, 0, 1, 1], &[60, 40, 1500, 40, 52], &[0, 0, 1460, 0, 12]);
+        let [lengths, iats, payloads] = &s.sets;
+        assert_eq!(lengths[0], [60.0, 40.0, 1500.0, 40.0, 52.0]);
+        assert_eq!(lengths[1], [60.0, 1500.0]);
+        assert_eq!(lengths[2], [40.0, 40.0, 52.0]);
+        // Biflow: the upstream gaps, then the downstream gaps (not 1.0, 0.5, 2.5, 0.25).
+        assert_eq!(iats[0], [1.5, 3.0, 0.25]);
+        assert_eq!(iats[1], [1.5]);
+        assert_eq!(iats[2], [3.0, 0.25]);
+        assert_eq!(payloads[0], [0.0, 0.0, 1460.0, 0.0, 12.0]);
+        assert_eq!(payloads[2], [0.0, 0.0, 12.0]);
     }
 }

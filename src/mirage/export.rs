@@ -1,21 +1,27 @@
-//! Flow store → MIRAGE-style JSON files, one per capture file (or per label), keyed by
-//! `"src_ip,src_port,dst_ip,dst_port,proto"`.
+//! Flow store → MIRAGE JSON files, streamed: the store is read one row group at a time and
+//! each record is appended to its session's file as it is made, so memory holds one row
+//! group and the keys of the files still open, whatever the size of the store.
+//! Layout, names and mapping: `formats/mirage.md`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fs;
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::hash::BuildHasher;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::record::{FlowFeatures, FlowMetadata, FlowmineExtra, PacketData, Record, RecordKey};
+use super::import::DATASET_IAT;
+use super::json::write_f64;
+use super::record::{FieldKind, FlowmineExtra, METADATA_FIELDS, RecordKey, SET_KEYS, STAT_KEYS};
 use crate::features::Anonymiser;
-use crate::features::stats::{PERCENTILES, Scratch, Summary, summarize};
-use crate::store::schema;
+use crate::features::stats::{STAT_NAMES, Scratch, summarize};
+use crate::features::table::{DATASET_FEATURES, DIRECTIONS, FlowSeries, dataset_column};
 
 /// How flows are grouped into files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
-    /// One file per capture file (the flow's `capture_file`), like MIRAGE's sessions.
+    /// One file per capture session: the store's `session` column, else its capture file.
     Capture,
     /// One file per label.
     Label,
@@ -29,7 +35,18 @@ pub struct ExportOptions {
     pub grouping: Grouping,
     /// `None` keeps addresses; otherwise the keys hold pseudonymous addresses.
     pub anonymiser: Option<Anonymiser>,
+    /// Records per file at most; a session with more continues in `….2.json`, `….3.json`.
+    pub max_records_per_file: usize,
 }
+
+impl ExportOptions {
+    pub fn new(packets: Option<usize>, grouping: Grouping, anonymiser: Option<Anonymiser>) -> ExportOptions {
+        ExportOptions { packets, grouping, anonymiser, max_records_per_file: DEFAULT_MAX_RECORDS }
+    }
+}
+
+/// Records per file by default: MIRAGE's session files hold up to a few thousand flows.
+pub const DEFAULT_MAX_RECORDS: usize = 100_000;
 
 /// What an export wrote.
 #[derive(Debug, Clone, Default)]
@@ -38,8 +55,55 @@ pub struct ExportSummary {
     pub records: u64,
 }
 
-/// The store's columns of one part, owned, for row-wise access.
-struct PartRows {
+fn err(path: &Path, e: impl std::fmt::Display) -> PolarsError {
+    polars_err!(ComputeError: "{}: {e}", path.display())
+}
+
+/// A list column's values and offsets (rebased to 0) for one row group.
+fn list_values<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<(Vec<i64>, Vec<T::Native>)> {
+    let list = df.column(name)?.list()?.rechunk();
+    if list.is_empty() {
+        return Ok((vec![0], Vec::new()));
+    }
+    let offsets = list.downcast_as_array().offsets().as_slice();
+    let (start, end) = (offsets[0], offsets[offsets.len() - 1]);
+    let inner = list.get_inner().rechunk();
+    let values: &ChunkedArray<T> = inner.as_ref().as_ref();
+    let values = if end == start { Vec::new() } else { values.cont_slice()?[start as usize..end as usize].to_vec() };
+    Ok((offsets.iter().map(|o| o - start).collect(), values))
+}
+
+macro_rules! scalar {
+    ($df:expr, $name:literal, $as:ident) => {
+        $df.column($name)?.$as()?.into_no_null_iter().collect::<Vec<_>>()
+    };
+}
+
+fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
+    Ok(df.column(name)?.str()?.iter().map(|s| s.map(str::to_owned)).collect())
+}
+
+fn optional_strings(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<String>>>> {
+    if df.schema().contains(name) { strings(df, name).map(Some) } else { Ok(None) }
+}
+
+fn optional_f64(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<f64>>>> {
+    if !df.schema().contains(name) {
+        return Ok(None);
+    }
+    let column = df.column(name)?.cast(&DataType::Float64)?;
+    Ok(Some(column.f64()?.iter().collect()))
+}
+
+fn required_strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
+    strings(df, name)?
+        .into_iter()
+        .map(|s| s.ok_or_else(|| polars_err!(ComputeError: "null in the store's `{name}` column")))
+        .collect()
+}
+
+/// One row group of the store, owned, for row-wise access.
+struct Rows {
     ip_version: Vec<u8>,
     protocol: Vec<u8>,
     src_ip: Vec<String>,
@@ -59,6 +123,16 @@ struct PartRows {
     tunnel: Vec<Option<String>>,
     label: Vec<Option<String>>,
     capture_file: Vec<Option<String>>,
+    labeling_type: Option<Vec<Option<String>>>,
+    device: Option<Vec<Option<String>>>,
+    session: Option<Vec<Option<String>>>,
+    /// `mirage_<field>` of an imported store, per [`METADATA_FIELDS`] entry.
+    metadata: Vec<Option<MetaValues>>,
+    metadata_other: Option<Vec<Option<String>>>,
+    /// An imported store's dataset statistics, and whether a row has them.
+    dataset_features: Option<DatasetValues>,
+    /// An imported store's `mirage_iat` lists (offsets, values), the records' own.
+    dataset_iat: Option<(Vec<i64>, Vec<f64>)>,
     offsets: Vec<i64>,
     ts: Vec<i64>,
     dir: Vec<u8>,
@@ -68,107 +142,141 @@ struct PartRows {
     window: Vec<u16>,
 }
 
-macro_rules! scalar {
-    ($df:expr, $name:expr, $as:ident) => {
-        $df.column($name)?.$as()?.into_no_null_iter().collect::<Vec<_>>()
-    };
+/// Whether each row has the dataset's statistics, and one column per statistic.
+type DatasetValues = (Vec<bool>, Vec<Vec<Option<f64>>>);
+
+enum MetaValues {
+    Number(Vec<Option<f64>>),
+    Text(Vec<Option<String>>),
 }
 
-fn strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<String>>> {
-    Ok(df.column(name)?.str()?.iter().map(|s| s.map(str::to_owned)).collect())
-}
-
-fn required_strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
-    strings(df, name)?
-        .into_iter()
-        .map(|s| s.ok_or_else(|| polars_err!(ComputeError: "null in the store's `{name}` column")))
-        .collect()
-}
-
-fn list_values<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<(Vec<i64>, Vec<T::Native>)> {
-    let list = df.column(name)?.list()?.rechunk();
-    if list.is_empty() {
-        return Ok((vec![0], Vec::new()));
-    }
-    let offsets = list.downcast_as_array().offsets().as_slice().to_vec();
-    let inner = list.get_inner().rechunk();
-    let values: &ChunkedArray<T> = inner.as_ref().as_ref();
-    let values = if values.is_empty() { Vec::new() } else { values.cont_slice()?.to_vec() };
-    Ok((offsets, values))
-}
-
-impl PartRows {
-    fn read(df: &DataFrame) -> PolarsResult<PartRows> {
-        let (offsets, ts) = list_values::<Int64Type>(df, schema::PKT_TS_NS)?;
-        Ok(PartRows {
-            ip_version: scalar!(df, schema::IP_VERSION, u8),
-            protocol: scalar!(df, schema::PROTOCOL, u8),
-            src_ip: required_strings(df, schema::SRC_IP)?,
-            dst_ip: required_strings(df, schema::DST_IP)?,
-            src_port: scalar!(df, schema::SRC_PORT, u16),
-            dst_port: scalar!(df, schema::DST_PORT, u16),
-            vlan: scalar!(df, schema::VLAN, u16),
-            first_ts_ns: scalar!(df, schema::FIRST_TS_NS, i64),
-            last_ts_ns: scalar!(df, schema::LAST_TS_NS, i64),
-            fwd_packets: scalar!(df, schema::FWD_PACKETS, u64),
-            bwd_packets: scalar!(df, schema::BWD_PACKETS, u64),
-            fwd_bytes: scalar!(df, schema::FWD_BYTES, u64),
-            bwd_bytes: scalar!(df, schema::BWD_BYTES, u64),
-            fwd_wire_bytes: scalar!(df, schema::FWD_WIRE_BYTES, u64),
-            bwd_wire_bytes: scalar!(df, schema::BWD_WIRE_BYTES, u64),
-            end_reason: required_strings(df, schema::END_REASON)?,
-            tunnel: strings(df, schema::TUNNEL)?,
-            label: strings(df, schema::LABEL)?,
-            capture_file: strings(df, schema::CAPTURE_FILE)?,
+impl Rows {
+    fn read(df: &DataFrame) -> PolarsResult<Rows> {
+        let (offsets, ts) = list_values::<Int64Type>(df, "pkt_ts_ns")?;
+        let (dir_offsets, dir) = list_values::<UInt8Type>(df, "pkt_dir")?;
+        let (ip_offsets, ip_len) = list_values::<UInt32Type>(df, "pkt_ip_len")?;
+        let (payload_offsets, payload) = list_values::<UInt32Type>(df, "pkt_l4_payload_len")?;
+        let (flag_offsets, flags) = list_values::<UInt8Type>(df, "pkt_tcp_flags")?;
+        let (window_offsets, window) = list_values::<UInt16Type>(df, "pkt_tcp_window")?;
+        // The pkt_* lists of a row share their length (formats/store.md); a store that
+        // breaks that cannot be exported row by row.
+        for (name, other) in [
+            ("pkt_dir", &dir_offsets),
+            ("pkt_ip_len", &ip_offsets),
+            ("pkt_l4_payload_len", &payload_offsets),
+            ("pkt_tcp_flags", &flag_offsets),
+            ("pkt_tcp_window", &window_offsets),
+        ] {
+            if let Some(row) = (1..offsets.len())
+                .find(|&i| other.get(i).map(|o| o - other[i - 1]) != Some(offsets[i] - offsets[i - 1]))
+            {
+                polars_bail!(ComputeError: "row {}: `{name}` and `pkt_ts_ns` differ in length", row - 1);
+            }
+        }
+        let metadata = METADATA_FIELDS
+            .iter()
+            .map(|(name, kind)| {
+                let column = format!("mirage_{name}");
+                Ok(match kind {
+                    FieldKind::Number => optional_f64(df, &column)?.map(MetaValues::Number),
+                    FieldKind::Text => optional_strings(df, &column)?.map(MetaValues::Text),
+                })
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        let dataset_features = if df.schema().contains(DATASET_FEATURES) {
+            let has: Vec<bool> = df.column(DATASET_FEATURES)?.bool()?.iter().map(|b| b.unwrap_or(false)).collect();
+            let mut values = Vec::new();
+            for quantity in ["packet_length", "iat"] {
+                for direction in DIRECTIONS {
+                    for stat in STAT_NAMES {
+                        let name = dataset_column(quantity, direction, stat);
+                        values.push(optional_f64(df, &name)?.unwrap_or_else(|| vec![None; has.len()]));
+                    }
+                }
+            }
+            Some((has, values))
+        } else {
+            None
+        };
+        Ok(Rows {
+            ip_version: scalar!(df, "ip_version", u8),
+            protocol: scalar!(df, "protocol", u8),
+            src_ip: required_strings(df, "src_ip")?,
+            dst_ip: required_strings(df, "dst_ip")?,
+            src_port: scalar!(df, "src_port", u16),
+            dst_port: scalar!(df, "dst_port", u16),
+            vlan: scalar!(df, "vlan", u16),
+            first_ts_ns: scalar!(df, "first_ts_ns", i64),
+            last_ts_ns: scalar!(df, "last_ts_ns", i64),
+            fwd_packets: scalar!(df, "fwd_packets", u64),
+            bwd_packets: scalar!(df, "bwd_packets", u64),
+            fwd_bytes: scalar!(df, "fwd_bytes", u64),
+            bwd_bytes: scalar!(df, "bwd_bytes", u64),
+            fwd_wire_bytes: scalar!(df, "fwd_wire_bytes", u64),
+            bwd_wire_bytes: scalar!(df, "bwd_wire_bytes", u64),
+            end_reason: required_strings(df, "end_reason")?,
+            tunnel: strings(df, "tunnel")?,
+            label: strings(df, "label")?,
+            capture_file: strings(df, "capture_file")?,
+            labeling_type: optional_strings(df, "labeling_type")?,
+            device: optional_strings(df, "device")?,
+            session: optional_strings(df, "session")?,
+            metadata,
+            metadata_other: optional_strings(df, "mirage_flow_metadata_other")?,
+            dataset_features,
+            dataset_iat: if df.schema().contains(DATASET_IAT) {
+                Some(list_values::<Float64Type>(df, DATASET_IAT)?)
+            } else {
+                None
+            },
             offsets,
             ts,
-            dir: list_values::<UInt8Type>(df, schema::PKT_DIR)?.1,
-            ip_len: list_values::<UInt32Type>(df, schema::PKT_IP_LEN)?.1,
-            payload: list_values::<UInt32Type>(df, schema::PKT_L4_PAYLOAD_LEN)?.1,
-            flags: list_values::<UInt8Type>(df, schema::PKT_TCP_FLAGS)?.1,
-            window: list_values::<UInt16Type>(df, schema::PKT_TCP_WINDOW)?.1,
+            dir,
+            ip_len,
+            payload,
+            flags,
+            window,
         })
     }
 
     fn len(&self) -> usize {
         self.ip_version.len()
     }
+
+    fn imported(&self) -> bool {
+        self.metadata.iter().any(Option::is_some)
+    }
 }
 
-/// MIRAGE's statistic names for a [`Summary`].
-fn mirage_stats(summary: &Summary) -> BTreeMap<String, Option<f64>> {
-    let mut out = BTreeMap::new();
-    for (name, value) in [
-        ("min", summary.min),
-        ("max", summary.max),
-        ("mean", summary.mean),
-        ("std", summary.std),
-        ("var", summary.var),
-        ("mad", summary.mad),
-        ("skew", summary.skew),
-        ("kurtosis", summary.kurtosis),
-    ] {
-        out.insert(name.to_owned(), value);
-    }
-    for (q, value) in PERCENTILES.iter().zip(summary.percentiles) {
-        out.insert(format!("{q}_percentile"), value);
-    }
-    out
+fn cell(column: &Option<Vec<Option<String>>>, i: usize) -> Option<&str> {
+    column.as_ref().and_then(|c| c[i].as_deref())
 }
 
-/// `flow_features` over every packet entry the store holds for the flow.
-fn flow_features(ts: &[i64], dir: &[u8], ip_len: &[u32], scratch: &mut Scratch) -> FlowFeatures {
-    let sets = [("biflow", None), ("upstream_flow", Some(0u8)), ("downstream_flow", Some(1u8))];
-    let mut lengths = BTreeMap::new();
-    let mut iats = BTreeMap::new();
-    for (name, only) in sets {
-        let chosen: Vec<usize> = (0..dir.len()).filter(|&i| only.is_none_or(|d| dir[i] == d)).collect();
-        let mut l: Vec<f64> = chosen.iter().map(|&i| ip_len[i] as f64).collect();
-        let mut t: Vec<f64> = chosen.windows(2).map(|w| (ts[w[1]] - ts[w[0]]) as f64 / 1e9).collect();
-        lengths.insert(name.to_owned(), mirage_stats(&summarize(&mut l, scratch)));
-        iats.insert(name.to_owned(), mirage_stats(&summarize(&mut t, scratch)));
+/// A JSON list of numbers.
+fn write_list<T: serde::Serialize>(w: &mut impl Write, values: impl IntoIterator<Item = T>) -> std::io::Result<()> {
+    w.write_all(b"[")?;
+    for (k, v) in values.into_iter().enumerate() {
+        if k > 0 {
+            w.write_all(b", ")?;
+        }
+        serde_json::to_writer(&mut *w, &v).map_err(std::io::Error::other)?;
     }
-    BTreeMap::from([("packet_length".to_owned(), lengths), ("iat".to_owned(), iats)])
+    w.write_all(b"]")
+}
+
+fn write_float_list(w: &mut impl Write, values: impl IntoIterator<Item = f64>) -> std::io::Result<()> {
+    w.write_all(b"[")?;
+    for (k, v) in values.into_iter().enumerate() {
+        if k > 0 {
+            w.write_all(b", ")?;
+        }
+        write_f64(w, v)?;
+    }
+    w.write_all(b"]")
+}
+
+fn write_json(w: &mut impl Write, value: &impl serde::Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(w, value).map_err(std::io::Error::other)
 }
 
 /// The duration of one direction (last minus first of its packet times), from the lists.
@@ -178,7 +286,19 @@ fn direction_duration(ts: &[i64], dir: &[u8], which: u8) -> Option<f64> {
     Some((last - first) as f64 / 1e9)
 }
 
-fn record(rows: &PartRows, i: usize, options: &ExportOptions, scratch: &mut Scratch) -> (RecordKey, Record) {
+/// The `flow_metadata` fields every MIRAGE-2019 record has (the first of
+/// [`METADATA_FIELDS`]).
+const CORE_METADATA_FIELDS: usize = 14;
+
+/// Writes `"key": {record}` for row `i`, MIRAGE's sections in MIRAGE's order.
+fn write_record(
+    w: &mut impl Write,
+    key: &str,
+    rows: &Rows,
+    i: usize,
+    options: &ExportOptions,
+    work: &mut (FlowSeries, Scratch),
+) -> std::io::Result<()> {
     let range = rows.offsets[i] as usize..rows.offsets[i + 1] as usize;
     let (ts, dir, ip_len) = (&rows.ts[range.clone()], &rows.dir[range.clone()], &rows.ip_len[range.clone()]);
     let payload = &rows.payload[range.clone()];
@@ -186,45 +306,37 @@ fn record(rows: &PartRows, i: usize, options: &ExportOptions, scratch: &mut Scra
     let total_packets = rows.fwd_packets[i] + rows.bwd_packets[i];
     let complete = stored as u64 == total_packets;
     let kept = options.packets.map_or(stored, |n| n.min(stored));
-
     let (sport, dport) = (rows.src_port[i], rows.dst_port[i]);
-    let packet_data = PacketData {
-        src_port: dir[..kept].iter().map(|&d| if d == 0 { sport } else { dport }).collect(),
-        dst_port: dir[..kept].iter().map(|&d| if d == 0 { dport } else { sport }).collect(),
-        packet_dir: dir[..kept].to_vec(),
-        L4_payload_bytes: payload[..kept].to_vec(),
-        iat: (0..kept).map(|k| if k == 0 { 0.0 } else { (ts[k] - ts[k - 1]) as f64 / 1e9 }).collect(),
-        TCP_win_size: rows.window[range.clone()][..kept].iter().map(|&w| w as u32).collect(),
-        timestamp: Some(ts[..kept].iter().map(|&t| t as f64 / 1e9).collect()),
-        IP_packet_bytes: Some(ip_len[..kept].to_vec()),
-        IP_header_bytes: None,
-        L4_header_bytes: None,
-        TCP_flags: Some(rows.flags[range.clone()][..kept].iter().map(|&f| serde_json::Value::from(f)).collect()),
-    };
-    let payload_sum = |which: Option<u8>| {
-        complete.then(|| {
-            payload.iter().zip(dir).filter(|&(_, &d)| which.is_none_or(|w| w == d)).map(|(&p, _)| p as u64).sum()
-        })
-    };
-    let label = rows.label[i].clone();
-    let flow_metadata = FlowMetadata {
-        // A flowmine label is given for a whole run (an experiment), MIRAGE's "most-common".
-        BF_labeling_type: label.as_ref().map(|_| "most-common".to_owned()),
-        BF_label: label,
-        BF_device: None,
-        BF_num_packets: total_packets,
-        BF_IP_packet_bytes: rows.fwd_bytes[i] + rows.bwd_bytes[i],
-        BF_L4_payload_bytes: payload_sum(None),
-        BF_duration: (rows.last_ts_ns[i] - rows.first_ts_ns[i]) as f64 / 1e9,
-        UF_num_packets: rows.fwd_packets[i],
-        UF_IP_packet_bytes: rows.fwd_bytes[i],
-        UF_L4_payload_bytes: payload_sum(Some(0)),
-        UF_duration: complete.then(|| direction_duration(ts, dir, 0)).flatten(),
-        DF_num_packets: rows.bwd_packets[i],
-        DF_IP_packet_bytes: rows.bwd_bytes[i],
-        DF_L4_payload_bytes: payload_sum(Some(1)),
-        DF_duration: complete.then(|| direction_duration(ts, dir, 1)).flatten(),
-    };
+
+    write_json(w, &key)?;
+    w.write_all(b": {\"packet_data\": {\"src_port\": ")?;
+    write_list(w, dir[..kept].iter().map(|&d| if d == 0 { sport } else { dport }))?;
+    w.write_all(b", \"dst_port\": ")?;
+    write_list(w, dir[..kept].iter().map(|&d| if d == 0 { dport } else { sport }))?;
+    w.write_all(b", \"packet_dir\": ")?;
+    write_list(w, &dir[..kept])?;
+    w.write_all(b", \"L4_payload_bytes\": ")?;
+    write_list(w, &payload[..kept])?;
+    w.write_all(b", \"iat\": ")?;
+    match rows.dataset_iat.as_ref().map(|(o, v)| &v[o[i] as usize..o[i + 1] as usize]).filter(|v| v.len() == stored) {
+        Some(own) => write_float_list(w, own[..kept].iter().copied())?,
+        None => write_float_list(w, (0..kept).map(|k| if k == 0 { 0.0 } else { (ts[k] - ts[k - 1]) as f64 / 1e9 }))?,
+    }
+    w.write_all(b", \"TCP_win_size\": ")?;
+    write_list(w, &rows.window[range.clone()][..kept])?;
+    w.write_all(b", \"timestamp\": ")?;
+    write_float_list(w, ts[..kept].iter().map(|&t| t as f64 / 1e9))?;
+    w.write_all(b", \"IP_packet_bytes\": ")?;
+    write_list(w, &ip_len[..kept])?;
+    w.write_all(b", \"TCP_flags\": ")?;
+    write_list(w, &rows.flags[range.clone()][..kept])?;
+
+    w.write_all(b"}, \"flow_features\": ")?;
+    write_flow_features(w, rows, i, ts, dir, ip_len, payload, work)?;
+
+    w.write_all(b", \"flow_metadata\": ")?;
+    write_metadata(w, rows, i, ts, dir, payload, complete)?;
+
     let extra = FlowmineExtra {
         ip_version: rows.ip_version[i],
         vlan: rows.vlan[i],
@@ -236,28 +348,173 @@ fn record(rows: &PartRows, i: usize, options: &ExportOptions, scratch: &mut Scra
         bwd_wire_bytes: rows.bwd_wire_bytes[i],
         capture_file: rows.capture_file[i].clone(),
         stored_packets: stored as u64,
+        session: cell(&rows.session, i).map(str::to_owned),
+        device: cell(&rows.device, i).map(str::to_owned),
+        labeling_type: cell(&rows.labeling_type, i).map(str::to_owned),
     };
-    let address = |text: &str| {
-        let text = match &options.anonymiser {
-            Some(anon) => anon.pseudonym_text(text),
-            None => text.to_owned(),
+    w.write_all(b", \"flowmine\": ")?;
+    write_json(w, &extra)?;
+    w.write_all(b"}")
+}
+
+/// `flow_features`: the dataset's own values for an imported row that has them, else the
+/// statistics of the rows' packet entries (formats/features.md); NaN where there is none.
+#[allow(clippy::too_many_arguments)]
+fn write_flow_features(
+    w: &mut impl Write,
+    rows: &Rows,
+    i: usize,
+    ts: &[i64],
+    dir: &[u8],
+    ip_len: &[u32],
+    payload: &[u32],
+    (series, scratch): &mut (FlowSeries, Scratch),
+) -> std::io::Result<()> {
+    let dataset = rows.dataset_features.as_ref().filter(|(has, _)| has[i]).map(|(_, values)| values);
+    if dataset.is_none() {
+        series.fill(ts, dir, ip_len, payload);
+    }
+    w.write_all(b"{")?;
+    for (q, quantity) in ["packet_length", "iat"].into_iter().enumerate() {
+        if q > 0 {
+            w.write_all(b", ")?;
+        }
+        write_json(w, &quantity)?;
+        w.write_all(b": {")?;
+        for (s, set) in SET_KEYS.into_iter().enumerate() {
+            if s > 0 {
+                w.write_all(b", ")?;
+            }
+            write_json(w, &set)?;
+            w.write_all(b": {")?;
+            let values: [Option<f64>; 17] = match dataset {
+                Some(columns) => std::array::from_fn(|k| columns[(q * 3 + s) * STAT_NAMES.len() + k][i]),
+                None => summarize(&mut series.sets[q][s], scratch).values(),
+            };
+            for (k, (stat, value)) in STAT_KEYS.iter().zip(values).enumerate() {
+                if k > 0 {
+                    w.write_all(b", ")?;
+                }
+                write_json(w, stat)?;
+                w.write_all(b": ")?;
+                write_f64(w, value.unwrap_or(f64::NAN))?;
+            }
+            w.write_all(b"}")?;
+        }
+        w.write_all(b"}")?;
+    }
+    w.write_all(b"}")
+}
+
+/// `flow_metadata` in MIRAGE's field order: an imported row's own fields as they were, a
+/// flowmine row's counters and label.
+fn write_metadata(
+    w: &mut impl Write,
+    rows: &Rows,
+    i: usize,
+    ts: &[i64],
+    dir: &[u8],
+    payload: &[u32],
+    complete: bool,
+) -> std::io::Result<()> {
+    let mut fields: Vec<(String, serde_json::Value)> = Vec::new();
+    // Counts are integers in MIRAGE's files, durations floats.
+    let number = |name: &str, v: f64| {
+        if !name.ends_with("duration") && v.fract() == 0.0 && v.abs() < 9e15 {
+            serde_json::Value::from(v as i64)
+        } else {
+            serde_json::Value::from(v)
+        }
+    };
+    if rows.imported() {
+        for (k, ((name, _), column)) in METADATA_FIELDS.iter().zip(&rows.metadata).enumerate() {
+            let value = match column {
+                Some(MetaValues::Number(v)) => v[i].map(|x| number(name, x)),
+                Some(MetaValues::Text(v)) => v[i].clone().map(serde_json::Value::from),
+                None => None,
+            };
+            // MIRAGE-2019's fields are in every record (NaN where there is no value);
+            // the later datasets' fields only where the record had them.
+            match value {
+                Some(value) => fields.push(((*name).to_owned(), value)),
+                None if k < CORE_METADATA_FIELDS => fields.push(((*name).to_owned(), serde_json::Value::Null)),
+                None => {}
+            }
+        }
+        // The label and labelling may have been changed in the store since the import.
+        set_field(&mut fields, "BF_label", rows.label[i].clone().map(Into::into));
+        if let Some(t) = cell(&rows.labeling_type, i) {
+            set_field(&mut fields, "BF_labeling_type", Some(t.into()));
+        }
+        if let Some(other) = cell(&rows.metadata_other, i)
+            && let Ok(serde_json::Value::Object(map)) = serde_json::from_str(other)
+        {
+            fields.extend(map);
+        }
+    } else {
+        let payload_sum = |which: Option<u8>| {
+            complete.then(|| {
+                payload
+                    .iter()
+                    .zip(dir)
+                    .filter(|&(_, &d)| which.is_none_or(|w| w == d))
+                    .map(|(&p, _)| p as u64)
+                    .sum::<u64>()
+            })
         };
-        text.parse().expect("store and pseudonyms hold IP addresses")
-    };
-    let key = RecordKey {
-        src_ip: address(&rows.src_ip[i]),
-        src_port: sport,
-        dst_ip: address(&rows.dst_ip[i]),
-        dst_port: dport,
-        protocol: rows.protocol[i],
-    };
-    let record = Record {
-        packet_data,
-        flow_features: flow_features(ts, dir, ip_len, scratch),
-        flow_metadata,
-        flowmine: Some(extra),
-    };
-    (key, record)
+        let label = rows.label[i].clone();
+        // A flowmine label given per run (an experiment) is MIRAGE's "most-common"; a
+        // label store says per flow how it was labelled.
+        let labeling = match cell(&rows.labeling_type, i) {
+            Some(t) => Some(t.to_owned()),
+            None => label.as_ref().map(|_| "most-common".to_owned()),
+        };
+        let duration = |which| complete.then(|| direction_duration(ts, dir, which)).flatten();
+        let entries: [(&str, serde_json::Value); 14] = [
+            ("BF_label", label.into()),
+            ("BF_labeling_type", labeling.into()),
+            ("BF_num_packets", (rows.fwd_packets[i] + rows.bwd_packets[i]).into()),
+            ("BF_IP_packet_bytes", (rows.fwd_bytes[i] + rows.bwd_bytes[i]).into()),
+            ("BF_L4_payload_bytes", payload_sum(None).into()),
+            ("BF_duration", ((rows.last_ts_ns[i] - rows.first_ts_ns[i]) as f64 / 1e9).into()),
+            ("UF_num_packets", rows.fwd_packets[i].into()),
+            ("UF_IP_packet_bytes", rows.fwd_bytes[i].into()),
+            ("UF_L4_payload_bytes", payload_sum(Some(0)).into()),
+            ("UF_duration", duration(0).into()),
+            ("DF_num_packets", rows.bwd_packets[i].into()),
+            ("DF_IP_packet_bytes", rows.bwd_bytes[i].into()),
+            ("DF_L4_payload_bytes", payload_sum(Some(1)).into()),
+            ("DF_duration", duration(1).into()),
+        ];
+        fields.extend(entries.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        if let Some(device) = cell(&rows.device, i) {
+            fields.push(("BF_device".to_owned(), device.into()));
+        }
+    }
+    w.write_all(b"{")?;
+    for (k, (name, value)) in fields.iter().enumerate() {
+        if k > 0 {
+            w.write_all(b", ")?;
+        }
+        write_json(w, name)?;
+        w.write_all(b": ")?;
+        let numeric = METADATA_FIELDS.iter().any(|(n, kind)| n == name && *kind == FieldKind::Number);
+        match value.as_f64() {
+            Some(f) if !value.is_i64() && !value.is_u64() => write_f64(w, f)?,
+            // A missing number is NaN in MIRAGE's files, as numpy writes it.
+            None if value.is_null() && numeric => write_f64(w, f64::NAN)?,
+            _ => write_json(w, value)?,
+        }
+    }
+    w.write_all(b"}")
+}
+
+fn set_field(fields: &mut Vec<(String, serde_json::Value)>, name: &str, value: Option<serde_json::Value>) {
+    let value = value.unwrap_or(serde_json::Value::Null);
+    match fields.iter_mut().find(|(k, _)| k == name) {
+        Some(field) => field.1 = value,
+        None => fields.insert(0, (name.to_owned(), value)),
+    }
 }
 
 /// A file name from free text: characters other than letters, digits, `.`, `_`, `-`
@@ -268,44 +525,119 @@ fn file_stem(text: &str) -> String {
     if stem.is_empty() || stem.starts_with('.') { format!("_{stem}") } else { stem }
 }
 
-/// Session files being filled: session → files, each a key → record map. A key seen
-/// again in a session (the same 5-tuple reused later) goes to the session's next file,
-/// since a JSON object cannot hold a key twice.
-#[derive(Default)]
-struct Sessions {
-    files: BTreeMap<String, Vec<BTreeMap<String, Record>>>,
-    /// Session id (capture path or label) → unique file stem.
-    stems: HashMap<String, String>,
+/// The name MIRAGE-2019 gives a session's file, for a session named as MIRAGE names them
+/// (`<unix_ts>_<package>`); other sessions keep their own name.
+fn session_file_name(session: &str) -> String {
+    let stem = file_stem(session);
+    let shaped = stem.split_once('_').is_some_and(|(ts, pkg)| {
+        !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit()) && !pkg.is_empty() && !pkg.contains('_')
+    });
+    if shaped { format!("{stem}_MIRAGE-2019_traffic_dataset_labeled_biflows") } else { stem }
 }
 
-impl Sessions {
-    fn stem(&mut self, session: &str, wanted: String) -> String {
-        if let Some(s) = self.stems.get(session) {
-            return s.clone();
-        }
-        let mut stem = wanted.clone();
-        let mut k = 2;
-        while self.stems.values().any(|s| *s == stem) {
-            stem = format!("{wanted}-{k}");
-            k += 1;
-        }
-        self.stems.insert(session.to_owned(), stem.clone());
-        stem
+/// One output file being filled.
+struct OutFile {
+    path: PathBuf,
+    records: usize,
+    /// Hashes of the keys written (a JSON object cannot hold a key twice).
+    keys: HashSet<u64>,
+}
+
+/// The files of the sessions seen so far.
+struct Outputs<'a> {
+    dir: &'a Path,
+    max_records: usize,
+    /// (folder, session) → the session's files, the last one open for more.
+    sessions: HashMap<(Option<String>, String), Vec<OutFile>>,
+    used_paths: HashSet<PathBuf>,
+    hasher: std::hash::RandomState,
+}
+
+impl Outputs<'_> {
+    fn key_hash(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
     }
 
-    fn insert(&mut self, stem: String, key: String, record: Record) {
-        let files = self.files.entry(stem).or_default();
-        match files.iter_mut().find(|f| !f.contains_key(&key)) {
-            Some(file) => {
-                file.insert(key, record);
+    /// The file that takes `key` in `session`: the first of the session's files that
+    /// neither holds the key nor is full; a new file when there is none.
+    fn file_for(&mut self, folder: Option<&str>, session: &str, key: &str) -> PolarsResult<(PathBuf, bool)> {
+        let hash = self.key_hash(key);
+        let id = (folder.map(str::to_owned), session.to_owned());
+        let files = self.sessions.entry(id).or_default();
+        if let Some(f) = files.iter_mut().find(|f| f.records < self.max_records && !f.keys.contains(&hash)) {
+            f.keys.insert(hash);
+            f.records += 1;
+            return Ok((f.path.clone(), false));
+        }
+        // Full files need their keys no more.
+        for f in files.iter_mut().filter(|f| f.records >= self.max_records) {
+            f.keys = HashSet::new();
+        }
+        let dir = match folder {
+            Some(folder) => self.dir.join(file_stem(folder)),
+            None => self.dir.to_owned(),
+        };
+        let base = session_file_name(session);
+        let mut k = files.len() + 1;
+        let path = loop {
+            let name = if k == 1 { format!("{base}.json") } else { format!("{base}.{k}.json") };
+            let path = dir.join(name);
+            if !self.used_paths.contains(&path) {
+                break path;
             }
-            None => files.push(BTreeMap::from([(key, record)])),
-        }
+            k += 1;
+        };
+        fs::create_dir_all(&dir).map_err(|e| err(&dir, e))?;
+        self.used_paths.insert(path.clone());
+        files.push(OutFile { path: path.clone(), records: 1, keys: HashSet::from([hash]) });
+        Ok((path, true))
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> PolarsError + '_ {
-    move |e| polars_err!(ComputeError: "{}: {e}", path.display())
+/// Refuses a non-empty `out_dir` unless `overwrite`, and then clears it of an earlier
+/// export's `.json` files (in device folders too), refusing anything else.
+fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> PolarsResult<()> {
+    if out_dir.exists() {
+        let mut found = Vec::new();
+        let mut stack = vec![out_dir.to_owned()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).map_err(|e| err(&dir, e))? {
+                let path = entry.map_err(|e| err(&dir, e))?.path();
+                if path.is_dir() {
+                    stack.push(path.clone());
+                } else if path.extension().is_none_or(|e| e != "json") {
+                    polars_bail!(ComputeError: "{}: holds {} which is not a MIRAGE JSON file; refusing to overwrite", out_dir.display(), path.display());
+                }
+                found.push(path);
+            }
+        }
+        if !found.is_empty() {
+            polars_ensure!(overwrite, ComputeError: "{}: the directory already holds files; pass --overwrite to replace them", out_dir.display());
+            for p in found.iter().filter(|p| p.is_file()) {
+                fs::remove_file(p).map_err(|e| err(p, e))?;
+            }
+        }
+    }
+    fs::create_dir_all(out_dir).map_err(|e| err(out_dir, e))
+}
+
+/// Calls `each` with every row group of every part of `store`, one in memory at a time.
+fn for_each_row_group(store: &Path, mut each: impl FnMut(DataFrame) -> PolarsResult<()>) -> PolarsResult<()> {
+    let parts = crate::store::part_files(store).map_err(|e| err(store, e))?;
+    polars_ensure!(!parts.is_empty(), ComputeError: "{}: no Parquet part files in the store", store.display());
+    for part in parts {
+        let open = || File::open(&part).map_err(|e| err(&part, e));
+        let metadata = ParquetReader::new(open()?).get_metadata()?.clone();
+        let mut offset = 0;
+        for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
+            let mut reader = ParquetReader::new(open()?);
+            reader.set_metadata(metadata.clone());
+            let df = reader.with_slice(Some((offset, rows))).finish().map_err(|e| err(&part, e))?;
+            each(df).map_err(|e| err(&part, e))?;
+            offset += rows;
+        }
+    }
+    Ok(())
 }
 
 /// Exports every flow of `store` into `out_dir` (created; must be empty unless `overwrite`,
@@ -316,58 +648,85 @@ pub fn export_store(
     options: &ExportOptions,
     overwrite: bool,
 ) -> PolarsResult<ExportSummary> {
-    let parts = crate::store::part_files(store).map_err(io_err(store))?;
-    polars_ensure!(!parts.is_empty(), ComputeError: "{}: no Parquet part files in the store", store.display());
-    if out_dir.exists() {
-        let entries: Vec<PathBuf> =
-            fs::read_dir(out_dir).map_err(io_err(out_dir))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        if !entries.is_empty() {
-            polars_ensure!(overwrite, ComputeError: "{}: the directory already holds files; pass --overwrite to replace them", out_dir.display());
-            if let Some(foreign) = entries.iter().find(|p| !(p.is_file() && p.extension().is_some_and(|e| e == "json")))
-            {
-                polars_bail!(ComputeError: "{}: holds {} which is not a MIRAGE JSON file; refusing to overwrite", out_dir.display(), foreign.display());
-            }
-            for p in &entries {
-                fs::remove_file(p).map_err(io_err(p))?;
-            }
-        }
-    }
-    fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
-
-    let mut sessions = Sessions::default();
-    let mut scratch = Scratch::default();
-    let mut summary = ExportSummary::default();
-    for part in parts {
-        let file = fs::File::open(&part).map_err(io_err(&part))?;
-        let df = ParquetReader::new(file).finish()?;
-        let rows = PartRows::read(&df)?;
+    prepare_out_dir(out_dir, overwrite)?;
+    let mut outputs = Outputs {
+        dir: out_dir,
+        max_records: options.max_records_per_file.max(1),
+        sessions: HashMap::new(),
+        used_paths: HashSet::new(),
+        hasher: std::hash::RandomState::new(),
+    };
+    let mut work = (FlowSeries::default(), Scratch::default());
+    let mut records = 0u64;
+    for_each_row_group(store, |df| {
+        let rows = Rows::read(&df)?;
+        // Records of one file are written together: a file is opened once per row group.
+        let mut by_file: Vec<(PathBuf, bool, Vec<usize>)> = Vec::new();
+        let mut index: HashMap<PathBuf, usize> = HashMap::new();
+        let mut keys = Vec::with_capacity(rows.len());
         for i in 0..rows.len() {
-            let (session, wanted) = match options.grouping {
-                Grouping::Capture => {
-                    let path = rows.capture_file[i].clone().unwrap_or_default();
-                    let name = Path::new(&path).file_name().map(|n| n.to_string_lossy().into_owned());
-                    let wanted = file_stem(&name.unwrap_or_else(|| "capture".to_owned()));
-                    (path, wanted)
-                }
-                Grouping::Label => {
-                    let label = rows.label[i].clone().unwrap_or_else(|| "unlabelled".to_owned());
-                    (label.clone(), file_stem(&label))
-                }
-            };
-            let stem = sessions.stem(&session, wanted);
-            let (key, record) = record(&rows, i, options, &mut scratch);
-            sessions.insert(stem, key.text(), record);
-            summary.records += 1;
+            let key = record_key(&rows, i, options)?;
+            let (folder, session) = placement(&rows, i, options.grouping);
+            let (path, new) = outputs.file_for(folder.as_deref(), &session, &key)?;
+            let slot = *index.entry(path.clone()).or_insert_with(|| {
+                by_file.push((path, new, Vec::new()));
+                by_file.len() - 1
+            });
+            by_file[slot].2.push(i);
+            keys.push(key);
         }
-    }
-    for (stem, files) in sessions.files {
-        for (k, records) in files.into_iter().enumerate() {
-            let name = if k == 0 { format!("{stem}.json") } else { format!("{stem}.{}.json", k + 1) };
-            let path = out_dir.join(name);
-            let text = serde_json::to_vec(&records).map_err(|e| polars_err!(ComputeError: "{e}"))?;
-            fs::write(&path, text).map_err(io_err(&path))?;
-            summary.files.push(path);
+        for (path, new, members) in by_file {
+            let file = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| err(&path, e))?;
+            let mut out = BufWriter::with_capacity(1 << 16, file);
+            for (n, &i) in members.iter().enumerate() {
+                out.write_all(if new && n == 0 { b"{" } else { b", " }).map_err(|e| err(&path, e))?;
+                write_record(&mut out, &keys[i], &rows, i, options, &mut work).map_err(|e| err(&path, e))?;
+            }
+            out.flush().map_err(|e| err(&path, e))?;
+            records += members.len() as u64;
         }
+        Ok(())
+    })?;
+    let mut files: Vec<PathBuf> = outputs.used_paths.into_iter().collect();
+    files.sort();
+    for path in &files {
+        let mut file = BufWriter::new(OpenOptions::new().append(true).open(path).map_err(|e| err(path, e))?);
+        file.write_all(b"}").and_then(|_| file.flush()).map_err(|e| err(path, e))?;
     }
-    Ok(summary)
+    Ok(ExportSummary { files, records })
+}
+
+/// The record key of row `i`, addresses pseudonymised unless kept.
+fn record_key(rows: &Rows, i: usize, options: &ExportOptions) -> PolarsResult<String> {
+    let address = |text: &str| -> PolarsResult<std::net::IpAddr> {
+        let text = match &options.anonymiser {
+            Some(anon) => anon.pseudonym_text(text),
+            None => text.to_owned(),
+        };
+        text.parse().map_err(|_| polars_err!(ComputeError: "row {i}: `{text}` is not an IP address"))
+    };
+    let key = RecordKey {
+        src_ip: address(&rows.src_ip[i])?,
+        src_port: rows.src_port[i],
+        dst_ip: address(&rows.dst_ip[i])?,
+        dst_port: rows.dst_port[i],
+        protocol: rows.protocol[i],
+    };
+    Ok(key.text())
+}
+
+/// The device folder and session of row `i`'s file.
+fn placement(rows: &Rows, i: usize, grouping: Grouping) -> (Option<String>, String) {
+    let folder = cell(&rows.device, i).map(str::to_owned);
+    let session = match grouping {
+        Grouping::Capture => match cell(&rows.session, i) {
+            Some(s) => s.to_owned(),
+            None => {
+                let path = rows.capture_file[i].as_deref().unwrap_or("capture");
+                Path::new(path).file_name().map_or_else(|| "capture".to_owned(), |n| n.to_string_lossy().into_owned())
+            }
+        },
+        Grouping::Label => rows.label[i].clone().unwrap_or_else(|| "unlabelled".to_owned()),
+    };
+    (folder, session)
 }

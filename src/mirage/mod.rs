@@ -4,7 +4,8 @@
 
 pub mod export;
 pub mod import;
+pub mod json;
 pub mod record;
 
 pub use export::{ExportOptions, ExportSummary, Grouping, export_store};
-pub use import::{ImportError, ImportSummary, import_mirage};
+pub use import::{ImportError, ImportProgress, ImportSummary, Rejection, import_mirage};

@@ -10,9 +10,11 @@ use flowmine_core::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
 use flowmine_core::wire::tcp;
 use serde::{Deserialize, Serialize};
 
+use super::json::Float;
+
 /// The per-packet lists. 2019 files have the first six; 2022 files add the rest.
 #[allow(non_snake_case)] // MIRAGE's field names
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct PacketData {
     pub src_port: Vec<u16>,
     pub dst_port: Vec<u16>,
@@ -20,44 +22,21 @@ pub struct PacketData {
     pub packet_dir: Vec<u8>,
     pub L4_payload_bytes: Vec<u32>,
     /// Seconds since the previous packet of the biflow; 0 for the first.
-    pub iat: Vec<f64>,
+    pub iat: Vec<Float>,
     pub TCP_win_size: Vec<u32>,
     /// MIRAGE-2022: packet time, seconds since the epoch.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timestamp: Option<Vec<f64>>,
+    #[serde(default)]
+    pub timestamp: Option<Vec<Float>>,
     /// MIRAGE-2022: IP total length.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub IP_packet_bytes: Option<Vec<u32>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub IP_header_bytes: Option<Vec<u32>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub L4_header_bytes: Option<Vec<u32>>,
-    /// MIRAGE-2022: TCP flags; written as the flags byte, read as a number or as text.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// MIRAGE-2022: TCP flags, as text (`"---A--S-"`) or as the flags byte.
+    #[serde(default)]
     pub TCP_flags: Option<Vec<serde_json::Value>>,
-}
-
-/// `flow_metadata`: whole-flow counters (they cover the whole flow even where the
-/// packet lists stop early) and the label.
-#[allow(non_snake_case)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FlowMetadata {
-    pub BF_label: Option<String>,
-    pub BF_labeling_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub BF_device: Option<String>,
-    pub BF_num_packets: u64,
-    pub BF_IP_packet_bytes: u64,
-    pub BF_L4_payload_bytes: Option<u64>,
-    pub BF_duration: f64,
-    pub UF_num_packets: u64,
-    pub UF_IP_packet_bytes: u64,
-    pub UF_L4_payload_bytes: Option<u64>,
-    pub UF_duration: Option<f64>,
-    pub DF_num_packets: u64,
-    pub DF_IP_packet_bytes: u64,
-    pub DF_L4_payload_bytes: Option<u64>,
-    pub DF_duration: Option<f64>,
 }
 
 /// What MIRAGE has no field for, so that a flowmine export imports back to the same flow.
@@ -74,20 +53,118 @@ pub struct FlowmineExtra {
     pub capture_file: Option<String>,
     /// Packets in the whole flow whose entries the store kept (its `--packets` limit).
     pub stored_packets: u64,
+    /// The store's `session`, `device` and `labeling_type` (a label store's, or an
+    /// imported dataset's), which a file's name, folder and `flow_metadata` cannot all say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labeling_type: Option<String>,
 }
 
 /// `flow_features`: quantity (`packet_length`, `iat`) → set (`biflow`, `upstream_flow`,
 /// `downstream_flow`) → statistic (`min` … `kurtosis`, `10_percentile` … `90_percentile`).
-pub type FlowFeatures = BTreeMap<String, BTreeMap<String, BTreeMap<String, Option<f64>>>>;
+pub type FlowFeatures = BTreeMap<String, BTreeMap<String, BTreeMap<String, Float>>>;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One record as read. `flow_metadata` stays a map: every field of it becomes a store
+/// column, whatever the dataset's version holds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Record {
     pub packet_data: PacketData,
     #[serde(default)]
     pub flow_features: FlowFeatures,
-    pub flow_metadata: FlowMetadata,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
     pub flowmine: Option<FlowmineExtra>,
+}
+
+/// MIRAGE's names of the three packet sets, in the order of the features table's
+/// `DIRECTIONS`.
+pub const SET_KEYS: [&str; 3] = ["biflow", "upstream_flow", "downstream_flow"];
+
+/// MIRAGE's names of the 17 statistics, in the order of the features table's `STAT_NAMES`.
+pub const STAT_KEYS: [&str; 17] = [
+    "min",
+    "max",
+    "mean",
+    "std",
+    "var",
+    "mad",
+    "skew",
+    "kurtosis",
+    "10_percentile",
+    "20_percentile",
+    "30_percentile",
+    "40_percentile",
+    "50_percentile",
+    "60_percentile",
+    "70_percentile",
+    "80_percentile",
+    "90_percentile",
+];
+
+/// How a `flow_metadata` field is kept in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// A Float64 column (NaN and missing → null).
+    Number,
+    /// A String column (numbers written as text).
+    Text,
+}
+
+/// Every `flow_metadata` field of MIRAGE-2019 and MIRAGE-2022, in the order the datasets
+/// write them (2019's fields first, as its files order them). Each becomes the store
+/// column `mirage_<field>`; other fields go to `mirage_flow_metadata_other` as JSON text.
+pub const METADATA_FIELDS: [(&str, FieldKind); 24] = [
+    ("BF_label", FieldKind::Text),
+    ("BF_labeling_type", FieldKind::Text),
+    ("BF_num_packets", FieldKind::Number),
+    ("BF_IP_packet_bytes", FieldKind::Number),
+    ("BF_L4_payload_bytes", FieldKind::Number),
+    ("BF_duration", FieldKind::Number),
+    ("UF_num_packets", FieldKind::Number),
+    ("UF_IP_packet_bytes", FieldKind::Number),
+    ("UF_L4_payload_bytes", FieldKind::Number),
+    ("UF_duration", FieldKind::Number),
+    ("DF_num_packets", FieldKind::Number),
+    ("DF_IP_packet_bytes", FieldKind::Number),
+    ("DF_L4_payload_bytes", FieldKind::Number),
+    ("DF_duration", FieldKind::Number),
+    ("BF_device", FieldKind::Text),
+    ("BF_label_source", FieldKind::Text),
+    ("BF_sublabel", FieldKind::Text),
+    ("BF_activity", FieldKind::Text),
+    ("BF_label_version_code", FieldKind::Text),
+    ("BF_label_version_name", FieldKind::Text),
+    ("UF_MSS", FieldKind::Number),
+    ("UF_WS", FieldKind::Number),
+    ("DF_MSS", FieldKind::Number),
+    ("DF_WS", FieldKind::Number),
+];
+
+/// A number of `flow_metadata` (NaN for `null` and the non-finite literals' strings).
+pub fn metadata_number(value: &serde_json::Value) -> Option<f64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::Null => Some(f64::NAN),
+        serde_json::Value::String(s) => match s.as_str() {
+            "NaN" => Some(f64::NAN),
+            "Infinity" => Some(f64::INFINITY),
+            "-Infinity" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A text of `flow_metadata`: strings as they are, numbers and booleans written out.
+pub fn metadata_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
 }
 
 /// The record key's five fields.
