@@ -341,7 +341,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     let decode_pool = (threads > 1).then(|| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads - 1)
-            .thread_name(|i| format!("flowmine-decode-{i}"))
+            .thread_name(|i| format!("fm-decode-{i}"))
             .build()
             .expect("threads can be started")
     });

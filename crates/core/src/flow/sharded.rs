@@ -322,7 +322,7 @@ impl ShardedTable {
             shards.pool = Some(
                 rayon::ThreadPoolBuilder::new()
                     .num_threads(threads - 1)
-                    .thread_name(|i| format!("flowmine-shard-{i}"))
+                    .thread_name(|i| format!("fm-shard-{i}"))
                     .build()
                     .expect("threads can be started"),
             );
@@ -330,7 +330,7 @@ impl ShardedTable {
             let (work_tx, work_rx) = sync_channel::<Work>(1);
             let (done_tx, done_rx) = sync_channel::<Done>(1);
             let thread = std::thread::Builder::new()
-                .name("flowmine-shards".into())
+                .name("fm-shards".into())
                 .spawn(move || {
                     let mut shards = shards;
                     for mut work in work_rx {
