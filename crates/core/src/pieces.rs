@@ -22,7 +22,7 @@ use ahash::RandomState;
 use crate::capture::pcap::{FILE_HEADER_LEN, PcapInfo, PcapReader};
 use crate::capture::resync::{TimeWindow, chunk_starts};
 use crate::capture::{Damage, Event, Reader};
-use crate::flow::shard::{FlowPacket, key_hasher};
+use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::flow::sharded::Routed;
 use crate::skip::SkipReason;
 use crate::wire::decode::{PacketMeta, decode};

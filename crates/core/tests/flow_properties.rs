@@ -1,6 +1,6 @@
 //! Invariants of the flow table on random packet sequences.
 
-use flowmine_core::flow::shard::key_hasher;
+use flowmine_core::flow::packet::key_hasher;
 use flowmine_core::flow::sharded::Routed;
 use flowmine_core::flow::{EndReason, FlowBatch, FlowConfig, FlowRow, FlowTable, PacketLimit, ShardedTable};
 use flowmine_core::wire::decode::{Fragment, PacketMeta};

@@ -4,7 +4,7 @@
 use ahash::RandomState;
 use hashbrown::HashMap;
 
-use crate::checkpoint::{Dec, Enc, StateError};
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
 /// How long (capture time) a first fragment's key is remembered. Linux drops incomplete

@@ -27,10 +27,11 @@ use rayon::prelude::*;
 use super::batch::FlowBatch;
 use super::config::FlowConfig;
 use super::fragments::{FragmentCounts, FragmentTable};
+use super::packet::{FlowPacket, key_hasher};
 use super::record::{EndReason, Flow};
-use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
+use super::shard::{FlowShard, emit_sorted};
 use super::table::Clock;
-use crate::checkpoint::{Dec, Enc, StateError};
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::decode::{Fragment, PacketMeta};
 
 /// Shards: enough to spread work evenly over threads.
@@ -370,7 +371,7 @@ impl ShardedTable {
         fragments: FragmentTable,
         clock: Clock,
     ) -> ShardedTable {
-        let threads = crate::scan::thread_count(threads);
+        let threads = crate::threads::thread_count(threads);
         let owners: Vec<Owner> = tables
             .into_iter()
             .map(|table| Owner { shard: Mutex::new(Shard { table, ended: Vec::new() }), ..Owner::default() })

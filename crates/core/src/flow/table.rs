@@ -13,9 +13,10 @@ use ahash::RandomState;
 use super::batch::FlowBatch;
 use super::config::{FlowConfig, SECOND};
 use super::fragments::{FragmentCounts, FragmentTable};
+use super::packet::{FlowPacket, key_hasher};
 use super::record::{EndReason, Flow};
-use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
-use crate::checkpoint::{Dec, Enc, StateError};
+use super::shard::{FlowShard, emit_sorted};
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::decode::PacketMeta;
 
 /// How often (in capture time) open flows are checked for timeouts. Every eighth of the
