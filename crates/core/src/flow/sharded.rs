@@ -274,14 +274,19 @@ impl Shared {
     }
 }
 
+/// A stretch's answers so far: how many shards answered, and their rows as (slot, shard,
+/// rows).
+#[derive(Default)]
+struct Answers(usize, Vec<(u32, usize, FlowBatch)>);
+
 /// Rows of stretches handed over, gathered until every shard has answered.
 #[derive(Default)]
 struct Gathering {
     /// Stretches handed over, and gathered (in order).
     submitted: u64,
     gathered: u64,
-    /// Per stretch not yet gathered: shards that answered, and (slot, shard, rows).
-    answers: BTreeMap<u64, (usize, Vec<(u32, usize, FlowBatch)>)>,
+    /// Per stretch not yet gathered: the answers so far.
+    answers: BTreeMap<u64, Answers>,
 }
 
 impl Gathering {
@@ -297,7 +302,7 @@ impl Gathering {
             if *entry.key() != self.gathered || entry.get().0 < SHARDS {
                 return;
             }
-            let (_, mut rows) = entry.remove();
+            let Answers(_, mut rows) = entry.remove();
             rows.sort_unstable_by_key(|&(slot, shard, _)| (slot, shard));
             out.extend(rows.into_iter().map(|(_, _, b)| b));
             self.gathered += 1;
