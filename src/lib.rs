@@ -249,15 +249,20 @@ impl FlowsJob {
         let (to_writer, work) = std::sync::mpsc::sync_channel::<ToWriter>(2);
         let (scanned, written) = std::thread::scope(|scope| {
             let writer = &mut writer;
-            let writing = scope.spawn(|| -> Result<(), Error> {
-                write_parts(
-                    work,
-                    writer,
-                    encoders,
-                    |batch| Ok(batch_to_rows(batch, &ctx)?),
-                    |writer, c| Ok(writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?),
-                )
-            });
+            // Threads are named (at most 15 characters, as the kernel keeps them) so that
+            // per-thread accounting (scripts/thread_times.py) can tell them apart.
+            let writing = std::thread::Builder::new()
+                .name("fm-store".into())
+                .spawn_scoped(scope, || -> Result<(), Error> {
+                    write_parts(
+                        work,
+                        writer,
+                        encoders,
+                        |batch| Ok(batch_to_rows(batch, &ctx)?),
+                        |writer, c| Ok(writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?),
+                    )
+                })
+                .expect("threads can be started");
             let send = |item| to_writer.send(item).map_err(|_| Error::WriterStopped);
             let scanned = scan_resumable(
                 inputs,

@@ -26,7 +26,7 @@ fn items(bytes: &[u8], piece_bytes: usize, pool: Option<&rayon::ThreadPool>) -> 
     let mut items = Vec::new();
     let reader = Reader::new(bytes).expect("checked before");
     walk(bytes, reader, piece_bytes, pool, 0, |piece| {
-        items.extend(piece.items);
+        items.extend(piece.items());
         Ok::<(), ()>(())
     })
     .expect("the consumer never fails");

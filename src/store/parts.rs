@@ -47,7 +47,7 @@ pub fn write_parts<E: From<StoreError> + Send>(
         for i in 0..encoders.max(1) {
             let (job, done_tx, encode, dir) = (&job, done_tx.clone(), &encode, &dir);
             std::thread::Builder::new()
-                .name(format!("flowmine-parts-{i}"))
+                .name(format!("fm-parts-{i}"))
                 .spawn_scoped(scope, move || {
                     loop {
                         // The lock is held only while waiting for the next batch.

@@ -2,12 +2,14 @@
 //!
 //! A classic pcap file is cut where plausible chains of records start, found from even
 //! splits of the file ([`chunk_starts`]). Each piece is walked from its start until a
-//! record starts at or past the next piece's start, and its records are decoded into
-//! [`Item`]s. A found start is only a candidate: the walk of the piece before must stop
+//! record starts at or past the next piece's start, and its records are decoded: packets
+//! go straight to their flow-table shard's bucket ([`Routed`]), so that no thread handles
+//! every packet; other records become [`Item`]s. A found start is only a candidate: the walk of the piece before must stop
 //! exactly on it (the seam). Where it does not — a false boundary, or damage whose way
 //! back in lies past the seam — the piece is walked again from where the one before
 //! stopped, on the consuming thread. The items, in order, are therefore always those of
 //! one walk from the start of the file; threads change only who decodes them.
+//! (ShardedTable::submit then takes the pieces in order, which the flow table needs.)
 //!
 //! pcapng files, and every file when there is one thread, are walked once from the start,
 //! in pieces of [`PIECE_BYTES`] so that decoded items never pile up.
@@ -21,8 +23,9 @@ use crate::capture::pcap::{FILE_HEADER_LEN, PcapInfo, PcapReader};
 use crate::capture::resync::{TimeWindow, chunk_starts};
 use crate::capture::{Damage, Event, Reader};
 use crate::flow::packet::{FlowPacket, key_hasher};
+use crate::flow::sharded::Routed;
 use crate::skip::SkipReason;
-use crate::wire::decode::{Fragment, PacketMeta, decode};
+use crate::wire::decode::{PacketMeta, decode};
 
 /// Bytes of input a piece covers: about 100 000 header-only records, whose items
 /// (under 9 MB) stay in the last-level cache between decoding and use.
@@ -49,39 +52,76 @@ pub struct Fragmented {
     pub wire_len: u32,
 }
 
-/// The items of one piece.
+/// The records of one piece: its packets already routed to their flow-table shards by the
+/// thread that decoded them, and the records that are not packets.
 pub struct Piece {
     /// Where the walk started.
     pub start: usize,
-    pub items: Vec<Item>,
+    /// The packets (fragments included).
+    pub routed: Routed,
+    /// Records that did not become packets ([`Item::Skip`], [`Item::Damage`]), each with
+    /// the number of the piece's packets before it.
+    pub others: Vec<(u32, Item)>,
     /// Where it stopped: the first record at or past the piece's end; `None` when the
     /// file is over for the reader (its end, or damage with no way back in).
     pub stopped_at: Option<usize>,
+}
+
+impl Piece {
+    /// Records read (a damaged stretch counts as one).
+    pub fn records(&self) -> u64 {
+        (self.routed.len() + self.others.len()) as u64
+    }
+
+    /// The piece's records in file order, as one walk gives them (for tests).
+    pub fn items(&self) -> Vec<Item> {
+        let (packets, fragments) = self.routed.parts();
+        // (packets before, whether it is a packet, order among others, item)
+        let mut all: Vec<(u32, bool, usize, Item)> = packets.map(|(at, p)| (at, true, 0, Item::Packet(*p))).collect();
+        all.extend(fragments.iter().map(|f| {
+            let item = Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }));
+            (f.at, true, 0, item)
+        }));
+        all.extend(self.others.iter().enumerate().map(|(i, (at, item))| {
+            let item = match item {
+                Item::Skip { reason, offset, link_type } => {
+                    Item::Skip { reason: *reason, offset: *offset, link_type: *link_type }
+                }
+                Item::Damage { damage, resumed_at } => Item::Damage { damage: damage.clone(), resumed_at: *resumed_at },
+                Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed"),
+            };
+            (*at, false, i, item)
+        }));
+        all.sort_by_key(|&(at, packet, i, _)| (at, packet, i));
+        all.into_iter().map(|(.., item)| item).collect()
+    }
 }
 
 /// Walks `reader` until a record starts at or past `end` (or the file is over), decoding
 /// each record. Damage is passed over as the scan does: resynchronise and go on.
 fn decode_piece(reader: &mut Reader, end: usize, input_index: u32, hasher: &RandomState) -> Piece {
     let start = Reader::position(reader);
-    let mut items = Vec::new();
+    let mut routed = Routed::new();
+    let mut others = Vec::new();
     loop {
         if Reader::position(reader) >= end {
-            return Piece { start, items, stopped_at: Some(Reader::position(reader)) };
+            return Piece { start, routed, others, stopped_at: Some(Reader::position(reader)) };
         }
         let Some(event) = reader.next_event() else {
-            return Piece { start, items, stopped_at: None };
+            return Piece { start, routed, others, stopped_at: None };
         };
-        items.push(match event {
+        let other = match event {
             Ok(Event::Packet(rec)) => match decode(rec.link_type, rec.data, rec.orig_len) {
-                Ok(meta) if matches!(meta.fragment, Fragment::None) => {
-                    Item::Packet(FlowPacket::new(&meta, rec.ts_ns, rec.orig_len, input_index, hasher))
+                Ok(meta) => {
+                    routed.push_meta(&meta, rec.ts_ns, rec.orig_len, input_index, hasher);
+                    continue;
                 }
-                Ok(meta) => Item::Fragment(Box::new(Fragmented { meta, ts_ns: rec.ts_ns, wire_len: rec.orig_len })),
                 Err(reason) => Item::Skip { reason, offset: rec.offset, link_type: Some(rec.link_type) },
             },
             Ok(Event::Skipped { reason, offset }) => Item::Skip { reason, offset, link_type: None },
             Err(damage) => Item::Damage { resumed_at: reader.resync().map(|at| at as u64), damage },
-        });
+        };
+        others.push((routed.len() as u32, other));
     }
 }
 
@@ -146,7 +186,7 @@ pub fn walk<E>(
     // Pieces decoded ahead of the one consumed: enough that decoding goes on while the
     // thread that feeds the flow table waits for the shard work. On the 20M campus capture
     // with 2 threads, 8 ran in 0.94 of the time of 3 (paired, n=5); 16 was no faster.
-    let ahead = 4 * (pool.current_num_threads() + 1);
+    let ahead = 4 * pool.current_num_threads();
     let (cuts, hasher) = (&cuts, &hasher);
     pool.in_place_scope(|scope| {
         let mut pending = VecDeque::new();
@@ -219,7 +259,7 @@ mod tests {
         let mut items = Vec::new();
         let reader = Reader::new(bytes).unwrap();
         let again = walk(bytes, reader, piece_bytes, pool, 0, |piece| {
-            items.extend(piece.items);
+            items.extend(piece.items());
             Ok::<(), ()>(())
         })
         .unwrap();

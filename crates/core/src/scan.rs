@@ -196,17 +196,9 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     prog.packets = report.packets_total;
     progress(prog);
 
-    // Records are decoded on a pool of all threads but one while this thread feeds the
-    // flow table, whose shard work has a pool of that size too: the cores go to whichever
-    // side has work (see pieces.rs).
-    let threads = thread_count(options.threads);
-    let decode_pool = (threads > 1).then(|| {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(threads - 1)
-            .thread_name(|i| format!("flowmine-decode-{i}"))
-            .build()
-            .expect("threads can be started")
-    });
+    // Pieces are decoded, their packets routed to their shards, on the threads that
+    // apply the shards: the cores go to whichever side has work (see pieces.rs).
+    let pool = table.pool();
     for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
         let index = index as u32;
         let mapped = MappedFile::open(&input.path)?;
@@ -232,10 +224,12 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
             }
             Ok(reader) => {
                 let mut released = 0;
-                pieces::walk(bytes, reader, options.piece_bytes, decode_pool.as_ref(), index, |piece| {
-                    for item in piece.items {
-                        use_item(item, &mut file, &mut table, index, &mut ready);
+                pieces::walk(bytes, reader, options.piece_bytes, pool.as_deref(), index, |piece| {
+                    file.packets_total += piece.records();
+                    for (_, item) in piece.others {
+                        count_other(item, &mut file);
                     }
+                    table.submit(piece.routed, &mut ready);
                     if !ready.is_empty() {
                         deliver(&mut ready, &mut batch, &mut sink, &full)?;
                     }
@@ -305,13 +299,10 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     Ok(report)
 }
 
-/// Counts one record of `file` and puts it in the flow table or in a skip counter.
-#[inline]
-fn use_item(item: Item, file: &mut FileReport, table: &mut ShardedTable, index: u32, ready: &mut Vec<FlowBatch>) {
-    file.packets_total += 1;
+/// Counts a record of `file` that did not become a packet.
+fn count_other(item: Item, file: &mut FileReport) {
     match item {
-        Item::Packet(packet) => table.add_packet(packet, ready),
-        Item::Fragment(f) => table.add(f.meta, f.ts_ns, f.wire_len, index, ready),
+        Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed to the flow table"),
         Item::Skip { reason, offset, link_type } => {
             if reason == SkipReason::UnsupportedLinkType
                 && let Some(link_type) = link_type

@@ -1,6 +1,8 @@
 //! Invariants of the flow table on random packet sequences.
 
 use ahash::RandomState;
+use flowmine_core::flow::packet::key_hasher;
+use flowmine_core::flow::sharded::Routed;
 use flowmine_core::flow::{EndReason, FlowBatch, FlowConfig, FlowRow, FlowTable, PacketLimit, ShardedTable};
 use flowmine_core::wire::decode::{Fragment, FragmentId, PacketMeta, tunnel};
 use flowmine_core::wire::protocol::{PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP};
@@ -274,4 +276,66 @@ fn a_port_scan_is_held_to_the_cap() {
     let at_end: usize = batches.iter().flat_map(|b| &b.end_reason).filter(|&&r| r == EndReason::EndOfInput).count();
     assert_eq!(evicted + at_end, n as usize);
     assert!(at_end <= 6_400 && at_end > 6_400 / 2, "{at_end} open at the end");
+}
+
+/// Packet times that may go backwards: each packet comes `gap` minus 1.5 s after the one
+/// before.
+fn jittered(packets: &[(u64, PacketMeta)]) -> Vec<(i64, PacketMeta)> {
+    timed(packets).enumerate().map(|(i, (ts, meta))| (ts - 1_500_000_000 * i as i64, meta)).collect()
+}
+
+/// The sharded table fed stretches of input cut before the packets at `cuts`, as the
+/// threads that decode a capture in pieces hand them over.
+fn run_in_stretches(
+    config: &FlowConfig,
+    packets: &[(i64, PacketMeta)],
+    threads: usize,
+    window: usize,
+    cuts: &[usize],
+) -> FlowBatch {
+    let hasher = key_hasher();
+    let mut table = ShardedTable::with_window(config.clone(), threads, window);
+    let mut batches = Vec::new();
+    let mut stretch = Routed::new();
+    for (i, &(ts, meta)) in packets.iter().enumerate() {
+        if cuts.contains(&i) {
+            table.submit(std::mem::take(&mut stretch), &mut batches);
+        }
+        stretch.push_meta(&meta, ts, meta.ip_len + 14, 0, &hasher);
+    }
+    table.submit(stretch, &mut batches);
+    table.finish(&mut batches);
+    let mut out = FlowBatch::new();
+    for b in &batches {
+        out.extend_from(b);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Where the input is cut into stretches changes nothing: not the flows (those of the
+    /// sequential table, whose clock decides where sweeps fall, even when time goes
+    /// backwards), nor the order of the rows, for any thread count.
+    #[test]
+    fn stretches_give_the_rows_of_one_stream(
+        config in config(),
+        packets in prop::collection::vec(packet(), 0..300),
+        window in 1usize..64,
+        cuts in prop::collection::vec(0usize..300, 0..8),
+    ) {
+        let packets = jittered(&packets);
+        let mut table = FlowTable::new(config.clone());
+        let mut reference = FlowBatch::new();
+        for &(ts, meta) in &packets {
+            table.add(meta, ts, meta.ip_len + 14, 0, &mut reference);
+        }
+        table.finish(&mut reference);
+        let whole = run_in_stretches(&config, &packets, 1, window, &[]);
+        prop_assert_eq!(sorted_rows(&whole), sorted_rows(&reference));
+        for threads in [1, 2, 3] {
+            prop_assert_eq!(&run_in_stretches(&config, &packets, threads, window, &cuts), &whole);
+        }
+    }
 }

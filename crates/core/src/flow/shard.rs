@@ -20,8 +20,9 @@ use crate::wire::tcp;
 #[derive(Default)]
 pub struct FlowShard {
     flows: HashTable<Flow>,
-    /// Flows started, by input file index.
+    /// Flows started, by input file index, and in all.
     started_by_input: Vec<u64>,
+    started: u64,
     /// The most open flows this shard holds (its share of `FlowConfig::max_flows`).
     max_open: Option<usize>,
     /// Flows ended early to stay under `max_open` (closed flows that were only lingering
@@ -46,6 +47,11 @@ impl FlowShard {
         self.flows.len()
     }
 
+    /// Flows started in all.
+    pub fn started(&self) -> u64 {
+        self.started
+    }
+
     /// Flows started, by input file index (shorter than the file list when the last
     /// files started none).
     pub fn started_by_input(&self) -> &[u64] {
@@ -65,6 +71,7 @@ impl FlowShard {
                 if let Some(reason) = ends_before(flow, p.tcp_flags, p.ts_ns, config) {
                     ended.push((std::mem::replace(flow, new_flow()), reason));
                     count_start(&mut self.started_by_input, p.input_index);
+                    self.started += 1;
                 }
                 flow
             }
@@ -73,6 +80,7 @@ impl FlowShard {
                     self.evict_oldest(ended);
                 }
                 count_start(&mut self.started_by_input, p.input_index);
+                self.started += 1;
                 self.flows.insert_unique(p.hash, new_flow(), |f| f.hash).into_mut()
             }
         };
@@ -143,6 +151,7 @@ impl FlowShard {
         for _ in 0..n {
             shard.started_by_input.push(d.u64()?);
         }
+        shard.started = shard.started_by_input.iter().sum();
         shard.evicted = d.u64()?;
         let n = d.count(100)?;
         for _ in 0..n {

@@ -1,22 +1,25 @@
-//! The flow table split into shards by key hash, so shards can be updated in parallel,
-//! and fed by a pipeline, so reading and decoding overlap with the table updates.
+//! The flow table split into shards by key hash, each shard taking its packets stretch by
+//! stretch, in input order, on whichever thread is free: no thread handles every packet.
 //!
-//! The caller's thread resolves fragments, hashes keys and queues each packet to its
-//! shard, in input order. A full window of queued packets goes to the shard thread, which
-//! applies it shard by shard on a rayon pool while the caller decodes the next window.
-//! Every decision about a flow depends only on that flow's own packets and on the sweep
-//! times, and sweeps happen at the same points of the input as in the sequential
-//! [`FlowTable`](super::FlowTable): the flows are the same for any number of threads.
+//! The threads that decode a stretch of input route each packet to its shard as they go
+//! ([`Routed`]). One short step per stretch, in input order ([`ShardedTable::submit`]),
+//! finds where sweeps and window ends fall — from the stretch's running maximum of packet
+//! times and its packet count, at the same points of the input as the sequential
+//! [`FlowTable`](super::FlowTable) sweeps — and matches IP fragments, which needs input
+//! order across shards. Each shard then applies its own packets and those points; a shard
+//! is owned by one task at a time, which takes its stretches in order. Every decision
+//! about a flow depends only on that flow's own packets and on the sweep times: the flows
+//! are the same for any number of threads.
 //!
-//! Each shard turns its ended flows into columns itself, sorted by (first packet time,
-//! key). The caller takes a window's rows just before it hands over the next window —
-//! points fixed by the input alone — shard by shard, and shards are fixed by a seeded
-//! hash of the key: the output rows, in order, do not depend on the thread count either.
+//! Each shard writes the flows it ended at each point (a window end or a sweep) as rows
+//! sorted by (first packet time, key); the rows are gathered point by point, shard by
+//! shard, and shards are fixed by a seeded hash of the key: the output rows, in order,
+//! depend neither on the thread count nor on how the input was cut into stretches.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use ahash::RandomState;
 use rayon::prelude::*;
@@ -29,218 +32,306 @@ use super::record::{EndReason, Flow};
 use super::shard::{FlowShard, emit_sorted};
 use super::table::Clock;
 use crate::codec::{Dec, Enc, StateError};
-use crate::wire::decode::PacketMeta;
+use crate::wire::decode::{Fragment, PacketMeta};
 
 /// Shards: enough to spread work evenly over threads.
 pub const SHARDS: usize = 64;
-/// Packets queued before they are applied (about 20 MB of queued packets). Each shard
-/// gets about 4 000 packets a window, enough to spread its fixed costs (a task, sorting
-/// its ended flows) thin: on the 20M campus capture with 2 threads, 2^18 ran in 0.90 of
-/// the time of 2^17 (paired, n=5), 2^16 and 2^15 slower, 2^19 no faster.
+/// Packets between the points where rows are handed out, at most (about 20 MB of them).
+/// Each shard gets about 4 000 packets between two points, enough to spread the cost of
+/// sorting its ended flows thin: on the 20M campus capture with 2 threads, 2^18 ran in
+/// 0.90 of the time of 2^17 (paired, n=5), 2^16 and 2^15 slower, 2^19 no faster.
 pub const WINDOW_PACKETS: usize = 1 << 18;
+/// Packets of a stretch built by [`ShardedTable::add`] before it is handed over.
+const STRETCH_PACKETS: usize = 1 << 16;
+
+/// The shard of a key's hash.
+#[inline]
+pub fn shard_of(hash: u64) -> usize {
+    // Bits the shard's own table does not use to place the key: hashbrown takes its
+    // bucket from the low bits and its tag from the top 7.
+    (hash >> 32) as usize % SHARDS
+}
+
+/// One shard's packets of a stretch, with their positions in the stretch.
+#[derive(Default, Debug)]
+struct Bucket {
+    packets: Vec<FlowPacket>,
+    at: Vec<u32>,
+}
+
+/// An IP fragment of a stretch, matched to its first fragment in input order before it
+/// has a key.
+#[derive(Debug)]
+pub struct PendingFragment {
+    pub at: u32,
+    pub meta: PacketMeta,
+    pub ts_ns: i64,
+    pub wire_len: u32,
+    pub input_index: u32,
+}
+
+/// The packets of one stretch of input, routed to their shards by the thread that decoded
+/// them. Positions count the stretch's packets (fragments included) from 0.
+#[derive(Debug)]
+pub struct Routed {
+    buckets: Vec<Bucket>,
+    fragments: Vec<PendingFragment>,
+    /// The running maximum of the packet times: where a sweep falls is a search in it.
+    max_ts: Vec<i64>,
+}
+
+impl Default for Routed {
+    fn default() -> Self {
+        Routed { buckets: (0..SHARDS).map(|_| Bucket::default()).collect(), fragments: Vec::new(), max_ts: Vec::new() }
+    }
+}
+
+impl Routed {
+    pub fn new() -> Routed {
+        Routed::default()
+    }
+
+    /// Packets so far (fragments included).
+    pub fn len(&self) -> usize {
+        self.max_ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.max_ts.is_empty()
+    }
+
+    #[inline]
+    fn next_at(&mut self, ts_ns: i64) -> u32 {
+        let at = self.max_ts.len() as u32;
+        let max = self.max_ts.last().map_or(ts_ns, |&m| m.max(ts_ns));
+        self.max_ts.push(max);
+        at
+    }
+
+    /// Adds a packet made by [`FlowPacket::new`] with [`key_hasher`] from a packet that is
+    /// not an IP fragment.
+    #[inline]
+    pub fn push(&mut self, packet: FlowPacket) {
+        let at = self.next_at(packet.ts_ns);
+        let bucket = &mut self.buckets[shard_of(packet.hash)];
+        bucket.packets.push(packet);
+        bucket.at.push(at);
+    }
+
+    /// Adds an IP fragment (its key is known once it is matched to its first fragment).
+    pub fn push_fragment(&mut self, meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32) {
+        let at = self.next_at(ts_ns);
+        self.fragments.push(PendingFragment { at, meta, ts_ns, wire_len, input_index });
+    }
+
+    /// Adds a decoded packet, fragment or not.
+    #[inline]
+    pub fn push_meta(&mut self, meta: &PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, hasher: &RandomState) {
+        if matches!(meta.fragment, Fragment::None) {
+            self.push(FlowPacket::new(meta, ts_ns, wire_len, input_index, hasher));
+        } else {
+            self.push_fragment(*meta, ts_ns, wire_len, input_index);
+        }
+    }
+
+    /// The packets that are not fragments, with their positions (in shard order, then
+    /// input order), and the fragments.
+    pub fn parts(&self) -> (impl Iterator<Item = (u32, &FlowPacket)>, &[PendingFragment]) {
+        let packets = self.buckets.iter().flat_map(|b| b.at.iter().copied().zip(&b.packets));
+        (packets, &self.fragments)
+    }
+}
+
+/// A point of a stretch where rows are handed out, before the packet at its position.
+#[derive(Debug, Clone, Copy)]
+enum Point {
+    /// The end of a window: the flows ended so far go out.
+    WindowEnd,
+    /// A sweep at this clock: the flows ended so far go out, then those it ends.
+    Sweep(i64),
+}
 
 #[derive(Default)]
 struct Shard {
     table: FlowShard,
-    /// The packets of the window being applied.
-    inbox: Vec<FlowPacket>,
     ended: Vec<(Flow, EndReason)>,
-    out: FlowBatch,
 }
 
-/// What the shard thread is asked to do.
-enum Work {
-    /// Apply these queued packets (one inbox per shard).
-    Window(Vec<Vec<FlowPacket>>),
-    /// End the flows whose time is up at this clock.
-    Sweep(i64),
-    /// End all flows of these shards (a few at a time, so only a few shards' rows are
-    /// held at once when the input is over).
-    FinishShards(std::ops::Range<usize>),
-    /// Write every shard's state (for a checkpoint).
-    Save,
+/// Rows of one shard at one point: (the point's output slot, rows).
+type Rows = Vec<(u32, FlowBatch)>;
+
+impl Shard {
+    /// Applies a stretch's packets of this shard and its points, writing the rows of each
+    /// point that ended flows.
+    fn apply(&mut self, bucket: &Bucket, points: &[(u32, Point)], config: &FlowConfig) -> Rows {
+        let mut rows = Vec::new();
+        let mut slot = 0;
+        let mut i = 0;
+        for &(at, point) in points {
+            let n = bucket.at[i..].partition_point(|&a| a < at);
+            for p in &bucket.packets[i..i + n] {
+                self.table.add(p, config, &mut self.ended);
+            }
+            i += n;
+            self.emit(&mut slot, &mut rows);
+            if let Point::Sweep(now) = point {
+                self.table.sweep(now, config, &mut self.ended);
+                self.emit(&mut slot, &mut rows);
+            }
+        }
+        for p in &bucket.packets[i..] {
+            self.table.add(p, config, &mut self.ended);
+        }
+        rows
+    }
+
+    fn emit(&mut self, slot: &mut u32, rows: &mut Rows) {
+        if !self.ended.is_empty() {
+            let mut batch = FlowBatch::new();
+            emit_sorted(&mut self.ended, &mut batch);
+            rows.push((*slot, batch));
+        }
+        *slot += 1;
+    }
 }
 
-/// What it hands back: the rows of the flows ended (a batch per shard that ended any),
-/// and the emptied inboxes for reuse.
+/// One stretch for one shard.
+struct Job {
+    stretch: u64,
+    bucket: Bucket,
+    points: Arc<[(u32, Point)]>,
+}
+
+/// What a shard hands back for a stretch.
 struct Done {
-    rows: Vec<FlowBatch>,
-    inboxes: Vec<Vec<FlowPacket>>,
-    /// The shards' state, for [`Work::Save`].
-    saved: Option<Vec<u8>>,
+    stretch: u64,
+    shard: usize,
+    rows: Rows,
 }
 
-/// The shards and the rules to apply work to them, wherever they run.
-struct Shards {
+/// A shard, the stretches waiting for it, and whether a task owns it now.
+#[derive(Default)]
+struct Owner {
+    shard: Mutex<Shard>,
+    queue: Mutex<(VecDeque<Job>, bool)>,
+}
+
+/// What the shard tasks share.
+struct Shared {
     config: FlowConfig,
-    shards: Vec<Shard>,
-    pool: Option<rayon::ThreadPool>,
-    started: Arc<AtomicU64>,
+    owners: Vec<Owner>,
+    started: AtomicU64,
+    done: Sender<Done>,
 }
 
-impl Shards {
-    fn apply(&mut self, work: &mut Work) -> Vec<FlowBatch> {
-        let config = &self.config;
-        let started_before: u64 = self.flows_started();
-        match work {
-            Work::Window(inboxes) => {
-                // The inboxes are lent to the shards and handed back empty, for reuse.
-                for (s, inbox) in self.shards.iter_mut().zip(inboxes.iter_mut()) {
-                    std::mem::swap(&mut s.inbox, inbox);
-                }
-                for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
-                    for p in s.inbox.drain(..) {
-                        s.table.add(&p, config, &mut s.ended);
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().expect("a shard task does not panic")
+}
+
+impl Shared {
+    /// Applies `job` at once (one thread) or queues it for its shard's owner.
+    fn hand(self: &Arc<Self>, s: usize, job: Job, pool: Option<&rayon::ThreadPool>) {
+        let Some(pool) = pool else {
+            return self.run(s, job);
+        };
+        let mut queue = lock(&self.owners[s].queue);
+        queue.0.push_back(job);
+        if !std::mem::replace(&mut queue.1, true) {
+            let shared = Arc::clone(self);
+            pool.spawn(move || shared.own(s));
+        }
+    }
+
+    /// Owns shard `s` until its queue is empty, applying its stretches in order.
+    fn own(&self, s: usize) {
+        loop {
+            let job = {
+                let mut queue = lock(&self.owners[s].queue);
+                match queue.0.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        queue.1 = false;
+                        return;
                     }
-                    emit_sorted(&mut s.ended, &mut s.out);
-                });
-                for (s, inbox) in self.shards.iter_mut().zip(inboxes.iter_mut()) {
-                    std::mem::swap(&mut s.inbox, inbox);
                 }
-            }
-            Work::Sweep(now) => {
-                let now = *now;
-                for_each_shard(self.pool.as_ref(), &mut self.shards, |s| {
-                    s.table.sweep(now, config, &mut s.ended);
-                    emit_sorted(&mut s.ended, &mut s.out);
-                });
-            }
-            Work::FinishShards(range) => {
-                for_each_shard_with_caller(self.pool.as_ref(), &mut self.shards[range.clone()], |s| {
-                    s.table.finish(&mut s.ended);
-                    emit_sorted(&mut s.ended, &mut s.out);
-                });
-            }
-            Work::Save => {}
+            };
+            self.run(s, job);
         }
-        self.started.fetch_add(self.flows_started() - started_before, Ordering::Relaxed);
-        // Moved, not copied: the shards' batches go out as they are, in shard order.
-        self.shards.iter_mut().filter(|s| !s.out.is_empty()).map(|s| std::mem::take(&mut s.out)).collect()
     }
 
-    fn flows_started(&self) -> u64 {
-        self.shards.iter().flat_map(|s| s.table.started_by_input()).sum()
+    fn run(&self, s: usize, job: Job) {
+        let mut shard = lock(&self.owners[s].shard);
+        let before = shard.table.started();
+        let rows = shard.apply(&job.bucket, &job.points, &self.config);
+        self.started.fetch_add(shard.table.started() - before, Ordering::Relaxed);
+        drop(shard);
+        // The receiver lives as long as the table that owns this.
+        let _ = self.done.send(Done { stretch: job.stretch, shard: s, rows });
     }
 
-    fn flows_evicted(&self) -> u64 {
-        self.shards.iter().map(|s| s.table.evicted()).sum()
-    }
-
-    fn save(&self) -> Vec<u8> {
-        let mut e = Enc::default();
-        for s in &self.shards {
-            s.table.save(&mut e);
-        }
-        e.0
-    }
-
-    fn started_by_input(&self) -> Vec<u64> {
-        let mut total = Vec::new();
-        for s in &self.shards {
-            let counts = s.table.started_by_input();
-            if total.len() < counts.len() {
-                total.resize(counts.len(), 0);
-            }
-            for (t, c) in total.iter_mut().zip(counts) {
-                *t += c;
-            }
-        }
-        total
+    fn shards(&self) -> impl Iterator<Item = MutexGuard<'_, Shard>> {
+        self.owners.iter().map(|o| lock(&o.shard))
     }
 }
 
-fn for_each_shard(pool: Option<&rayon::ThreadPool>, shards: &mut [Shard], f: impl Fn(&mut Shard) + Sync + Send) {
-    match pool {
-        Some(pool) => pool.install(|| shards.par_iter_mut().for_each(&f)),
-        None => shards.iter_mut().for_each(f),
+/// A stretch's answers so far: how many shards answered, and their rows as (slot, shard,
+/// rows).
+#[derive(Default)]
+struct Answers(usize, Vec<(u32, usize, FlowBatch)>);
+
+/// Rows of stretches handed over, gathered until every shard has answered.
+#[derive(Default)]
+struct Gathering {
+    /// Stretches handed over, and gathered (in order).
+    submitted: u64,
+    gathered: u64,
+    /// Per stretch not yet gathered: the answers so far.
+    answers: BTreeMap<u64, Answers>,
+}
+
+impl Gathering {
+    fn take(&mut self, d: Done) {
+        let entry = self.answers.entry(d.stretch).or_default();
+        entry.0 += 1;
+        entry.1.extend(d.rows.into_iter().map(|(slot, rows)| (slot, d.shard, rows)));
     }
-}
 
-/// Like [`for_each_shard`], with the calling thread taking a share: at the end of input
-/// the thread that read and decoded packets has nothing else to do.
-fn for_each_shard_with_caller(
-    pool: Option<&rayon::ThreadPool>,
-    shards: &mut [Shard],
-    f: impl Fn(&mut Shard) + Sync + Send,
-) {
-    match pool {
-        Some(pool) => {
-            let (here, there) = shards.split_at_mut(shards.len() / (pool.current_num_threads() + 1));
-            pool.in_place_scope(|scope| {
-                scope.spawn(|_| there.par_iter_mut().for_each(&f));
-                here.iter_mut().for_each(&f);
-            });
-        }
-        None => shards.iter_mut().for_each(f),
-    }
-}
-
-/// Where the shards live: on the caller's thread (one thread) or on a shard thread.
-enum Runner {
-    Inline(Shards),
-    Pipelined(ShardThread),
-}
-
-/// The shard thread and the two channels to it; at most one piece of work in flight.
-struct ShardThread {
-    /// `None` once closed: closing it ends the thread, which hands the shards back.
-    work: Option<SyncSender<Work>>,
-    done: Receiver<Done>,
-    thread: Option<JoinHandle<Shards>>,
-    waiting: bool,
-}
-
-impl ShardThread {
-    /// Takes the answer to the work in flight, if any: its rows go to `out`, its emptied
-    /// inboxes to `spare`.
-    fn take_done(&mut self, out: &mut Vec<FlowBatch>, spare: &mut Option<Vec<Vec<FlowPacket>>>) -> Option<Vec<u8>> {
-        if std::mem::take(&mut self.waiting) {
-            let d = self.done.recv().expect("the shard thread answers");
-            out.extend(d.rows);
-            if !d.inboxes.is_empty() {
-                *spare = Some(d.inboxes);
+    /// Moves the rows of every fully answered stretch, in order, to `out`.
+    fn hand_out(&mut self, out: &mut Vec<FlowBatch>) {
+        while let Some(entry) = self.answers.first_entry() {
+            if *entry.key() != self.gathered || entry.get().0 < SHARDS {
+                return;
             }
-            return d.saved;
+            let Answers(_, mut rows) = entry.remove();
+            rows.sort_unstable_by_key(|&(slot, shard, _)| (slot, shard));
+            out.extend(rows.into_iter().map(|(_, _, b)| b));
+            self.gathered += 1;
         }
-        None
     }
 
-    fn send(&mut self, work: Work) {
-        self.work.as_ref().expect("the shard thread is running").send(work).expect("the shard thread is running");
-        self.waiting = true;
-    }
-
-    /// Ends the thread and takes the shards back (`None` when already stopped).
-    fn stop(&mut self) -> Option<std::thread::Result<Shards>> {
-        self.work = None;
-        self.thread.take().map(JoinHandle::join)
+    fn in_flight(&self) -> u64 {
+        self.submitted - self.gathered
     }
 }
 
 pub struct ShardedTable {
-    runner: Runner,
-    inboxes: Vec<Vec<FlowPacket>>,
-    spare: Option<Vec<Vec<FlowPacket>>>,
+    shared: Arc<Shared>,
+    done: Receiver<Done>,
+    pool: Option<Arc<rayon::ThreadPool>>,
+    gathering: Gathering,
+    /// The stretch [`add`](Self::add) builds.
+    building: Routed,
     fragments: FragmentTable,
     clock: Clock,
     hasher: RandomState,
+    /// Packets since the last point.
     queued: usize,
     window_packets: usize,
-    started: Arc<AtomicU64>,
-    started_by_input: Option<Vec<u64>>,
-    /// Flows evicted to stay under the cap, once the input is over.
-    evicted: Option<u64>,
     /// Shards ended so far, once the input is over.
     finished_shards: usize,
-    /// Threads in all: shards ended at once when the input is over.
+    /// Threads in all: shards ended at once when the input is over, and stretches in
+    /// flight per thread.
     threads: usize,
-}
-
-#[inline]
-fn shard_of(hash: u64) -> usize {
-    // Bits the shard's own table does not use to place the key: hashbrown takes its
-    // bucket from the low bits and its tag from the top 7.
-    (hash >> 32) as usize % SHARDS
 }
 
 /// Each shard holds its share of the cap, so what is evicted does not depend on the
@@ -255,14 +346,10 @@ pub fn enforced_max_flows(n: usize) -> usize {
     n.div_ceil(SHARDS).saturating_mul(SHARDS)
 }
 
-fn empty_inboxes() -> Vec<Vec<FlowPacket>> {
-    (0..SHARDS).map(|_| Vec::new()).collect()
-}
-
 impl ShardedTable {
     /// A table working on `threads` threads in all: with one, everything runs on the
-    /// caller's thread; with more, the caller reads and queues while `threads - 1` threads
-    /// update the shards.
+    /// caller's thread; with more, shards are applied on a pool of that many threads (which
+    /// decoding can share: [`pool`](Self::pool)) while the caller hands stretches over.
     pub fn new(config: FlowConfig, threads: usize) -> ShardedTable {
         Self::with_window(config, threads, WINDOW_PACKETS)
     }
@@ -287,25 +374,6 @@ impl ShardedTable {
         Ok(Self::assemble(config, threads, WINDOW_PACKETS, tables, fragments, clock))
     }
 
-    /// Applies every queued packet, hands the rows of the flows ended so far to `out`,
-    /// and writes the table's state: the clock, the fragment table, every shard's counters
-    /// and open flows. A table [`restore`](Self::restore)d from it ends the same flows as
-    /// this one would.
-    pub fn save(&mut self, out: &mut Vec<FlowBatch>, e: &mut Enc) {
-        self.submit_window(out);
-        self.clock.save(e);
-        self.fragments.save(e);
-        let saved = match &mut self.runner {
-            Runner::Inline(shards) => shards.save(),
-            Runner::Pipelined(t) => {
-                t.take_done(out, &mut self.spare);
-                t.send(Work::Save);
-                t.take_done(out, &mut self.spare).expect("the shard thread answers a save")
-            }
-        };
-        e.0.extend_from_slice(&saved);
-    }
-
     fn assemble(
         config: FlowConfig,
         threads: usize,
@@ -315,86 +383,68 @@ impl ShardedTable {
         clock: Clock,
     ) -> ShardedTable {
         let threads = crate::threads::thread_count(threads);
-        let mut shards = Shards {
-            config,
-            shards: tables.into_iter().map(|table| Shard { table, ..Shard::default() }).collect(),
-            pool: None,
-            started: Arc::new(AtomicU64::new(0)),
-        };
-        let started = Arc::clone(&shards.started);
-        started.store(shards.flows_started(), Ordering::Relaxed);
-        let runner = if threads <= 1 {
-            Runner::Inline(shards)
-        } else {
-            shards.pool = Some(
+        let owners: Vec<Owner> = tables
+            .into_iter()
+            .map(|table| Owner { shard: Mutex::new(Shard { table, ended: Vec::new() }), ..Owner::default() })
+            .collect();
+        let started = owners.iter().map(|o| lock(&o.shard).table.started()).sum();
+        let (done_tx, done) = channel();
+        let shared = Arc::new(Shared { config, owners, started: AtomicU64::new(started), done: done_tx });
+        let pool = (threads > 1).then(|| {
+            Arc::new(
                 rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads - 1)
-                    .thread_name(|i| format!("flowmine-shard-{i}"))
+                    .num_threads(threads)
+                    .thread_name(|i| format!("fm-work-{i}"))
                     .build()
                     .expect("threads can be started"),
-            );
-            // One window in flight: the caller prepares the next while this one is applied.
-            let (work_tx, work_rx) = sync_channel::<Work>(1);
-            let (done_tx, done_rx) = sync_channel::<Done>(1);
-            let thread = std::thread::Builder::new()
-                .name("flowmine-shards".into())
-                .spawn(move || {
-                    let mut shards = shards;
-                    for mut work in work_rx {
-                        let rows = shards.apply(&mut work);
-                        let saved = matches!(work, Work::Save).then(|| shards.save());
-                        let inboxes = match work {
-                            Work::Window(inboxes) => inboxes,
-                            _ => Vec::new(),
-                        };
-                        if done_tx.send(Done { rows, inboxes, saved }).is_err() {
-                            break;
-                        }
-                    }
-                    shards
-                })
-                .expect("threads can be started");
-            Runner::Pipelined(ShardThread { work: Some(work_tx), done: done_rx, thread: Some(thread), waiting: false })
-        };
+            )
+        });
         ShardedTable {
-            runner,
-            inboxes: empty_inboxes(),
-            spare: None,
+            shared,
+            done,
+            pool,
+            gathering: Gathering::default(),
+            building: Routed::new(),
             fragments,
             clock,
             hasher: key_hasher(),
             queued: 0,
             window_packets: window_packets.max(1),
-            started,
-            started_by_input: None,
-            evicted: None,
             finished_shards: 0,
             threads,
         }
     }
 
-    /// Flows started so far (windows applied so far).
+    /// The threads shards are applied on (`None`: the caller's thread); decoding may run
+    /// on them too.
+    pub fn pool(&self) -> Option<Arc<rayon::ThreadPool>> {
+        self.pool.clone()
+    }
+
+    /// Flows started so far (stretches applied so far).
     pub fn flows_started(&self) -> u64 {
-        self.started.load(Ordering::Relaxed)
+        self.shared.started.load(Ordering::Relaxed)
     }
 
     /// Flows started, by input file index; complete after [`finish`](Self::finish).
     pub fn flows_started_by_input(&self) -> Vec<u64> {
-        match (&self.started_by_input, &self.runner) {
-            (Some(counts), _) => counts.clone(),
-            (None, Runner::Inline(shards)) => shards.started_by_input(),
-            (None, Runner::Pipelined(_)) => Vec::new(),
+        let mut total = Vec::new();
+        for s in self.shared.shards() {
+            let counts = s.table.started_by_input();
+            if total.len() < counts.len() {
+                total.resize(counts.len(), 0);
+            }
+            for (t, c) in total.iter_mut().zip(counts) {
+                *t += c;
+            }
         }
+        total
     }
 
     /// Flows ended early to stay under `FlowConfig::max_flows`; complete after
     /// [`finish`](Self::finish).
     pub fn flows_evicted(&self) -> u64 {
-        match (self.evicted, &self.runner) {
-            (Some(n), _) => n,
-            (None, Runner::Inline(shards)) => shards.flows_evicted(),
-            (None, Runner::Pipelined(_)) => 0,
-        }
+        self.shared.shards().map(|s| s.table.evicted()).sum()
     }
 
     pub fn fragment_counts(&self) -> FragmentCounts {
@@ -404,37 +454,132 @@ impl ShardedTable {
     /// Queues one decoded packet. Flows ended by it or by earlier packets appear in `out`
     /// (as batches, in order) at a later call.
     #[inline]
-    pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut Vec<FlowBatch>) {
-        self.tick(ts_ns, out);
-        let packet = self.fragments.packet(&mut meta, ts_ns, wire_len, input_index, &self.hasher);
-        self.queue(packet, out);
-    }
-
-    /// Queues a packet made by [`FlowPacket::new`] with [`key_hasher`] from a packet that
-    /// is not an IP fragment (fragments go through [`add`](Self::add)): decoding and
-    /// hashing can then happen on other threads.
-    #[inline]
-    pub fn add_packet(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
-        self.tick(packet.ts_ns, out);
-        self.queue(packet, out);
-    }
-
-    /// Advances the clock to a packet's time, sweeping when a sweep is due.
-    #[inline]
-    fn tick(&mut self, ts_ns: i64, out: &mut Vec<FlowBatch>) {
-        if self.clock.advance(ts_ns) {
-            self.submit_window(out);
-            self.submit(Work::Sweep(self.clock.now_ns), out);
-            self.fragments.expire(self.clock.now_ns);
+    pub fn add(&mut self, meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut Vec<FlowBatch>) {
+        self.building.push_meta(&meta, ts_ns, wire_len, input_index, &self.hasher);
+        if self.building.len() >= STRETCH_PACKETS {
+            self.flush(out);
         }
     }
 
+    /// Queues a packet made by [`FlowPacket::new`] with [`key_hasher`] from a packet that
+    /// is not an IP fragment (fragments go through [`add`](Self::add)).
     #[inline]
-    fn queue(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
-        self.inboxes[shard_of(packet.hash)].push(packet);
-        self.queued += 1;
-        if self.queued >= self.window_packets {
-            self.submit_window(out);
+    pub fn add_packet(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
+        self.building.push(packet);
+        if self.building.len() >= STRETCH_PACKETS {
+            self.flush(out);
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<FlowBatch>) {
+        if !self.building.is_empty() {
+            let stretch = std::mem::take(&mut self.building);
+            self.plan_and_hand(stretch, out);
+        }
+    }
+
+    /// Hands over the next stretch of input. Rows of flows ended in earlier stretches
+    /// appear in `out`, in order, as their shards are done with them.
+    pub fn submit(&mut self, stretch: Routed, out: &mut Vec<FlowBatch>) {
+        self.flush(out);
+        self.plan_and_hand(stretch, out);
+    }
+
+    fn plan_and_hand(&mut self, mut stretch: Routed, out: &mut Vec<FlowBatch>) {
+        let points = self.plan(&mut stretch);
+        self.hand(stretch.buckets, points, out);
+    }
+
+    /// Finds where, in `stretch`, windows end and sweeps fall, exactly where the
+    /// sequential table's clock would have them, and matches the stretch's fragments in
+    /// input order (their packets join their shards' buckets).
+    fn plan(&mut self, stretch: &mut Routed) -> Vec<(u32, Point)> {
+        let n = stretch.len();
+        let mut points = Vec::new();
+        let mut pos = 0; // where the packets counted in `queued` end
+        let mut fragments = std::mem::take(&mut stretch.fragments).into_iter().peekable();
+        loop {
+            // The first packet at or past the threshold sweeps: every packet before it is
+            // below it, so the running maximum finds it.
+            let sweep = self.clock.sweep_threshold().map_or(n, |t| stretch.max_ts.partition_point(|&m| m < t));
+            let window = pos + (self.window_packets - self.queued);
+            let fragment = fragments.peek().map_or(usize::MAX, |f| f.at as usize);
+            if window <= n && window <= sweep && window <= fragment {
+                points.push((window as u32, Point::WindowEnd));
+                (pos, self.queued) = (window, 0);
+            } else if sweep < n && sweep <= fragment {
+                let now = stretch.max_ts[sweep];
+                self.clock.sweep_at(now);
+                self.fragments.expire(now);
+                points.push((sweep as u32, Point::Sweep(now)));
+                (pos, self.queued) = (sweep, 0);
+            } else if fragment < n {
+                let mut f = fragments.next().expect("peeked");
+                self.fragments.resolve(&mut f.meta, f.ts_ns);
+                let packet = FlowPacket::new(&f.meta, f.ts_ns, f.wire_len, f.input_index, &self.hasher);
+                let bucket = &mut stretch.buckets[shard_of(packet.hash)];
+                let i = bucket.at.partition_point(|&a| a < f.at);
+                bucket.at.insert(i, f.at);
+                bucket.packets.insert(i, packet);
+            } else {
+                break;
+            }
+        }
+        self.queued += n - pos;
+        if let Some(&max) = stretch.max_ts.last() {
+            self.clock.pass(max);
+        }
+        points
+    }
+
+    /// Hands each shard its bucket and the points, then takes what has come back.
+    fn hand(&mut self, buckets: Vec<Bucket>, points: Vec<(u32, Point)>, out: &mut Vec<FlowBatch>) {
+        let stretch = self.gathering.submitted;
+        self.gathering.submitted += 1;
+        let points: Arc<[(u32, Point)]> = points.into();
+        for (s, bucket) in buckets.into_iter().enumerate() {
+            self.shared.hand(s, Job { stretch, bucket, points: Arc::clone(&points) }, self.pool.as_deref());
+        }
+        // Enough stretches in flight to keep every thread busy, few enough to bound memory.
+        let most = 2 * self.threads as u64;
+        while self.gathering.in_flight() > most {
+            self.wait_one(out);
+        }
+        while let Ok(d) = self.done.try_recv() {
+            self.gathering.take(d);
+        }
+        self.gathering.hand_out(out);
+    }
+
+    fn wait_one(&mut self, out: &mut Vec<FlowBatch>) {
+        let d = self.done.recv().expect("the table holds a sender");
+        self.gathering.take(d);
+        self.gathering.hand_out(out);
+    }
+
+    /// Hands out the rows of flows ended so far at a point of its own (as the end of a
+    /// window), then waits until every shard is idle.
+    fn settle(&mut self, out: &mut Vec<FlowBatch>) {
+        self.flush(out);
+        if self.queued > 0 {
+            self.queued = 0;
+            let empty = (0..SHARDS).map(|_| Bucket::default()).collect();
+            self.hand(empty, vec![(0, Point::WindowEnd)], out);
+        }
+        while self.gathering.in_flight() > 0 {
+            self.wait_one(out);
+        }
+    }
+
+    /// Hands out the rows of flows ended so far and writes the table's state: the clock,
+    /// the fragment table, every shard's counters and open flows. A table
+    /// [`restore`](Self::restore)d from it ends the same flows as this one would.
+    pub fn save(&mut self, out: &mut Vec<FlowBatch>, e: &mut Enc) {
+        self.settle(out);
+        self.clock.save(e);
+        self.fragments.save(e);
+        for s in self.shared.shards() {
+            s.table.save(e);
         }
     }
 
@@ -443,69 +588,32 @@ impl ShardedTable {
         while self.finish_step(out) {}
     }
 
-    /// Ends the open flows of the next few shards (the input is over); `false` once every shard
-    /// is done and every row is in `out`. Taking the rows from `out` between steps keeps
-    /// only a few shards' rows in memory.
+    /// Ends the open flows of the next few shards (the input is over), on all threads;
+    /// `false` once every shard is done and every row is in `out`. Taking the rows from
+    /// `out` between steps keeps only a few shards' rows in memory.
     pub fn finish_step(&mut self, out: &mut Vec<FlowBatch>) -> bool {
         if self.finished_shards == 0 {
-            self.submit_window(out);
+            self.settle(out);
         }
-        if self.finished_shards < SHARDS {
-            let next = (self.finished_shards + self.threads).min(SHARDS);
-            self.submit(Work::FinishShards(self.finished_shards..next), out);
-            self.finished_shards = next;
-            return true;
-        }
-        if self.started_by_input.is_some() {
+        if self.finished_shards == SHARDS {
             return false;
         }
-        match &mut self.runner {
-            Runner::Inline(shards) => {
-                self.started_by_input = Some(shards.started_by_input());
-                self.evicted = Some(shards.flows_evicted());
-            }
-            Runner::Pipelined(t) => {
-                t.take_done(out, &mut self.spare);
-                let shards = t.stop().expect("finished once").expect("the shard thread does not panic");
-                self.started_by_input = Some(shards.started_by_input());
-                self.evicted = Some(shards.flows_evicted());
-            }
-        }
+        let next = (self.finished_shards + self.threads).min(SHARDS);
+        let owners = &self.shared.owners[self.finished_shards..next];
+        let end = |o: &Owner| {
+            let mut shard = lock(&o.shard);
+            let shard = &mut *shard;
+            shard.table.finish(&mut shard.ended);
+            let mut rows = FlowBatch::new();
+            emit_sorted(&mut shard.ended, &mut rows);
+            rows
+        };
+        let rows: Vec<FlowBatch> = match &self.pool {
+            Some(pool) => pool.install(|| owners.par_iter().map(end).collect()),
+            None => owners.iter().map(end).collect(),
+        };
+        out.extend(rows.into_iter().filter(|b| !b.is_empty()));
+        self.finished_shards = next;
         true
-    }
-
-    fn submit_window(&mut self, out: &mut Vec<FlowBatch>) {
-        if self.queued == 0 {
-            return;
-        }
-        let next = self.spare.take().unwrap_or_else(empty_inboxes);
-        let window = std::mem::replace(&mut self.inboxes, next);
-        self.queued = 0;
-        self.submit(Work::Window(window), out);
-    }
-
-    /// Hands `work` over. The previous work's rows go to `out` first, so rows always
-    /// arrive at the same points of the input.
-    fn submit(&mut self, mut work: Work, out: &mut Vec<FlowBatch>) {
-        match &mut self.runner {
-            Runner::Inline(shards) => {
-                out.extend(shards.apply(&mut work));
-                if let Work::Window(inboxes) = work {
-                    self.spare = Some(inboxes);
-                }
-            }
-            Runner::Pipelined(t) => {
-                t.take_done(out, &mut self.spare);
-                t.send(work);
-            }
-        }
-    }
-}
-
-impl Drop for ShardedTable {
-    fn drop(&mut self) {
-        if let Runner::Pipelined(t) = &mut self.runner {
-            let _ = t.stop();
-        }
     }
 }

@@ -51,6 +51,25 @@ impl Clock {
         Ok(Clock { now_ns: d.i64()?, next_sweep_ns: d.i64()?, interval_ns: sweep_interval_ns(config) })
     }
 
+    /// The earliest packet time that makes a sweep due: a packet sweeps when its time is
+    /// past the clock's and at least the next sweep's ([`advance`](Self::advance)).
+    /// `None`: the clock is at the end of time, and nothing sweeps.
+    pub fn sweep_threshold(&self) -> Option<i64> {
+        Some(self.next_sweep_ns.max(self.now_ns.checked_add(1)?))
+    }
+
+    /// Advances to the time of a packet that sweeps (at least [`sweep_threshold`](Self::sweep_threshold)).
+    pub fn sweep_at(&mut self, ts_ns: i64) {
+        debug_assert!(self.sweep_threshold().is_some_and(|t| ts_ns >= t));
+        self.now_ns = ts_ns;
+        self.next_sweep_ns = ts_ns.saturating_add(self.interval_ns);
+    }
+
+    /// Advances to the latest of packet times none of which sweeps.
+    pub fn pass(&mut self, max_ts_ns: i64) {
+        self.now_ns = self.now_ns.max(max_ts_ns);
+    }
+
     /// Advances to a packet's time; true when a sweep is due before that packet.
     #[inline]
     pub fn advance(&mut self, ts_ns: i64) -> bool {
