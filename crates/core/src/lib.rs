@@ -11,6 +11,7 @@
 pub mod capture;
 pub mod checkpoint;
 pub mod flow;
+pub mod handoff;
 pub mod label;
 pub mod pieces;
 pub mod scan;

@@ -413,6 +413,12 @@ impl ShardedTable {
         self.queue(packet, out);
     }
 
+    /// Advances the clock to the time of a packet that goes elsewhere (a shard of a dump
+    /// set keeps some packets aside, `handoff`), sweeping when a sweep is due.
+    pub fn advance(&mut self, ts_ns: i64, out: &mut Vec<FlowBatch>) {
+        self.tick(ts_ns, out);
+    }
+
     /// Advances the clock to a packet's time, sweeping when a sweep is due.
     #[inline]
     fn tick(&mut self, ts_ns: i64, out: &mut Vec<FlowBatch>) {

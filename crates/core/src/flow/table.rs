@@ -60,8 +60,17 @@ impl Clock {
         if ts_ns < self.next_sweep_ns {
             return false;
         }
-        self.next_sweep_ns = ts_ns.saturating_add(self.interval_ns);
+        // The next sweep is due at the next multiple of the interval, not one interval
+        // after this packet: sweep times then depend on the capture times alone, not on
+        // where reading started, so a run over a later part of the input (a shard of a
+        // dump set, `handoff`) sweeps at the same points as a run over all of it.
+        self.next_sweep_ns = ts_ns.div_euclid(self.interval_ns).saturating_add(1).saturating_mul(self.interval_ns);
         true
+    }
+
+    /// When the next sweep is due (the first packet at or after it sweeps).
+    pub fn next_sweep_ns(&self) -> i64 {
+        self.next_sweep_ns
     }
 }
 
