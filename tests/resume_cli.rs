@@ -1,8 +1,9 @@
 //! `flowmine flows --resume`: a run killed (SIGKILL) at random moments and resumed, again
 //! and again, ends with exactly the store an uninterrupted run writes.
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use flowmine::store::{Manifest, RESUME_FILE, read_flows};
@@ -36,6 +37,15 @@ fn flows_command_idle(store: &Path, idle_timeout: &str, extra: &[&str]) -> Comma
     c
 }
 
+const SIGKILL: i32 = 9;
+
+/// Kills `child` and tells whether that interrupted it: it was still running, so the
+/// kill ended it (a run that had finished exits with a status, not the signal).
+fn kill_mid_run(mut child: Child) -> bool {
+    let _ = child.kill();
+    child.wait().unwrap().signal() == Some(SIGKILL)
+}
+
 fn manifest(store: &Path) -> Manifest {
     serde_json::from_slice(&std::fs::read(store.join("manifest.json")).unwrap()).unwrap()
 }
@@ -58,11 +68,11 @@ fn killed_and_resumed_runs_give_the_uninterrupted_store() {
     let delays = [40u64, 120, 70, 200, 30, 150, 90, 260, 60, 180];
     let mut interrupted = 0;
     for delay in delays {
-        let mut child = flows_command(&store, &["--resume"]).spawn().unwrap();
+        let child = flows_command(&store, &["--resume"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
-        let _ = child.kill(); // SIGKILL; the run may have finished already
-        child.wait().unwrap();
-        if store.join(RESUME_FILE).exists() && !store.join("manifest.json").exists() {
+        // The run may have finished already: only a kill that ended it counts.
+        if kill_mid_run(child) {
+            assert!(!store.join("manifest.json").exists(), "a killed run left a manifest");
             interrupted += 1;
         }
     }
@@ -93,19 +103,17 @@ fn killed_and_resumed_runs_give_the_uninterrupted_store() {
 fn resume_refuses_other_parameters_and_plain_runs_refuse_an_interrupted_store() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    let mut child = flows_command(&store, &[]).spawn().unwrap();
-    // Wait for the first checkpoint, then kill.
-    for _ in 0..500 {
+    let child = flows_command(&store, &[]).spawn().unwrap();
+    // Wait for the first checkpoint (after the first of 130 files), then kill.
+    for _ in 0..5_000 {
         if store.join(RESUME_FILE).exists() {
             break;
         }
         std::thread::sleep(Duration::from_millis(2));
     }
-    let _ = child.kill();
-    child.wait().unwrap();
-    if store.join("manifest.json").exists() {
-        return; // the machine outran the kill: nothing interrupted to check
-    }
+    assert!(store.join(RESUME_FILE).exists(), "no checkpoint written in 10 s");
+    assert!(kill_mid_run(child), "the run ended before the kill: nothing interrupted to check");
+    assert!(!store.join("manifest.json").exists());
     let plain = flows_command(&store, &[]).output().unwrap();
     assert_eq!(plain.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&plain.stderr).contains("holds an interrupted run; pass --resume"));

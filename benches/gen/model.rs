@@ -16,16 +16,8 @@ pub const SEC: u64 = 1_000_000_000;
 /// flows open at its first packet are all there, mid-way, as on a real link.
 pub const MAX_LIFETIME_NS: u64 = 600 * SEC;
 
-pub const PROTOCOL_ICMP: u8 = 1;
-pub const PROTOCOL_TCP: u8 = 6;
-pub const PROTOCOL_UDP: u8 = 17;
-pub const PROTOCOL_ICMPV6: u8 = 58;
-
-pub const FIN: u8 = 0x01;
-pub const SYN: u8 = 0x02;
-pub const RST: u8 = 0x04;
-pub const PSH: u8 = 0x08;
-pub const ACK: u8 = 0x10;
+pub use flowmine_core::wire::protocol::{PROTOCOL_ICMP, PROTOCOL_ICMPV6, PROTOCOL_TCP, PROTOCOL_UDP};
+pub use flowmine_core::wire::tcp::{ACK, FIN, PSH, RST, SYN};
 
 /// Share of flows over IPv6.
 pub const IPV6_SHARE: f64 = 0.20;

@@ -8,7 +8,8 @@
 #![no_main]
 
 use flowmine_core::SkipReason;
-use flowmine_core::wire::decode::{Fragment, PROTOCOL_SCTP, PROTOCOL_TCP, PROTOCOL_UDP, decode, tunnel};
+use flowmine_core::wire::decode::{Fragment, decode, tunnel};
+use flowmine_core::wire::protocol::{PROTOCOL_SCTP, PROTOCOL_TCP, PROTOCOL_UDP};
 use flowmine_core::wire::linktype;
 use libfuzzer_sys::fuzz_target;
 

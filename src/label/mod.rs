@@ -300,7 +300,7 @@ impl LabelJob {
             .collect();
         if self.dns {
             let is_dns = |row: usize| {
-                flows.protocol[row] == flowmine_core::wire::decode::PROTOCOL_UDP
+                flows.protocol[row] == flowmine_core::wire::protocol::PROTOCOL_UDP
                     && (flows.src_port[row] == DNS_PORT || flows.dst_port[row] == DNS_PORT)
             };
             let candidates: Vec<bool> =

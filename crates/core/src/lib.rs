@@ -3,19 +3,31 @@
 //! The data walks one way: [`capture`] (memory-mapped pcap/pcapng, record views) →
 //! [`wire`] (zero-copy header views, decoding to packet facts) → [`flow`] (canonical keys,
 //! flow tables, ended flows in columns) → [`scan`] (a whole run, with every packet either
-//! in a flow or in a named [`skip`] counter). No module imports a later one.
+//! in a flow or in a named [`skip`] counter). No module imports a later one, and no two
+//! modules import each other.
+//!
+//! Beneath them all sit three leaves: [`skip`], [`codec`] (the cursors run states are
+//! written with, each type's encoding beside the type) and [`threads`] (the thread
+//! policy). Between flow and scan: [`file_report`] (what happened to one input),
+//! [`checkpoint`] (a run's state) and [`pieces`] (one file decoded on several threads).
+//! [`slice`] (header-only copies of captures) and [`label`] stand beside the pipeline:
+//! slice uses capture and wire, label capture, wire and flow.
 //!
 //! This crate has no Polars dependency, so it builds in seconds; the `flowmine` crate adds
 //! the Parquet store, DataFrames and the command line.
 
 pub mod capture;
 pub mod checkpoint;
+pub mod codec;
+pub mod file_report;
 pub mod flow;
 pub mod handoff;
 pub mod label;
 pub mod pieces;
 pub mod scan;
 pub mod skip;
+pub mod slice;
+pub mod threads;
 pub mod wire;
 
 pub use capture::input::{InputFile, InputSet, collect as collect_inputs};

@@ -20,7 +20,7 @@ use ahash::RandomState;
 use crate::capture::pcap::{FILE_HEADER_LEN, PcapInfo, PcapReader};
 use crate::capture::resync::{TimeWindow, chunk_starts};
 use crate::capture::{Damage, Event, Reader};
-use crate::flow::shard::{FlowPacket, key_hasher};
+use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::skip::SkipReason;
 use crate::wire::decode::{Fragment, PacketMeta, decode};
 

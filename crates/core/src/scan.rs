@@ -4,12 +4,15 @@
 use std::path::PathBuf;
 
 use crate::capture::input::{InputError, InputSet, MappedFile};
-use crate::capture::{Damage, Format, Reader};
-use crate::checkpoint::{self, Dec, Enc, StateError};
+use crate::capture::{Format, Reader};
+use crate::checkpoint::{self, StateError};
+use crate::codec::{Dec, Enc};
+pub use crate::file_report::{DamagedStretch, FileReport, SizeChange};
 use crate::flow::fragments::FragmentCounts;
 use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
 use crate::pieces::{self, Item};
 use crate::skip::{SkipCounts, SkipReason};
+pub use crate::threads::thread_count;
 
 /// Input read between checkpoints, at least, per byte of the last state. A state holds
 /// every open flow with its packet arrays: on the 20 M-packet campus capture split in 10
@@ -21,14 +24,6 @@ pub const STATE_SPACING: u64 = 8;
 pub const DEFAULT_BATCH_ROWS: usize = 65_536;
 /// Per-packet entries per batch: long flows make large batches even with few rows.
 pub const DEFAULT_BATCH_PACKETS: usize = 4 << 20;
-
-/// The threads a run uses for `requested` (0: one per core).
-pub fn thread_count(requested: usize) -> usize {
-    match requested {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -61,139 +56,6 @@ impl Default for ScanOptions {
             checkpoint_bytes: None,
             piece_bytes: pieces::PIECE_BYTES,
         }
-    }
-}
-
-/// What happened to one input file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileReport {
-    pub path: PathBuf,
-    pub format: Option<Format>,
-    pub bytes: u64,
-    pub packets_total: u64,
-    pub skipped: SkipCounts,
-    /// Flows whose first packet is in this file.
-    pub flows: u64,
-    /// The first damage in this file, if any; packets before it count. Reading goes on
-    /// after a damaged stretch where a plausible chain of records follows
-    /// ([`damaged_stretches`](Self::damaged_stretches)).
-    pub damage: Option<Damage>,
-    /// Every stretch of the file that could not be framed, in file order.
-    pub damaged_stretches: Vec<DamagedStretch>,
-    /// Bytes passed over because they could not be framed (a damaged file header loses
-    /// the whole file).
-    pub skipped_bytes: u64,
-    /// The first packet whose link type the decoder does not read: (link type, offset).
-    pub unsupported_link_type: Option<(u16, u64)>,
-    /// Where each skip reason first struck (record offset), by `SkipReason as usize`.
-    pub first_skip_offset: [Option<u64>; SkipReason::ALL.len()],
-    /// Set when the file's size was not the same when listed, when read and after: a
-    /// capture appliance was still writing it (only the bytes read were used).
-    pub size_changed: Option<SizeChange>,
-}
-
-/// A file's size when the inputs were listed, when it was opened (the bytes read), and
-/// after it was read (`None`: it could no longer be looked at).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SizeChange {
-    pub listed: u64,
-    pub read: u64,
-    pub after: Option<u64>,
-}
-
-/// Bytes of a file that could not be framed: from the damage to where a plausible chain
-/// of records starts again, or to the end of the file. Each counts as one corrupt record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DamagedStretch {
-    pub offset: u64,
-    /// Where reading went on, if it could.
-    pub resumed_at: Option<u64>,
-}
-
-impl FileReport {
-    /// Records a skipped packet at `offset`.
-    fn skip(&mut self, reason: SkipReason, offset: u64) {
-        self.skipped.add(reason);
-        self.first_skip_offset[reason as usize].get_or_insert(offset);
-    }
-
-    /// Skip reasons that mean damaged records (not a property of the traffic, such as
-    /// non-IP frames or a short snap length), with their count and first offset. Damaged
-    /// stretches are left out: they are reported as damage.
-    pub fn damaged_records(&self) -> impl Iterator<Item = (SkipReason, u64, u64)> + '_ {
-        let stopped = self.damaged_stretches.len() as u64;
-        [SkipReason::CorruptRecord, SkipReason::UnknownInterface, SkipReason::BadTimestamp].into_iter().filter_map(
-            move |r| {
-                // (A damaged file header counts no record, hence the saturation.)
-                let n = self.skipped.get(r).saturating_sub(if r == SkipReason::CorruptRecord { stopped } else { 0 });
-                (n > 0).then(|| (r, n, self.first_skip_offset[r as usize].unwrap_or(0)))
-            },
-        )
-    }
-
-    /// Whether some of the file could not be used: damage, damaged records, or frames of
-    /// a link type the decoder does not read.
-    pub fn has_unusable_input(&self) -> bool {
-        self.damage.is_some()
-            || self.unsupported_link_type.is_some()
-            || self.damaged_records().next().is_some()
-            || self.size_changed.is_some()
-    }
-
-    /// What made input unusable, as (offset, what), one entry per kind of problem: the
-    /// damage that stopped the file, each damaged-record reason (first offset), and an
-    /// unsupported link type (first offset). Empty when the file was fully usable.
-    pub fn problems(&self) -> Vec<(u64, String)> {
-        let plural = |n: u64| if n == 1 { "" } else { "s" };
-        let mut problems: Vec<(u64, String)> = Vec::new();
-        if let Some(d) = &self.damage {
-            let what = match self.damaged_stretches.first().and_then(|s| s.resumed_at) {
-                Some(at) => format!("{}; read on from offset {at} ({} bytes skipped)", d.kind, at - d.offset),
-                None => d.kind.to_string(),
-            };
-            problems.push((d.offset, what));
-        }
-        if let [_, later @ ..] = &self.damaged_stretches[..]
-            && let Some(next) = later.first()
-        {
-            let n = later.len() as u64;
-            problems.push((
-                next.offset,
-                format!(
-                    "{n} more damaged stretch{} ({} bytes skipped in the file in all)",
-                    if n == 1 { "" } else { "es" },
-                    self.skipped_bytes
-                ),
-            ));
-        }
-        for (reason, n, offset) in self.damaged_records() {
-            problems.push((offset, format!("{n} damaged record{} skipped ({})", plural(n), reason.name())));
-        }
-        if let Some((link_type, offset)) = self.unsupported_link_type {
-            let n = self.skipped.get(SkipReason::UnsupportedLinkType);
-            problems
-                .push((offset, format!("link type {link_type} is not supported ({n} packet{} skipped)", plural(n))));
-        }
-        if let Some(SizeChange { listed, read, after }) = self.size_changed {
-            let after = after.map_or("cannot be looked at".to_owned(), |n| format!("{n} bytes"));
-            problems.push((
-                read,
-                format!(
-                    "the file changed while it was read ({listed} bytes when listed, {read} read, {after} now): \
-                     only the bytes read were used; read it again once it is complete"
-                ),
-            ));
-        }
-        problems
-    }
-
-    /// The earliest of [`problems`](Self::problems) in the file.
-    pub fn first_problem(&self) -> Option<(u64, String)> {
-        self.problems().into_iter().min_by_key(|(offset, _)| *offset)
-    }
-
-    pub fn packets_in_flows(&self) -> u64 {
-        self.packets_total - self.skipped.total()
     }
 }
 

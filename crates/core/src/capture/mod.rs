@@ -7,12 +7,11 @@ pub mod endian;
 pub mod input;
 pub mod pcap;
 pub mod pcapng;
+pub mod record;
 pub mod resync;
 pub mod writer;
 
-use std::fmt;
-
-use crate::skip::SkipReason;
+pub use record::{Damage, DamageKind, Event, Record};
 
 /// The container format, told by the first four bytes, never by the file name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,72 +35,6 @@ impl Format {
             return Some(Format::Pcapng);
         }
         pcap::Variant::from_magic(magic).map(|_| Format::Pcap)
-    }
-}
-
-/// One captured packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Record<'a> {
-    /// Nanoseconds since the Unix epoch.
-    pub ts_ns: i64,
-    /// Length of the packet on the wire; at least `data.len()` in a sane file.
-    pub orig_len: u32,
-    pub link_type: u16,
-    /// The captured bytes (caplen of them).
-    pub data: &'a [u8],
-    /// Byte offset of the record (or block) in the file.
-    pub offset: u64,
-}
-
-/// What a reader yields.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event<'a> {
-    Packet(Record<'a>),
-    /// A packet was present but cannot be used; the framing around it is intact.
-    Skipped {
-        reason: SkipReason,
-        offset: u64,
-    },
-}
-
-/// Damage that stops the reading of a file: nothing after `offset` can be framed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Damage {
-    pub offset: u64,
-    pub kind: DamageKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DamageKind {
-    #[error("not a pcap or pcapng file (magic {0:02x?})")]
-    UnknownMagic([u8; 4]),
-    #[error("file header cut short: {have} of {need} bytes")]
-    TruncatedFileHeader { have: usize, need: usize },
-    #[error("unsupported {format} version {major}.{minor}")]
-    UnsupportedVersion { format: &'static str, major: u16, minor: u16 },
-    #[error("record header cut short: {have} of {need} bytes at end of file")]
-    TruncatedRecordHeader { have: usize, need: usize },
-    #[error("implausible captured length {caplen} (limit {limit})")]
-    ImplausibleCaplen { caplen: u32, limit: u32 },
-    #[error("record of {caplen} captured bytes runs past the end of the file ({available} bytes left)")]
-    RecordPastEnd { caplen: u32, available: u64 },
-    #[error("block header cut short: {have} of 12 bytes at end of file")]
-    TruncatedBlockHeader { have: usize },
-    #[error("block total length {length} is invalid (must be a multiple of 4, at least 12)")]
-    BadBlockLength { length: u32 },
-    #[error("section header block of {length} bytes is too short for its fields (at least 28)")]
-    ShortSectionHeader { length: u32 },
-    #[error("block of {length} bytes runs past the end of the file ({available} bytes left)")]
-    BlockPastEnd { length: u32, available: u64 },
-    #[error("block trailer length {trailer} differs from header length {length}")]
-    BlockLengthMismatch { length: u32, trailer: u32 },
-    #[error("section header byte-order magic {0:02x?} is invalid")]
-    BadByteOrderMagic([u8; 4]),
-}
-
-impl fmt::Display for Damage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "offset {}: {}", self.offset, self.kind)
     }
 }
 
@@ -155,8 +88,8 @@ impl<'a> Reader<'a> {
     /// not guess stops at the damage instead.
     pub fn resync(&mut self) -> Option<usize> {
         match self {
-            Reader::Pcap(r) => r.resync(),
-            Reader::Pcapng(r) => r.resync(),
+            Reader::Pcap(r) => resync::pcap_reader(r),
+            Reader::Pcapng(r) => resync::pcapng_reader(r),
         }
     }
 }

@@ -9,7 +9,7 @@
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
 use super::endian::Endian;
-use super::{Damage, DamageKind, Event, Record, resync};
+use super::record::{Damage, DamageKind, Event, Record};
 
 pub const FILE_HEADER_LEN: usize = 24;
 
@@ -155,7 +155,7 @@ impl<'a> PcapReader<'a> {
 
     /// A reader of the file `bytes` whose header says `info`, from the record at `pos` on,
     /// as a reader that came from the start would be there: `first_ts_ns` is the time of
-    /// the file's first record read (it bounds where [`resync`](Self::resync) looks).
+    /// the file's first record read (it bounds where [`resync`](super::resync) looks).
     pub fn at(bytes: &'a [u8], info: PcapInfo, pos: usize, first_ts_ns: Option<i64>) -> Self {
         PcapReader { bytes, pos, info, first_ts_ns, damaged_at: None }
     }
@@ -184,16 +184,26 @@ impl<'a> PcapReader<'a> {
         Some(result.map(Event::Packet))
     }
 
-    /// After damage: moves to the next plausible chain of records past it (see
-    /// [`resync`](super::resync)) and returns its offset, or `None` if there is none (the
-    /// rest of the file is lost). Reading then goes on from there.
-    pub fn resync(&mut self) -> Option<usize> {
-        let damaged_at = self.damaged_at?;
-        let window = resync::TimeWindow::after(self.first_ts_ns.unwrap_or(i64::MIN));
-        let at = resync::next_boundary(self.bytes, &self.info, window, damaged_at + 1)?;
+    /// Where the last damage struck, while reading is stopped by it.
+    pub fn damaged_at(&self) -> Option<usize> {
+        self.damaged_at
+    }
+
+    /// The time of the file's first record read, if any.
+    pub fn first_ts_ns(&self) -> Option<i64> {
+        self.first_ts_ns
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// After damage: goes on reading from `at`, a record boundary past it (found by
+    /// [`resync::pcap_reader`](super::resync::pcap_reader)).
+    pub fn resume_at(&mut self, at: usize) {
         self.pos = at;
         self.damaged_at = None;
-        Some(at)
     }
 
     fn read_record(&mut self) -> Result<Record<'a>, Damage> {

@@ -3,7 +3,7 @@
 //! blocks (EPB, SPB, the obsolete PB). Every other block is stepped over.
 
 use super::endian::Endian;
-use super::{Damage, DamageKind, Event, Record, resync};
+use super::record::{Damage, DamageKind, Event, Record};
 use crate::skip::SkipReason;
 
 pub const SHB_TYPE: u32 = 0x0a0d_0d0a;
@@ -11,7 +11,7 @@ pub const IDB_TYPE: u32 = 0x0000_0001;
 pub const PB_TYPE: u32 = 0x0000_0002;
 pub const SPB_TYPE: u32 = 0x0000_0003;
 pub const EPB_TYPE: u32 = 0x0000_0006;
-const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
+pub const BYTE_ORDER_MAGIC: u32 = 0x1a2b_3c4d;
 /// Byte-order magic, major and minor version, section length.
 const SHB_FIXED_LEN: usize = 16;
 
@@ -93,15 +93,27 @@ impl<'a> PcapngReader<'a> {
         None
     }
 
-    /// After damage: moves to the next chain of well-framed blocks past it (see
-    /// [`resync`](super::resync)) and returns its offset, or `None` if there is none.
-    /// The section's interfaces stay: packet blocks after the damage still refer to them.
-    pub fn resync(&mut self) -> Option<usize> {
-        let damaged_at = self.damaged_at?;
-        let at = resync::ng_next_boundary(self.bytes, self.endian, damaged_at + 1)?;
+    /// Where the last damage struck, while reading is stopped by it.
+    pub fn damaged_at(&self) -> Option<usize> {
+        self.damaged_at
+    }
+
+    /// The byte order of the current section.
+    pub fn endian(&self) -> Endian {
+        self.endian
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// After damage: goes on reading from `at`, a block boundary past it (found by
+    /// [`resync::pcapng_reader`](super::resync::pcapng_reader)). The section's interfaces
+    /// stay: packet blocks after the damage still refer to them.
+    pub fn resume_at(&mut self, at: usize) {
         self.pos = at;
         self.damaged_at = None;
-        Some(at)
     }
 
     /// Reads one block; returns the event it yields, if any.

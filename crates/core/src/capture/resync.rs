@@ -16,8 +16,8 @@
 //! [`NG_CHAIN`] blocks of known types whose trailers repeat their headers' lengths.
 
 use super::endian::Endian;
-use super::pcap::{FILE_HEADER_LEN, MAX_CAPLEN, PcapInfo};
-use super::pcapng;
+use super::pcap::{FILE_HEADER_LEN, MAX_CAPLEN, PcapInfo, PcapReader};
+use super::pcapng::{self, PcapngReader};
 
 /// Consecutive plausible headers that make a boundary.
 pub const CHAIN: usize = 8;
@@ -142,9 +142,9 @@ pub fn ng_chain_starts_at(bytes: &[u8], mut endian: Endian, at: usize) -> bool {
         let Some(head) = bytes.get(pos..pos + 12) else { return false };
         let word = |i: usize| -> [u8; 4] { head[i..i + 4].try_into().expect("4 bytes") };
         if u32::from_le_bytes(word(0)) == pcapng::SHB_TYPE {
-            endian = match u32::from_le_bytes(word(8)) {
-                0x1a2b_3c4d => Endian::Little,
-                0x4d3c_2b1a => Endian::Big,
+            endian = match word(8) {
+                m if m == pcapng::BYTE_ORDER_MAGIC.to_le_bytes() => Endian::Little,
+                m if m == pcapng::BYTE_ORDER_MAGIC.to_be_bytes() => Endian::Big,
                 _ => return false,
             };
         }
@@ -165,6 +165,26 @@ pub fn ng_chain_starts_at(bytes: &[u8], mut endian: Endian, at: usize) -> bool {
 /// The first offset at or after `from` where a chain of pcapng blocks starts, if any.
 pub fn ng_next_boundary(bytes: &[u8], endian: Endian, from: usize) -> Option<usize> {
     (from..bytes.len()).find(|&at| ng_chain_starts_at(bytes, endian, at))
+}
+
+/// After damage in a classic pcap: moves `reader` to the next plausible chain of records
+/// past it and returns its offset, or `None` if there is none (the rest of the file is
+/// lost). Reading then goes on from there.
+pub fn pcap_reader(reader: &mut PcapReader) -> Option<usize> {
+    let damaged_at = reader.damaged_at()?;
+    let window = TimeWindow::after(reader.first_ts_ns().unwrap_or(i64::MIN));
+    let at = next_boundary(reader.bytes(), reader.info(), window, damaged_at + 1)?;
+    reader.resume_at(at);
+    Some(at)
+}
+
+/// After damage in a pcapng: moves `reader` to the next chain of well-framed blocks past
+/// it and returns its offset, or `None` if there is none.
+pub fn pcapng_reader(reader: &mut PcapngReader) -> Option<usize> {
+    let damaged_at = reader.damaged_at()?;
+    let at = ng_next_boundary(reader.bytes(), reader.endian(), damaged_at + 1)?;
+    reader.resume_at(at);
+    Some(at)
 }
 
 /// Start offsets of up to `chunks` pieces of the file, each at a plausible boundary at or

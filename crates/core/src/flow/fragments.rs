@@ -4,7 +4,8 @@
 use ahash::RandomState;
 use hashbrown::HashMap;
 
-use crate::checkpoint::{Dec, Enc, StateError};
+use super::packet::FlowPacket;
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
 /// How long (capture time) a first fragment's key is remembered. Linux drops incomplete
@@ -40,6 +41,23 @@ pub struct FragmentTable {
 }
 
 impl FragmentTable {
+    /// A decoded packet, seen at `ts_ns` in input order, as the flow tables take it: a
+    /// later fragment with its first fragment's key (`meta` is [`resolve`](Self::resolve)d
+    /// in place), keyed and hashed with `hasher`. Every flow table and the label replay
+    /// key packets here, so they agree.
+    #[inline]
+    pub fn packet(
+        &mut self,
+        meta: &mut PacketMeta,
+        ts_ns: i64,
+        wire_len: u32,
+        input_index: u32,
+        hasher: &RandomState,
+    ) -> FlowPacket {
+        self.resolve(meta, ts_ns);
+        FlowPacket::new(meta, ts_ns, wire_len, input_index, hasher)
+    }
+
     /// Records a first fragment's key, or gives a later fragment the key of its first one.
     #[inline]
     pub fn resolve(&mut self, meta: &mut PacketMeta, ts_ns: i64) {

@@ -2,7 +2,8 @@
 //! packets the [`PacketLimit`](super::PacketLimit) keeps.
 
 use super::key::{Direction, FlowKey};
-use super::shard::FlowPacket;
+use super::packet::FlowPacket;
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::tcp;
 
 /// Why a flow ended.
@@ -160,5 +161,126 @@ impl Flow {
         let lo = (self.key.lo_addr, self.key.lo_port);
         let hi = (self.key.hi_addr, self.key.hi_port);
         if self.initiator_is_lo { (lo, hi) } else { (hi, lo) }
+    }
+
+    /// Writes the flow (layout in `formats/checkpoint.md`).
+    pub fn save(&self, e: &mut Enc) {
+        let k = &self.key;
+        e.u16(k.vlan);
+        e.u8(k.ip_version);
+        e.u8(k.protocol);
+        e.array(&k.lo_addr);
+        e.u16(k.lo_port);
+        e.array(&k.hi_addr);
+        e.u16(k.hi_port);
+        e.bool(self.initiator_is_lo);
+        e.i64(self.first_ts_ns);
+        e.i64(self.last_ts_ns);
+        for c in [&self.fwd, &self.bwd] {
+            e.u64(c.packets);
+            e.u64(c.bytes);
+            e.u64(c.wire_bytes);
+            e.bool(c.fin);
+        }
+        e.u8(self.tunnel);
+        e.u32(self.input_index);
+        e.u8(self.closed.map_or(0, |r| r as u8 + 1));
+        e.u64(self.packets.len() as u64);
+        for p in &self.packets {
+            e.i64(p.ts_ns);
+            e.u32(p.ip_len);
+            e.u32(p.l4_payload_len);
+            e.u16(p.tcp_window);
+            e.u8(p.tcp_flags);
+            e.u8(p.dir);
+        }
+    }
+
+    /// Reads what [`save`](Self::save) wrote; the `hash` is left for the table to set.
+    pub fn load(d: &mut Dec) -> Result<Flow, StateError> {
+        let key = FlowKey {
+            vlan: d.u16()?,
+            ip_version: d.u8()?,
+            protocol: d.u8()?,
+            lo_addr: d.array()?,
+            lo_port: d.u16()?,
+            hi_addr: d.array()?,
+            hi_port: d.u16()?,
+        };
+        let initiator_is_lo = d.bool()?;
+        let first_ts_ns = d.i64()?;
+        let last_ts_ns = d.i64()?;
+        let mut counters = [DirectionCounters::default(); 2];
+        for c in &mut counters {
+            *c = DirectionCounters { packets: d.u64()?, bytes: d.u64()?, wire_bytes: d.u64()?, fin: d.bool()? };
+        }
+        let tunnel = d.u8()?;
+        let input_index = d.u32()?;
+        let closed = match d.u8()? {
+            0 => None,
+            n => Some(*EndReason::ALL.get(usize::from(n) - 1).ok_or(d.corrupt())?),
+        };
+        let n = d.count(20)?;
+        let mut packets = Vec::with_capacity(n);
+        for _ in 0..n {
+            packets.push(PacketEntry {
+                ts_ns: d.i64()?,
+                ip_len: d.u32()?,
+                l4_payload_len: d.u32()?,
+                tcp_window: d.u16()?,
+                tcp_flags: d.u8()?,
+                dir: d.u8()?,
+            });
+        }
+        let [fwd, bwd] = counters;
+        Ok(Flow {
+            key,
+            hash: 0,
+            initiator_is_lo,
+            first_ts_ns,
+            last_ts_ns,
+            fwd,
+            bwd,
+            tunnel,
+            input_index,
+            closed,
+            packets,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_flow_survives_the_round_trip() {
+        let key = FlowKey {
+            vlan: 7,
+            ip_version: 6,
+            protocol: 17,
+            lo_addr: [1; 16],
+            lo_port: 53,
+            hi_addr: [2; 16],
+            hi_port: 40000,
+        };
+        let mut flow = Flow::new(key, false, -5, 3, 9);
+        flow.hash = 0;
+        flow.last_ts_ns = 77;
+        flow.fwd = DirectionCounters { packets: 2, bytes: 300, wire_bytes: 328, fin: true };
+        flow.closed = Some(EndReason::TcpRst);
+        flow.packets = vec![
+            PacketEntry { ts_ns: -5, ip_len: 100, l4_payload_len: 60, tcp_window: 9, tcp_flags: 0x12, dir: 0 },
+            PacketEntry { ts_ns: 77, ip_len: 200, l4_payload_len: 0, tcp_window: 1, tcp_flags: 0x04, dir: 1 },
+        ];
+        let mut e = Enc::default();
+        flow.save(&mut e);
+        let mut d = Dec::new(&e.0);
+        assert_eq!(Flow::load(&mut d).unwrap(), flow);
+        assert!(d.is_done());
+        // Cut anywhere, it is an error, never a panic.
+        for cut in 0..e.0.len() {
+            assert!(Flow::load(&mut Dec::new(&e.0[..cut])).is_err());
+        }
     }
 }

@@ -7,55 +7,14 @@
 use ahash::RandomState;
 use hashbrown::HashTable;
 
+use super::batch::FlowBatch;
 use super::config::FlowConfig;
 use super::key::FlowKey;
+use super::packet::FlowPacket;
 use super::record::{EndReason, Flow};
-use crate::checkpoint::{Dec, Enc, StateError, get_flow, put_flow};
-use crate::wire::decode::{PROTOCOL_TCP, PacketMeta};
+use crate::codec::{Dec, Enc, StateError};
+use crate::wire::protocol::PROTOCOL_TCP;
 use crate::wire::tcp;
-
-/// A packet ready for a flow table: fragments resolved, key and hash computed, and only
-/// the facts a flow keeps (it is queued per shard, so it is kept small).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowPacket {
-    pub key: FlowKey,
-    pub hash: u64,
-    pub ts_ns: i64,
-    pub wire_len: u32,
-    pub input_index: u32,
-    pub ip_len: u32,
-    pub l4_payload_len: u32,
-    pub tcp_window: u16,
-    pub tcp_flags: u8,
-    pub tunnel: u8,
-    pub sender_is_lo: bool,
-}
-
-/// Fixed seeds: the same key lands in the same shard on every run and machine, so the
-/// row order of the output is reproducible too.
-pub fn key_hasher() -> RandomState {
-    RandomState::with_seeds(0x243f_6a88_85a3_08d3, 0x1319_8a2e_0370_7344, 0xa409_3822_299f_31d0, 0x082e_fa98_ec4e_6c89)
-}
-
-impl FlowPacket {
-    #[inline]
-    pub fn new(meta: &PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, hasher: &RandomState) -> FlowPacket {
-        let (key, sender_is_lo) = FlowKey::of(meta);
-        FlowPacket {
-            key,
-            hash: hasher.hash_one(key),
-            ts_ns,
-            wire_len,
-            input_index,
-            ip_len: meta.ip_len,
-            l4_payload_len: meta.l4_payload_len,
-            tcp_window: meta.tcp_window,
-            tcp_flags: meta.tcp_flags,
-            tunnel: meta.tunnel,
-            sender_is_lo,
-        }
-    }
-}
 
 /// Open flows of one shard.
 #[derive(Default)]
@@ -197,7 +156,7 @@ impl FlowShard {
         e.u64(self.evicted);
         e.u64(self.flows.len() as u64);
         for flow in &self.flows {
-            put_flow(e, flow);
+            flow.save(e);
         }
     }
 
@@ -211,7 +170,7 @@ impl FlowShard {
         shard.evicted = d.u64()?;
         let n = d.count(100)?;
         for _ in 0..n {
-            let mut flow = get_flow(d)?;
+            let mut flow = Flow::load(d)?;
             flow.hash = hasher.hash_one(flow.key);
             shard.flows.insert_unique(flow.hash, flow, |f| f.hash);
         }
@@ -267,7 +226,7 @@ fn elapsed(from: i64, to: i64) -> u64 {
 
 /// Writes ended flows to `out` in (first packet time, key) order, so the output never
 /// depends on hash order or on which shard ended what.
-pub fn emit_sorted(ended: &mut Vec<(Flow, EndReason)>, out: &mut super::FlowBatch) {
+pub fn emit_sorted(ended: &mut Vec<(Flow, EndReason)>, out: &mut FlowBatch) {
     ended.sort_unstable_by_key(|(f, _)| (f.first_ts_ns, f.key));
     for (flow, reason) in ended.drain(..) {
         out.push(flow, reason);

@@ -24,10 +24,11 @@ use rayon::prelude::*;
 use super::batch::FlowBatch;
 use super::config::FlowConfig;
 use super::fragments::{FragmentCounts, FragmentTable};
+use super::packet::{FlowPacket, key_hasher};
 use super::record::{EndReason, Flow};
-use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
+use super::shard::{FlowShard, emit_sorted};
 use super::table::Clock;
-use crate::checkpoint::{Dec, Enc, StateError};
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::decode::PacketMeta;
 
 /// Shards: enough to spread work evenly over threads.
@@ -307,7 +308,7 @@ impl ShardedTable {
         fragments: FragmentTable,
         clock: Clock,
     ) -> ShardedTable {
-        let threads = crate::scan::thread_count(threads);
+        let threads = crate::threads::thread_count(threads);
         let mut shards = Shards {
             config,
             shards: tables.into_iter().map(|table| Shard { table, ..Shard::default() }).collect(),
@@ -399,8 +400,7 @@ impl ShardedTable {
     #[inline]
     pub fn add(&mut self, mut meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, out: &mut Vec<FlowBatch>) {
         self.tick(ts_ns, out);
-        self.fragments.resolve(&mut meta, ts_ns);
-        let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+        let packet = self.fragments.packet(&mut meta, ts_ns, wire_len, input_index, &self.hasher);
         self.queue(packet, out);
     }
 

@@ -13,9 +13,10 @@ use ahash::RandomState;
 use super::batch::FlowBatch;
 use super::config::{FlowConfig, SECOND};
 use super::fragments::{FragmentCounts, FragmentTable};
+use super::packet::key_hasher;
 use super::record::{EndReason, Flow};
-use super::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
-use crate::checkpoint::{Dec, Enc, StateError};
+use super::shard::{FlowShard, emit_sorted};
+use crate::codec::{Dec, Enc, StateError};
 use crate::wire::decode::PacketMeta;
 
 /// How often (in capture time) open flows are checked for timeouts. Every eighth of the
@@ -85,12 +86,18 @@ pub struct FlowTable {
 
 impl FlowTable {
     pub fn new(config: FlowConfig) -> FlowTable {
+        FlowTable::with_hasher(config, key_hasher())
+    }
+
+    /// A table hashing keys with `hasher`: the flows and their order do not depend on it
+    /// (tests check that with random seeds).
+    pub fn with_hasher(config: FlowConfig, hasher: RandomState) -> FlowTable {
         FlowTable {
             clock: Clock::new(&config),
             shard: FlowShard::with_max_open(config.max_flows),
             config,
             fragments: FragmentTable::default(),
-            hasher: key_hasher(),
+            hasher,
             ended: Vec::new(),
         }
     }
@@ -123,8 +130,7 @@ impl FlowTable {
         if self.clock.advance(ts_ns) {
             self.sweep(out);
         }
-        self.fragments.resolve(&mut meta, ts_ns);
-        let packet = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+        let packet = self.fragments.packet(&mut meta, ts_ns, wire_len, input_index, &self.hasher);
         self.shard.add(&packet, &self.config, &mut self.ended);
         emit_sorted(&mut self.ended, out);
     }
@@ -148,7 +154,8 @@ impl FlowTable {
 mod tests {
     use super::*;
     use crate::flow::config::PacketLimit;
-    use crate::wire::decode::{Fragment, FragmentId, PROTOCOL_TCP, PROTOCOL_UDP};
+    use crate::wire::decode::{Fragment, FragmentId};
+    use crate::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
 
     const CLIENT: u8 = 10;
     const SERVER: u8 = 20;

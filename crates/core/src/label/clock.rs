@@ -3,12 +3,10 @@
 //! datagram. The median of the differences is robust to a few wrong pairs.
 
 use crate::flow::FlowBatch;
+use crate::wire::tcp;
 
 use super::matcher::{MatchConfig, flow_addr, is_local, phone_addrs};
 use super::sockets::{PROTOCOL_TCP, SocketTable};
-
-const TCP_SYN: u8 = 0x02;
-const TCP_ACK: u8 = 0x10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OffsetEstimate {
@@ -63,5 +61,5 @@ pub fn estimate_offset(batch: &FlowBatch, table: &SocketTable, config: &MatchCon
 /// not kept: the initiator is then the best evidence there is).
 fn opens_with_syn(batch: &FlowBatch, row: usize) -> bool {
     let range = batch.packet_range(row);
-    range.is_empty() || batch.pkt_tcp_flags[range.start] & (TCP_SYN | TCP_ACK) == TCP_SYN
+    range.is_empty() || batch.pkt_tcp_flags[range.start] & (tcp::SYN | tcp::ACK) == tcp::SYN
 }

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::capture::input::{InputError, InputSet};
 use crate::flow::FlowBatch;
-use crate::wire::decode::PROTOCOL_UDP;
+use crate::wire::protocol::PROTOCOL_UDP;
 
 use super::matcher::MatchConfig;
 use super::replay::replay;

@@ -1,15 +1,16 @@
 //! A second pass over the inputs that tells, for each packet record, which flow row of a
 //! finished scan it belongs to. Flow rows do not keep capture offsets, so each record is
-//! decoded and keyed again, exactly as the scan did (later IP fragments take their first
-//! fragment's key). The flows of one key follow each other in reading order and each holds
-//! a known number of packets, so the n-th packet of a key belongs to the flow the counts
-//! put it in.
+//! decoded and keyed again by the flow tables' own code ([`FragmentTable::packet`]: later
+//! IP fragments take their first fragment's key). The flows of one key follow each other
+//! in reading order and each holds a known number of packets, so the n-th packet of a key
+//! belongs to the flow the counts put it in.
 
 use std::collections::{HashMap, VecDeque};
 
 use crate::capture::input::{InputError, InputSet, MappedFile};
 use crate::capture::{Event, Reader, Record};
 use crate::flow::fragments::FragmentTable;
+use crate::flow::packet::key_hasher;
 use crate::flow::{FlowBatch, FlowKey};
 use crate::wire::decode::{PacketMeta, decode};
 
@@ -43,15 +44,15 @@ pub fn replay<E: From<InputError>>(
     }
     let mut report = ReplayReport::default();
     let mut fragments = FragmentTable::default();
-    for input in &inputs.files {
+    let hasher = key_hasher();
+    for (index, input) in inputs.files.iter().enumerate() {
         let mapped = MappedFile::open(&input.path)?;
         let Ok(reader) = Reader::new(mapped.bytes()) else { continue };
         for event in reader {
             let Ok(Event::Packet(rec)) = event else { continue };
             report.packets_read += 1;
             let Ok(mut meta) = decode(rec.link_type, rec.data, rec.orig_len) else { continue };
-            fragments.resolve(&mut meta, rec.ts_ns);
-            let (key, _) = FlowKey::of(&meta);
+            let key = fragments.packet(&mut meta, rec.ts_ns, rec.orig_len, index as u32, &hasher).key;
             let Some(front) = flows.get_mut(&key).and_then(|q| q.front_mut()) else {
                 report.packets_without_flow += 1;
                 continue;

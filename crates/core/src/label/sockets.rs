@@ -8,8 +8,7 @@ use std::net::IpAddr;
 
 use super::strace::Call;
 
-pub const PROTOCOL_TCP: u8 = 6;
-pub const PROTOCOL_UDP: u8 = 17;
+pub use crate::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
 
 /// An address and port; `addr` is `None` for the wildcard (`0.0.0.0`, `::`) or when only
 /// the port is known. IPv4-mapped IPv6 addresses are stored as IPv4.

@@ -9,7 +9,6 @@ use super::ethernet::{self, EthernetHeader};
 use super::geneve::{self, GeneveHeader};
 use super::gre::GreHeader;
 use super::gtp::{self, GtpHeader};
-use super::icmp::{PROTOCOL_ICMP, PROTOCOL_ICMPV6};
 use super::ipv4::Ipv4Header;
 use super::ipv6::{self, Ipv6Header};
 use super::mpls::MplsEntry;
@@ -17,6 +16,10 @@ use super::null::{self, LoopbackFamily};
 use super::ppi::PpiHeader;
 use super::ppp;
 use super::pppoe::PppoeHeader;
+use super::protocol::{
+    PROTOCOL_AH, PROTOCOL_GRE, PROTOCOL_ICMP, PROTOCOL_ICMPV6, PROTOCOL_IPIP, PROTOCOL_IPV6_IN_IP, PROTOCOL_SCTP,
+    PROTOCOL_TCP, PROTOCOL_UDP,
+};
 use super::sll::{Sll2Header, SllHeader};
 use super::tcp::TcpHeader;
 use super::udp::UdpHeader;
@@ -24,14 +27,6 @@ use super::vlan::VlanTag;
 use super::vxlan::{self, VxlanHeader};
 use super::{WireError, linktype};
 use crate::skip::SkipReason;
-
-pub const PROTOCOL_IPIP: u8 = 4;
-pub const PROTOCOL_TCP: u8 = 6;
-pub const PROTOCOL_UDP: u8 = 17;
-pub const PROTOCOL_IPV6_IN_IP: u8 = 41;
-pub const PROTOCOL_GRE: u8 = 47;
-pub const PROTOCOL_AH: u8 = 51;
-pub const PROTOCOL_SCTP: u8 = 132;
 
 /// SCTP's common header: ports, verification tag, checksum (RFC 9260).
 const SCTP_COMMON_HEADER_LEN: usize = 12;
@@ -114,16 +109,35 @@ impl From<WireError> for SkipReason {
     }
 }
 
+/// Where a packet's headers sit in its frame, as etherparse's sliced packets keep them:
+/// the link layer is `..ip`, the headers the flow key and lengths were read from are
+/// `ip..headers_end` (from the outermost IP header to the end of the innermost transport
+/// header, tunnels included), the transport payload follows. `headers_end` comes from
+/// the length fields and may lie past the captured bytes of a cut frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layers {
+    pub ip: usize,
+    pub headers_end: usize,
+}
+
 /// Decodes one frame. `orig_len` is the frame's length on the wire (it may exceed
 /// `frame.len()` for truncated captures) and fills in IP lengths that a TSO/GSO
 /// super-packet leaves at zero.
+#[inline]
 pub fn decode(link_type: u16, frame: &[u8], orig_len: u32) -> Result<PacketMeta, SkipReason> {
+    decode_layers(link_type, frame, orig_len).map(|(meta, _)| meta)
+}
+
+/// [`decode`], also telling where the headers sit in the frame.
+#[inline]
+pub fn decode_layers(link_type: u16, frame: &[u8], orig_len: u32) -> Result<(PacketMeta, Layers), SkipReason> {
     let mut vlan = 0;
     let (kind, l3) = link_layer(link_type, frame, &mut vlan, 0)?;
     // Bytes of the frame before the IP header: what orig_len has beyond the IP packet.
-    let l2_len = (frame.len() - l3.len()) as u32;
-    let ctx = Ctx { vlan, wire_ip_len: orig_len.saturating_sub(l2_len) };
-    network(kind, l3, &ctx, 0, 0)
+    let l2_len = frame.len() - l3.len();
+    let ctx = Ctx { frame, vlan, wire_ip_len: orig_len.saturating_sub(l2_len as u32) };
+    let (meta, headers_end) = network(kind, l3, &ctx, 0, 0)?;
+    Ok((meta, Layers { ip: l2_len, headers_end }))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +146,9 @@ enum L3 {
     V6,
 }
 
-struct Ctx {
+struct Ctx<'f> {
+    /// The whole frame: where offsets are counted from.
+    frame: &'f [u8],
     vlan: u16,
     /// The IP packet's length as implied by the frame length, for zero length fields.
     wire_ip_len: u32,
@@ -234,8 +250,16 @@ fn ppp_payload(bytes: &[u8]) -> Result<(L3, &[u8]), Skip> {
     }
 }
 
-/// The network layer and everything under it.
-fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<PacketMeta, Skip> {
+impl Ctx<'_> {
+    /// Offset in the frame of `part`, a slice of it.
+    fn offset(&self, part: &[u8]) -> usize {
+        part.as_ptr() as usize - self.frame.as_ptr() as usize
+    }
+}
+
+/// The network layer and everything under it; with the offset where the headers the
+/// packet is keyed by end (see [`Layers`]).
+fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<(PacketMeta, usize), Skip> {
     let mut meta = PacketMeta {
         ip_version: 4,
         protocol: 0,
@@ -327,15 +351,17 @@ fn network(kind: L3, bytes: &[u8], ctx: &Ctx, depth: u8, tunnel: u8) -> Result<P
     if !first_fragment {
         // The transport header lives in the first fragment only.
         meta.l4_payload_len = l4_len;
-        return Ok(meta);
+        return Ok((meta, ctx.offset(l4)));
     }
-    transport(&mut meta, l4, l4_len, ctx, depth)?;
-    Ok(meta)
+    let headers_end = transport(&mut meta, l4, l4_len, ctx, depth)?;
+    Ok((meta, headers_end))
 }
 
 /// Fills ports, TCP fields and the payload length; opens tunnels where the payload is one.
-/// On return, `meta` may have been replaced by the inner packet's.
-fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8) -> Result<(), Skip> {
+/// On return, `meta` may have been replaced by the inner packet's. Returns where the
+/// headers end: the payload is the datagram's last `l4_payload_len` bytes.
+fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8) -> Result<usize, Skip> {
+    let headers_end = |meta: &PacketMeta| ctx.offset(l4) + (l4_len - meta.l4_payload_len) as usize;
     let header_len = match meta.protocol {
         PROTOCOL_TCP => TcpHeader::MIN_LEN,
         PROTOCOL_UDP => UdpHeader::LEN,
@@ -349,7 +375,7 @@ fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8
         // addresses and protocol with ports 0 (as nDPI's reader keys it), and its later
         // fragments follow it there. None of its bytes are transport payload.
         meta.l4_payload_len = 0;
-        return Ok(());
+        return Ok(headers_end(meta));
     }
     match meta.protocol {
         PROTOCOL_TCP => {
@@ -366,9 +392,10 @@ fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8
             meta.dst_port = h.dst_port();
             meta.l4_payload_len = l4_len.saturating_sub(UdpHeader::LEN as u32);
             if meta.fragment == Fragment::None
-                && let Some(inner) = udp_tunnel(h, payload, ctx, depth, meta.tunnel)
+                && let Some((inner, end)) = udp_tunnel(h, payload, ctx, depth, meta.tunnel)
             {
                 *meta = inner;
+                return Ok(end);
             }
         }
         PROTOCOL_SCTP => {
@@ -383,9 +410,10 @@ fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8
         PROTOCOL_IPIP | PROTOCOL_IPV6_IN_IP | PROTOCOL_GRE => {
             meta.l4_payload_len = l4_len;
             if depth < MAX_TUNNEL_DEPTH
-                && let Some(inner) = ip_tunnel(meta, l4, ctx, depth)
+                && let Some((inner, end)) = ip_tunnel(meta, l4, ctx, depth)
             {
                 *meta = inner;
+                return Ok(end);
             }
         }
         PROTOCOL_AH if meta.ip_version == 4 => {
@@ -398,11 +426,12 @@ fn transport(meta: &mut PacketMeta, l4: &[u8], l4_len: u32, ctx: &Ctx, depth: u8
         }
         _ => meta.l4_payload_len = l4_len,
     }
-    Ok(())
+    Ok(headers_end(meta))
 }
 
-/// IP-in-IP and GRE. Returns the inner packet's meta, or `None` to key by the outer one.
-fn ip_tunnel(outer: &PacketMeta, l4: &[u8], ctx: &Ctx, depth: u8) -> Option<PacketMeta> {
+/// IP-in-IP and GRE. Returns the inner packet's meta and where its headers end, or `None`
+/// to key by the outer one.
+fn ip_tunnel(outer: &PacketMeta, l4: &[u8], ctx: &Ctx, depth: u8) -> Option<(PacketMeta, usize)> {
     let (kind, bit, inner) = match outer.protocol {
         PROTOCOL_IPIP => (Some(L3::V4), tunnel::IP_IN_IP, l4),
         PROTOCOL_IPV6_IN_IP => (Some(L3::V6), tunnel::IP_IN_IP, l4),
@@ -411,11 +440,11 @@ fn ip_tunnel(outer: &PacketMeta, l4: &[u8], ctx: &Ctx, depth: u8) -> Option<Pack
             return gre_payload(gre.protocol(), payload, outer, ctx, depth);
         }
     };
-    let inner_meta = network(kind?, inner, ctx, depth + 1, outer.tunnel | bit).ok()?;
-    Some(with_outer_fragment(inner_meta, outer))
+    let (inner_meta, end) = network(kind?, inner, ctx, depth + 1, outer.tunnel | bit).ok()?;
+    Some((with_outer_fragment(inner_meta, outer), end))
 }
 
-fn gre_payload(protocol: u16, payload: &[u8], outer: &PacketMeta, ctx: &Ctx, depth: u8) -> Option<PacketMeta> {
+fn gre_payload(protocol: u16, payload: &[u8], outer: &PacketMeta, ctx: &Ctx, depth: u8) -> Option<(PacketMeta, usize)> {
     let mut ignored_vlan = 0;
     let (kind, inner) = match protocol {
         ethernet::ETHERTYPE_IPV4 => (L3::V4, payload),
@@ -424,11 +453,11 @@ fn gre_payload(protocol: u16, payload: &[u8], outer: &PacketMeta, ctx: &Ctx, dep
         ethernet::ETHERTYPE_TEB => ethernet_frame(payload, &mut ignored_vlan).ok()?,
         _ => return None,
     };
-    let inner_meta = network(kind, inner, ctx, depth + 1, outer.tunnel | tunnel::GRE).ok()?;
-    Some(with_outer_fragment(inner_meta, outer))
+    let (inner_meta, end) = network(kind, inner, ctx, depth + 1, outer.tunnel | tunnel::GRE).ok()?;
+    Some((with_outer_fragment(inner_meta, outer), end))
 }
 
-fn udp_tunnel(udp: &UdpHeader, payload: &[u8], ctx: &Ctx, depth: u8, tunnel_bits: u8) -> Option<PacketMeta> {
+fn udp_tunnel(udp: &UdpHeader, payload: &[u8], ctx: &Ctx, depth: u8, tunnel_bits: u8) -> Option<(PacketMeta, usize)> {
     if depth >= MAX_TUNNEL_DEPTH {
         return None;
     }
@@ -646,5 +675,55 @@ mod tests {
         assert_eq!((m.protocol, m.src_port, m.dst_port, m.l4_payload_len), (17, 42315, 33435, 12));
         let lcp = [0xff, 0x03, 0xc0, 0x21, 0x01];
         assert_eq!(decode(linktype::PPP_HDLC, &lcp, 5), Err(SkipReason::NonIp));
+    }
+
+    #[test]
+    fn layers_of_a_tagged_tcp_frame_with_options() {
+        #[rustfmt::skip]
+        let frame = [
+            // Ethernet: dst, src, 802.1Q tag (VLAN 5), IPv4.
+            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x81, 0x00, 0x00, 0x05, 0x08, 0x00,
+            // IPv4, IHL 6 (one option word), total length 24 + 24 + 4 = 52, TCP.
+            0x46, 0, 0, 52, 0, 0, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 1, 1, 1, 1,
+            // TCP 1234 -> 443, data offset 6 (one option word), ACK.
+            0x04, 0xd2, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x10, 0x01, 0x00, 0, 0, 0, 0, 1, 1, 1, 1,
+            // Payload; then Ethernet padding past the datagram.
+            0xde, 0xad, 0xbe, 0xef, 0, 0,
+        ];
+        let (m, layers) = decode_layers(linktype::ETHERNET, &frame, frame.len() as u32).unwrap();
+        assert_eq!(layers, Layers { ip: 18, headers_end: 18 + 24 + 24 });
+        assert_eq!((m.vlan, m.src_port, m.dst_port, m.l4_payload_len), (5, 1234, 443, 4));
+        assert_eq!(decode(linktype::ETHERNET, &frame, frame.len() as u32), Ok(m));
+    }
+
+    #[test]
+    fn layers_of_a_tunnel_end_at_the_inner_transport_header() {
+        let inner = ethernet(0x0800, &ipv4_udp(1111, 2222, &[9; 5]));
+        let mut vx = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+        vx.extend(inner);
+        let frame = ethernet(0x0800, &ipv4_udp(40000, 4789, &vx));
+        let (_, layers) = decode_layers(linktype::ETHERNET, &frame, frame.len() as u32).unwrap();
+        // Outer Ethernet 14, IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14, IPv4 20, UDP 8.
+        assert_eq!(layers, Layers { ip: 14, headers_end: 14 + 20 + 8 + 8 + 14 + 20 + 8 });
+        assert_eq!(frame.len() - layers.headers_end, 5);
+    }
+
+    #[test]
+    fn layers_of_a_later_fragment_end_at_its_ip_header() {
+        let mut packet = ipv4_udp(1, 2, &[7; 16]);
+        packet[6..8].copy_from_slice(&0x0003u16.to_be_bytes()); // offset 24 bytes
+        let frame = ethernet(0x0800, &packet);
+        let (m, layers) = decode_layers(linktype::ETHERNET, &frame, frame.len() as u32).unwrap();
+        assert!(matches!(m.fragment, Fragment::Later(_)));
+        assert_eq!(layers, Layers { ip: 14, headers_end: 14 + 20 });
+    }
+
+    #[test]
+    fn layers_of_a_header_only_capture() {
+        // 1000-byte payload announced, only the headers captured: they end where the bytes do.
+        let mut packet = ipv4_udp(1000, 2000, &[]);
+        packet[2..4].copy_from_slice(&1028u16.to_be_bytes());
+        let (_, layers) = decode_layers(linktype::RAW, &packet, 1028).unwrap();
+        assert_eq!(layers, Layers { ip: 0, headers_end: 28 });
     }
 }

@@ -6,9 +6,6 @@ use super::{Result, split_header};
 use zerocopy::byteorder::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
-pub const PROTOCOL_ICMP: u8 = 1;
-pub const PROTOCOL_ICMPV6: u8 = 58;
-
 #[derive(FromBytes, KnownLayout, Immutable, Unaligned, Debug)]
 #[repr(C)]
 pub struct IcmpHeader {

@@ -1,6 +1,7 @@
 //! IPv6 fixed header (RFC 8200) and the walk over its extension headers.
 
 use super::ah::AhHeader;
+use super::protocol::PROTOCOL_AH;
 use super::{Result, WireError, split_header};
 use zerocopy::byteorder::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
@@ -8,7 +9,6 @@ use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 pub const NEXT_HOP_BY_HOP: u8 = 0;
 pub const NEXT_ROUTING: u8 = 43;
 pub const NEXT_FRAGMENT: u8 = 44;
-pub const NEXT_AH: u8 = 51;
 pub const NEXT_NONE: u8 = 59;
 pub const NEXT_DEST_OPTIONS: u8 = 60;
 pub const NEXT_MOBILITY: u8 = 135;
@@ -113,7 +113,7 @@ pub fn walk_extensions(first: u8, bytes: &[u8]) -> Result<Ipv6Chain> {
                     break;
                 }
             }
-            NEXT_AH => {
+            PROTOCOL_AH => {
                 let (ah, _) = AhHeader::parse(rest)?;
                 next = ah.next_header;
                 at += ah.header_len();

@@ -21,6 +21,7 @@ pub mod null;
 pub mod ppi;
 pub mod ppp;
 pub mod pppoe;
+pub mod protocol;
 pub mod sll;
 pub mod tcp;
 pub mod udp;
