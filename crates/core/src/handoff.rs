@@ -31,12 +31,13 @@ use hashbrown::{HashMap, HashSet};
 
 use crate::capture::input::{InputSet, MappedFile};
 use crate::capture::{Format, Reader};
-use crate::checkpoint::{self, Dec, Enc, StateError, get_flow, put_flow};
+use crate::codec::{Dec, Enc, StateError};
 use crate::flow::config::FlowConfig;
 use crate::flow::fragments::{FRAGMENT_TIMEOUT_NS, FragmentCounts, FragmentTable};
 use crate::flow::key::FlowKey;
+use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::flow::record::{EndReason, Flow};
-use crate::flow::shard::{FlowPacket, FlowShard, emit_sorted, key_hasher};
+use crate::flow::shard::{FlowShard, emit_sorted};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
 use crate::pieces::{self, Item};
@@ -189,10 +190,6 @@ pub fn scan_shard<E: std::error::Error + 'static>(
 
 /// Counts a record that is in no flow (as the single run does).
 fn count_unused(item: Item, file: &mut FileReport) {
-    let mut skip = |reason: SkipReason, offset: u64| {
-        file.skipped.add(reason);
-        file.first_skip_offset[reason as usize].get_or_insert(offset);
-    };
     match item {
         Item::Skip { reason, offset, link_type } => {
             if reason == SkipReason::UnsupportedLinkType
@@ -200,11 +197,11 @@ fn count_unused(item: Item, file: &mut FileReport) {
             {
                 file.unsupported_link_type.get_or_insert((link_type, offset));
             }
-            skip(reason, offset);
+            file.skip(reason, offset);
         }
         Item::Damage { damage, resumed_at } => {
             let offset = damage.offset;
-            skip(SkipReason::CorruptRecord, offset);
+            file.skip(SkipReason::CorruptRecord, offset);
             file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
             file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
             file.damage.get_or_insert(damage);
@@ -371,7 +368,7 @@ impl Shard {
         self.fragments.save(&mut e);
         e.u64(open.len() as u64);
         for flow in &open {
-            put_flow(&mut e, flow);
+            flow.save(&mut e);
         }
         let mut boundary: Vec<(FlowKey, i64)> = self.boundary.into_iter().collect();
         boundary.sort_unstable();
@@ -382,7 +379,7 @@ impl Shard {
         }
         e.u64(files.len() as u64);
         for f in files {
-            checkpoint::put_file_report(&mut e, f);
+            f.save(&mut e);
         }
         match &self.inexact {
             None => e.u8(0),
@@ -567,7 +564,7 @@ impl Joiner {
         let n = t.count(100)?;
         let mut open = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut flow = get_flow(&mut t)?;
+            let mut flow = Flow::load(&mut t)?;
             flow.hash = self.hasher.hash_one(flow.key);
             open.push(flow);
         }
@@ -579,7 +576,7 @@ impl Joiner {
         let n = t.count(1)?;
         let mut files = Vec::with_capacity(n);
         for _ in 0..n {
-            files.push(checkpoint::get_file_report(&mut t)?);
+            files.push(FileReport::load(&mut t)?);
         }
         let inexact = match t.u8()? {
             0 => None,
