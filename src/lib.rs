@@ -13,7 +13,6 @@
 
 pub mod evaluate;
 pub mod features;
-pub mod frame;
 pub mod label;
 pub mod mirage;
 pub mod shards;
@@ -27,8 +26,8 @@ use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, sc
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
 
-use frame::{RowContext, batch_to_frame};
 use store::manifest::Parameters;
+use store::rows::{RowContext, batch_to_rows};
 use store::{Manifest, Resumed, StoreError, StoreWriter, ToWriter, write_parts};
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +138,7 @@ impl FlowsJob {
         progress: impl FnMut(Progress),
     ) -> Result<ScanReport, Error> {
         let ctx = self.row_context(inputs);
-        let to_frame = |batch: FlowBatch| -> Result<(), Error> { sink(batch_to_frame(batch, &ctx)?) };
+        let to_frame = |batch: FlowBatch| -> Result<(), Error> { sink(batch_to_rows(batch, &ctx)?) };
         Ok(scan(inputs, &self.options, to_frame, progress)?)
     }
 
@@ -160,7 +159,7 @@ impl FlowsJob {
         )?;
         let mut df = match all {
             Some(df) => df,
-            None => batch_to_frame(FlowBatch::new(), &RowContext::default())?,
+            None => batch_to_rows(FlowBatch::new(), &RowContext::default())?,
         };
         df.rechunk_mut();
         Ok((df, report))
@@ -220,7 +219,7 @@ impl FlowsJob {
                     work,
                     writer,
                     encoders,
-                    |batch| Ok(batch_to_frame(batch, &ctx)?),
+                    |batch| Ok(batch_to_rows(batch, &ctx)?),
                     |writer, c| Ok(writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?),
                 )
             });
@@ -241,7 +240,7 @@ impl FlowsJob {
         let report = scanned?;
         if writer.parts().is_empty() {
             // No flows: one empty part still carries the schema for readers.
-            writer.write_part(&mut batch_to_frame(FlowBatch::new(), &RowContext::default())?)?;
+            writer.write_part(&mut batch_to_rows(FlowBatch::new(), &RowContext::default())?)?;
         }
         let manifest = Manifest::new(self.parameters(), &report, writer.parts().to_vec());
         let manifest_path = writer.finish(&manifest)?;

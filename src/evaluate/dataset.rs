@@ -8,12 +8,13 @@ use polars::prelude::*;
 
 use super::EvaluateError;
 use crate::features::{FeatureOptions, read_features};
+use crate::store::schema;
 
 /// Derived columns: name, what it is computed from, what it holds.
 pub const DERIVED: [(&str, &str, &str); 3] = [
-    ("capture", "capture_file", "the capture's file name without its extension"),
-    ("capture_dir", "capture_file", "the name of the directory holding the capture (MIRAGE-2019: the device)"),
-    ("day", "first_ts_ns", "the UTC date of the flow's first packet, YYYY-MM-DD"),
+    ("capture", schema::CAPTURE_FILE, "the capture's file name without its extension"),
+    ("capture_dir", schema::CAPTURE_FILE, "the name of the directory holding the capture (MIRAGE-2019: the device)"),
+    ("day", schema::FIRST_TS_NS, "the UTC date of the flow's first packet, YYYY-MM-DD"),
 ];
 
 fn input_error(path: &Path, message: impl std::fmt::Display) -> EvaluateError {
@@ -107,9 +108,9 @@ pub fn civil_date(days: i64) -> String {
 
 fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
     let schema = table.schema().clone();
-    if schema.contains("capture_file") {
+    if schema.contains(schema::CAPTURE_FILE) {
         let paths: Vec<Option<String>> = table
-            .column("capture_file")?
+            .column(schema::CAPTURE_FILE)?
             .cast(&DataType::String)?
             .str()?
             .iter()
@@ -130,9 +131,9 @@ fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
             table.with_column(Column::new(name.into(), values))?;
         }
     }
-    if schema.contains("first_ts_ns") && !schema.contains("day") {
+    if schema.contains(schema::FIRST_TS_NS) && !schema.contains("day") {
         const NS_PER_DAY: i64 = 86_400 * 1_000_000_000;
-        let ts = table.column("first_ts_ns")?.cast(&DataType::Int64)?;
+        let ts = table.column(schema::FIRST_TS_NS)?.cast(&DataType::Int64)?;
         let days: Vec<Option<String>> =
             ts.i64()?.iter().map(|t| t.map(|t| civil_date(t.div_euclid(NS_PER_DAY)))).collect();
         table.with_column(Column::new("day".into(), days))?;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::EvaluateError;
 use super::dataset::feature_matrix;
 use super::forest::{Forest, ForestParams, matrix, most_votes};
+use crate::store::schema;
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "flowmine-random-forest";
@@ -144,7 +145,7 @@ impl Model {
     pub fn predictions_frame(&self, table: &DataFrame) -> Result<DataFrame, EvaluateError> {
         let predictions = self.predict_table(table)?;
         let mut columns = vec![Column::new("row".into(), (0..table.height() as u64).collect::<Vec<_>>())];
-        for name in IDENTITY.iter().chain(["label"].iter()) {
+        for name in IDENTITY.iter().chain([schema::LABEL].iter()) {
             if let Ok(column) = table.column(name) {
                 columns.push(column.clone());
             }
@@ -156,5 +157,15 @@ impl Model {
 }
 
 /// Columns that identify a flow in a predictions table, as far as the input has them.
-pub const IDENTITY: [&str; 10] =
-    ["capture_file", "first_ts_ns", "protocol", "src_ip", "src_port", "dst_ip", "dst_port", "device", "session", "day"];
+pub const IDENTITY: [&str; 10] = [
+    schema::CAPTURE_FILE,
+    schema::FIRST_TS_NS,
+    schema::PROTOCOL,
+    schema::SRC_IP,
+    schema::SRC_PORT,
+    schema::DST_IP,
+    schema::DST_PORT,
+    "device",
+    "session",
+    "day",
+];

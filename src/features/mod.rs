@@ -17,8 +17,8 @@ pub use anonymise::Anonymiser;
 pub use output::{FeatureWriter, Format};
 pub use table::{FeatureOptions, features_frame, features_frame_parallel};
 
-use crate::frame::{RowContext, batch_to_frame};
 use crate::store::part_files;
+use crate::store::rows::{RowContext, batch_to_rows};
 
 fn store_parts(store: &Path) -> PolarsResult<Vec<std::path::PathBuf>> {
     let parts = part_files(store).map_err(|e| polars_err!(ComputeError: "{}: {e}", store.display()))?;
@@ -55,7 +55,7 @@ fn part_features(
 
 /// The features table of an empty store: its schema, for outputs without rows.
 pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
-    features_frame(&batch_to_frame(flowmine_core::FlowBatch::new(), &RowContext::default())?, options)
+    features_frame(&batch_to_rows(flowmine_core::FlowBatch::new(), &RowContext::default())?, options)
 }
 
 /// Computes the features of every flow of `store` and writes them to `out` (format by

@@ -1,10 +1,12 @@
 //! The features table: flow rows of a store (one part at a time) → one row of features
 //! per flow. Columns and definitions: `formats/features.md`.
 
+use flowmine_core::wire::tcp;
 use polars::prelude::*;
 
 use super::anonymise::Anonymiser;
 use super::stats::{STAT_NAMES, Scratch, summarize};
+use crate::store::schema;
 
 /// Default length of the first-packets sequence columns.
 pub const DEFAULT_SEQUENCE_LEN: usize = 32;
@@ -16,38 +18,38 @@ pub const DIRECTIONS: [&str; 3] = ["biflow", "upstream", "downstream"];
 
 /// TCP flag bits and their column names, in bit order (entry k is bit k).
 const TCP_FLAGS: [(u8, &str); 8] = [
-    (0x01, "tcp_fin_count"),
-    (0x02, "tcp_syn_count"),
-    (0x04, "tcp_rst_count"),
-    (0x08, "tcp_psh_count"),
-    (0x10, "tcp_ack_count"),
-    (0x20, "tcp_urg_count"),
-    (0x40, "tcp_ece_count"),
-    (0x80, "tcp_cwr_count"),
+    (tcp::FIN, "tcp_fin_count"),
+    (tcp::SYN, "tcp_syn_count"),
+    (tcp::RST, "tcp_rst_count"),
+    (tcp::PSH, "tcp_psh_count"),
+    (tcp::ACK, "tcp_ack_count"),
+    (tcp::URG, "tcp_urg_count"),
+    (tcp::ECE, "tcp_ece_count"),
+    (tcp::CWR, "tcp_cwr_count"),
 ];
 
 /// Store columns copied into the features table: key, label and provenance, then the first
 /// counter (the rest of the counters follow with the ones computed here).
 pub const PASSTHROUGH: [&str; 14] = [
-    "ip_version",
-    "protocol",
-    "src_ip",
-    "dst_ip",
-    "src_port",
-    "dst_port",
-    "vlan",
-    "first_ts_ns",
-    "last_ts_ns",
-    "end_reason",
-    "tunnel",
-    "label",
-    "capture_file",
-    "fwd_packets",
+    schema::IP_VERSION,
+    schema::PROTOCOL,
+    schema::SRC_IP,
+    schema::DST_IP,
+    schema::SRC_PORT,
+    schema::DST_PORT,
+    schema::VLAN,
+    schema::FIRST_TS_NS,
+    schema::LAST_TS_NS,
+    schema::END_REASON,
+    schema::TUNNEL,
+    schema::LABEL,
+    schema::CAPTURE_FILE,
+    schema::FWD_PACKETS,
 ];
 
 /// The [`PASSTHROUGH`] columns that describe the traffic rather than name the flow, its
 /// capture or its label: the only ones of them a model may learn from.
-pub const PASSTHROUGH_FEATURES: [&str; 2] = ["protocol", "fwd_packets"];
+pub const PASSTHROUGH_FEATURES: [&str; 2] = [schema::PROTOCOL, schema::FWD_PACKETS];
 
 /// Columns only stores written by `flowmine label` have (formats/session.md), copied after
 /// `capture_file` when present: experiments split by device or session need them.
@@ -138,8 +140,15 @@ impl FlowSeries {
 /// The store columns the features are computed from (the rest is not read), for a store
 /// whose rows have the columns of `schema`.
 pub fn input_columns(schema: &Schema) -> Vec<String> {
-    let computed = ["bwd_packets", "fwd_bytes", "bwd_bytes", "pkt_ts_ns", "pkt_dir", "pkt_ip_len"];
-    let lists = ["pkt_l4_payload_len", "pkt_tcp_flags"];
+    let computed = [
+        schema::BWD_PACKETS,
+        schema::FWD_BYTES,
+        schema::BWD_BYTES,
+        schema::PKT_TS_NS,
+        schema::PKT_DIR,
+        schema::PKT_IP_LEN,
+    ];
+    let lists = [schema::PKT_L4_PAYLOAD_LEN, schema::PKT_TCP_FLAGS];
     let label = LABEL_PASSTHROUGH.iter().filter(|c| schema.contains(c));
     PASSTHROUGH.iter().chain(label).chain(&computed).chain(&lists).map(|c| (*c).to_owned()).collect()
 }
@@ -174,23 +183,23 @@ pub fn features_frame_parallel(flows: &DataFrame, options: &FeatureOptions, thre
 /// Computes the features of every flow row in `flows` (rows in the store's schema).
 pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResult<DataFrame> {
     let n = flows.height();
-    let ts = flat_list::<Int64Type>(flows, "pkt_ts_ns")?;
-    let dir = flat_list::<UInt8Type>(flows, "pkt_dir")?;
-    let ip_len = flat_list::<UInt32Type>(flows, "pkt_ip_len")?;
-    let payload = flat_list::<UInt32Type>(flows, "pkt_l4_payload_len")?;
-    let flags = flat_list::<UInt8Type>(flows, "pkt_tcp_flags")?;
+    let ts = flat_list::<Int64Type>(flows, schema::PKT_TS_NS)?;
+    let dir = flat_list::<UInt8Type>(flows, schema::PKT_DIR)?;
+    let ip_len = flat_list::<UInt32Type>(flows, schema::PKT_IP_LEN)?;
+    let payload = flat_list::<UInt32Type>(flows, schema::PKT_L4_PAYLOAD_LEN)?;
+    let flags = flat_list::<UInt8Type>(flows, schema::PKT_TCP_FLAGS)?;
     // The six pkt_* lists of a row share their offsets (formats/store.md).
     let offsets = &ts.offsets;
     for other in [&dir.offsets, &ip_len.offsets, &payload.offsets, &flags.offsets] {
         polars_ensure!(other == offsets, ComputeError: "pkt_* list columns of a flow row differ in length");
     }
 
-    let fwd_packets = u64_values(flows, "fwd_packets")?;
-    let bwd_packets = u64_values(flows, "bwd_packets")?;
-    let fwd_bytes = u64_values(flows, "fwd_bytes")?;
-    let bwd_bytes = u64_values(flows, "bwd_bytes")?;
-    let first_ts = i64_values(flows, "first_ts_ns")?;
-    let last_ts = i64_values(flows, "last_ts_ns")?;
+    let fwd_packets = u64_values(flows, schema::FWD_PACKETS)?;
+    let bwd_packets = u64_values(flows, schema::BWD_PACKETS)?;
+    let fwd_bytes = u64_values(flows, schema::FWD_BYTES)?;
+    let bwd_bytes = u64_values(flows, schema::BWD_BYTES)?;
+    let first_ts = i64_values(flows, schema::FIRST_TS_NS)?;
+    let last_ts = i64_values(flows, schema::LAST_TS_NS)?;
 
     let mut stats: Vec<Vec<Option<f64>>> = vec![Vec::with_capacity(n); 2 * 3 * STAT_NAMES.len()];
     let mut packets = Vec::with_capacity(n);
@@ -268,7 +277,7 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
     for name in PASSTHROUGH {
         let column = flows.column(name)?.clone();
         let column = match (&options.anonymiser, name) {
-            (Some(anon), "src_ip" | "dst_ip") => {
+            (Some(anon), schema::SRC_IP | schema::DST_IP) => {
                 let pseudonyms: StringChunked =
                     column.str()?.apply_values(|ip| anon.pseudonym_text(ip).into()).with_name(name.into());
                 pseudonyms.into_column()
@@ -276,17 +285,17 @@ pub fn features_frame(flows: &DataFrame, options: &FeatureOptions) -> PolarsResu
             _ => column,
         };
         columns.push(column);
-        if name == "capture_file" {
+        if name == schema::CAPTURE_FILE {
             for label_column in LABEL_PASSTHROUGH.iter().filter(|c| flows.schema().contains(c)) {
                 columns.push(flows.column(label_column)?.clone());
             }
         }
     }
     columns.extend([
-        flows.column("bwd_packets")?.clone(),
+        flows.column(schema::BWD_PACKETS)?.clone(),
         Column::new("packets".into(), packets),
-        flows.column("fwd_bytes")?.clone(),
-        flows.column("bwd_bytes")?.clone(),
+        flows.column(schema::FWD_BYTES)?.clone(),
+        flows.column(schema::BWD_BYTES)?.clone(),
         Column::new("bytes".into(), bytes),
         Column::new("fwd_payload_bytes".into(), fwd_payload),
         Column::new("bwd_payload_bytes".into(), bwd_payload),
@@ -321,7 +330,7 @@ mod tests {
     use flowmine_core::flow::{EndReason, FlowBatch};
 
     use super::*;
-    use crate::frame::{RowContext, batch_to_frame};
+    use crate::store::rows::{RowContext, batch_to_rows};
 
     /// The flow of the worked example in formats/store.md and formats/features.md.
     fn worked_example() -> DataFrame {
@@ -358,7 +367,7 @@ mod tests {
         b.pkt_tcp_flags.extend([0, 0]);
         b.pkt_tcp_window.extend([0, 0]);
         b.pkt_offsets.push(2);
-        batch_to_frame(b, &RowContext::default()).unwrap()
+        batch_to_rows(b, &RowContext::default()).unwrap()
     }
 
     fn value(df: &DataFrame, name: &str) -> AnyValue<'static> {

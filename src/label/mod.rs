@@ -23,15 +23,16 @@ use flowmine_core::scan::{ScanError, ScanOptions, ScanReport, scan_to_batch};
 use polars::prelude::*;
 
 use crate::FlowsJob;
-use crate::frame::{RowContext, batch_to_frame};
+use crate::store::PART_ROWS;
 use crate::store::manifest::Manifest;
+use crate::store::rows::{RowContext, batch_to_rows};
+use crate::store::schema;
 use crate::store::{StoreError, StoreWriter};
 
 /// Default widening of a socket's lifetime on each side: syscall and packet are never
 /// simultaneous, and a close is followed by the FIN exchange.
 pub const DEFAULT_TOLERANCE_NS: i64 = 2_000_000_000;
 /// Rows per part file of a labelled store, as for `flows`.
-const PART_ROWS: usize = flowmine_core::scan::DEFAULT_BATCH_ROWS;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
@@ -339,12 +340,12 @@ impl LabelJob {
     pub fn frame(&self, labelled: &Labelled) -> Result<DataFrame, LabelError> {
         let ctx =
             RowContext { label: None, input_paths: labelled.inputs.files.iter().map(|f| f.path.clone()).collect() };
-        let mut df = batch_to_frame(labelled.flows.clone(), &ctx)?;
+        let mut df = batch_to_rows(labelled.flows.clone(), &ctx)?;
         let n = labelled.flows.len();
         let label: Vec<Option<&str>> =
             labelled.labeling.iter().map(|l| l.is_app().then_some(self.app.as_str())).collect();
         let labeling: Vec<&str> = labelled.labeling.iter().map(|l| l.name()).collect();
-        df.with_column(Column::new("label".into(), label))?;
+        df.with_column(Column::new(schema::LABEL.into(), label))?;
         df.with_column(Column::new("labeling_type".into(), labeling))?;
         df.with_column(Column::new("device".into(), vec![self.device.as_deref(); n]))?;
         df.with_column(Column::new("session".into(), vec![self.session.as_deref(); n]))?;

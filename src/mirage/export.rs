@@ -10,6 +10,7 @@ use polars::prelude::*;
 use super::record::{FlowFeatures, FlowMetadata, FlowmineExtra, PacketData, Record, RecordKey};
 use crate::features::Anonymiser;
 use crate::features::stats::{PERCENTILES, Scratch, Summary, summarize};
+use crate::store::schema;
 
 /// How flows are grouped into files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,7 @@ struct PartRows {
 }
 
 macro_rules! scalar {
-    ($df:expr, $name:literal, $as:ident) => {
+    ($df:expr, $name:expr, $as:ident) => {
         $df.column($name)?.$as()?.into_no_null_iter().collect::<Vec<_>>()
     };
 }
@@ -98,34 +99,34 @@ fn list_values<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult
 
 impl PartRows {
     fn read(df: &DataFrame) -> PolarsResult<PartRows> {
-        let (offsets, ts) = list_values::<Int64Type>(df, "pkt_ts_ns")?;
+        let (offsets, ts) = list_values::<Int64Type>(df, schema::PKT_TS_NS)?;
         Ok(PartRows {
-            ip_version: scalar!(df, "ip_version", u8),
-            protocol: scalar!(df, "protocol", u8),
-            src_ip: required_strings(df, "src_ip")?,
-            dst_ip: required_strings(df, "dst_ip")?,
-            src_port: scalar!(df, "src_port", u16),
-            dst_port: scalar!(df, "dst_port", u16),
-            vlan: scalar!(df, "vlan", u16),
-            first_ts_ns: scalar!(df, "first_ts_ns", i64),
-            last_ts_ns: scalar!(df, "last_ts_ns", i64),
-            fwd_packets: scalar!(df, "fwd_packets", u64),
-            bwd_packets: scalar!(df, "bwd_packets", u64),
-            fwd_bytes: scalar!(df, "fwd_bytes", u64),
-            bwd_bytes: scalar!(df, "bwd_bytes", u64),
-            fwd_wire_bytes: scalar!(df, "fwd_wire_bytes", u64),
-            bwd_wire_bytes: scalar!(df, "bwd_wire_bytes", u64),
-            end_reason: required_strings(df, "end_reason")?,
-            tunnel: strings(df, "tunnel")?,
-            label: strings(df, "label")?,
-            capture_file: strings(df, "capture_file")?,
+            ip_version: scalar!(df, schema::IP_VERSION, u8),
+            protocol: scalar!(df, schema::PROTOCOL, u8),
+            src_ip: required_strings(df, schema::SRC_IP)?,
+            dst_ip: required_strings(df, schema::DST_IP)?,
+            src_port: scalar!(df, schema::SRC_PORT, u16),
+            dst_port: scalar!(df, schema::DST_PORT, u16),
+            vlan: scalar!(df, schema::VLAN, u16),
+            first_ts_ns: scalar!(df, schema::FIRST_TS_NS, i64),
+            last_ts_ns: scalar!(df, schema::LAST_TS_NS, i64),
+            fwd_packets: scalar!(df, schema::FWD_PACKETS, u64),
+            bwd_packets: scalar!(df, schema::BWD_PACKETS, u64),
+            fwd_bytes: scalar!(df, schema::FWD_BYTES, u64),
+            bwd_bytes: scalar!(df, schema::BWD_BYTES, u64),
+            fwd_wire_bytes: scalar!(df, schema::FWD_WIRE_BYTES, u64),
+            bwd_wire_bytes: scalar!(df, schema::BWD_WIRE_BYTES, u64),
+            end_reason: required_strings(df, schema::END_REASON)?,
+            tunnel: strings(df, schema::TUNNEL)?,
+            label: strings(df, schema::LABEL)?,
+            capture_file: strings(df, schema::CAPTURE_FILE)?,
             offsets,
             ts,
-            dir: list_values::<UInt8Type>(df, "pkt_dir")?.1,
-            ip_len: list_values::<UInt32Type>(df, "pkt_ip_len")?.1,
-            payload: list_values::<UInt32Type>(df, "pkt_l4_payload_len")?.1,
-            flags: list_values::<UInt8Type>(df, "pkt_tcp_flags")?.1,
-            window: list_values::<UInt16Type>(df, "pkt_tcp_window")?.1,
+            dir: list_values::<UInt8Type>(df, schema::PKT_DIR)?.1,
+            ip_len: list_values::<UInt32Type>(df, schema::PKT_IP_LEN)?.1,
+            payload: list_values::<UInt32Type>(df, schema::PKT_L4_PAYLOAD_LEN)?.1,
+            flags: list_values::<UInt8Type>(df, schema::PKT_TCP_FLAGS)?.1,
+            window: list_values::<UInt16Type>(df, schema::PKT_TCP_WINDOW)?.1,
         })
     }
 

@@ -8,16 +8,18 @@ use std::path::{Path, PathBuf};
 use flowmine_core::FlowBatch;
 use flowmine_core::flow::EndReason;
 use flowmine_core::skip::SkipCounts;
+use flowmine_core::walk::{files_below, has_extension};
 use flowmine_core::wire::decode::tunnel;
+use flowmine_core::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
 use polars::prelude::*;
 
 use super::record::{Record, RecordKey, tcp_flags_byte};
-use crate::frame::{RowContext, batch_to_frame};
 use crate::store::manifest::{Fragments, InputEntry, Parameters, skipped_map};
-use crate::store::{Manifest, StoreWriter};
+use crate::store::rows::{RowContext, batch_to_rows};
+use crate::store::schema;
+use crate::store::{Manifest, PART_ROWS, StoreWriter};
 
 /// Flow rows per part file, as `flowmine flows` does (formats/store.md).
-const PART_ROWS: usize = 65_536;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -43,20 +45,7 @@ pub fn json_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
     for input in inputs {
         let err = |e: std::io::Error| ImportError::File { path: input.clone(), message: e.to_string() };
         if input.is_dir() {
-            let mut stack = vec![input.clone()];
-            let mut found = Vec::new();
-            while let Some(dir) = stack.pop() {
-                for entry in std::fs::read_dir(&dir).map_err(err)? {
-                    let path = entry.map_err(err)?.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
-                        found.push(path);
-                    }
-                }
-            }
-            found.sort();
-            files.extend(found);
+            files.extend(files_below(input, |p| has_extension(p, "json")).map_err(err)?);
         } else {
             std::fs::metadata(input).map_err(err)?;
             files.push(input.clone());
@@ -97,8 +86,8 @@ fn secs_to_ns(secs: f64) -> i64 {
 fn estimated_ip_len(payload: u32, ip_version: u8, protocol: u8) -> u32 {
     let ip_header = if ip_version == 4 { 20 } else { 40 };
     let l4_header = match protocol {
-        6 => 20,
-        17 => 8,
+        PROTOCOL_TCP => 20,
+        PROTOCOL_UDP => 8,
         _ => 0,
     };
     payload + ip_header + l4_header
@@ -201,9 +190,9 @@ struct RowExtras {
 }
 
 fn flush(writer: &mut StoreWriter, batch: &mut FlowBatch, extras: &mut RowExtras) -> Result<(), ImportError> {
-    let mut df = batch_to_frame(std::mem::replace(batch, FlowBatch::new()), &RowContext::default())?;
-    df.replace("label", Column::new("label".into(), std::mem::take(&mut extras.labels)))?;
-    df.replace("capture_file", Column::new("capture_file".into(), std::mem::take(&mut extras.captures)))?;
+    let mut df = batch_to_rows(std::mem::replace(batch, FlowBatch::new()), &RowContext::default())?;
+    df.replace(schema::LABEL, Column::new(schema::LABEL.into(), std::mem::take(&mut extras.labels)))?;
+    df.replace(schema::CAPTURE_FILE, Column::new(schema::CAPTURE_FILE.into(), std::mem::take(&mut extras.captures)))?;
     writer.write_part(&mut df)?;
     Ok(())
 }

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use flowmine_core::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
+use flowmine_core::wire::tcp;
 use serde::{Deserialize, Serialize};
 
 /// The per-packet lists. 2019 files have the first six; 2022 files add the rest.
@@ -108,8 +110,8 @@ impl RecordKey {
         let ip = |s: &str| s.parse::<IpAddr>().map_err(|_| format!("key `{text}`: `{s}` is not an IP address"));
         let port = |s: &str| s.parse::<u16>().map_err(|_| format!("key `{text}`: `{s}` is not a port"));
         let protocol = match proto.to_ascii_lowercase().as_str() {
-            "tcp" => 6,
-            "udp" => 17,
+            "tcp" => PROTOCOL_TCP,
+            "udp" => PROTOCOL_UDP,
             n => n.parse::<u8>().map_err(|_| format!("key `{text}`: `{proto}` is not a protocol"))?,
         };
         Ok(RecordKey {
@@ -140,14 +142,14 @@ pub fn tcp_flags_byte(value: &serde_json::Value) -> Result<u8, String> {
             let mut byte = 0;
             for c in s.chars() {
                 byte |= match c.to_ascii_uppercase() {
-                    'F' => 0x01,
-                    'S' => 0x02,
-                    'R' => 0x04,
-                    'P' => 0x08,
-                    'A' => 0x10,
-                    'U' => 0x20,
-                    'E' => 0x40,
-                    'C' => 0x80,
+                    'F' => tcp::FIN,
+                    'S' => tcp::SYN,
+                    'R' => tcp::RST,
+                    'P' => tcp::PSH,
+                    'A' => tcp::ACK,
+                    'U' => tcp::URG,
+                    'E' => tcp::ECE,
+                    'C' => tcp::CWR,
                     _ => 0,
                 };
             }

@@ -3,6 +3,8 @@
 
 pub mod manifest;
 pub mod parts;
+pub mod rows;
+pub mod schema;
 pub mod writer;
 
 use std::path::{Path, PathBuf};
@@ -17,21 +19,12 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// Every Parquet file below `dir`, sorted by path (part files sort in write order).
 pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut parts = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                parts.push(path);
-            }
-        }
-    }
-    parts.sort();
-    Ok(parts)
+    flowmine_core::walk::files_below(dir, |p| p.extension().is_some_and(|e| e == "parquet"))
 }
+
+/// Rows per Parquet part where rows are written from a frame (label, import-mirage): as
+/// many as a scan hands over in one batch.
+pub const PART_ROWS: usize = flowmine_core::scan::DEFAULT_BATCH_ROWS;
 
 /// Reads all flow rows of a store into one DataFrame.
 pub fn read_flows(dir: &Path) -> PolarsResult<DataFrame> {

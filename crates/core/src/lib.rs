@@ -6,9 +6,9 @@
 //! in a flow or in a named [`skip`] counter). No module imports a later one, and no two
 //! modules import each other.
 //!
-//! Beneath them all sit three leaves: [`skip`], [`codec`] (the cursors run states are
-//! written with, each type's encoding beside the type) and [`threads`] (the thread
-//! policy). Between flow and scan: [`file_report`] (what happened to one input),
+//! Beneath them all sit leaves: [`skip`], [`codec`] (the cursors run states are
+//! written with, each type's encoding beside the type), [`threads`] (the thread policy)
+//! and [`walk`] (files below a directory). Between flow and scan: [`file_report`] (what happened to one input),
 //! [`checkpoint`] (a run's state) and [`pieces`] (one file decoded on several threads).
 //! [`slice`] (header-only copies of captures) and [`label`] stand beside the pipeline:
 //! slice uses capture and wire, label capture, wire and flow.
@@ -28,6 +28,7 @@ pub mod scan;
 pub mod skip;
 pub mod slice;
 pub mod threads;
+pub mod walk;
 pub mod wire;
 
 pub use capture::input::{InputFile, InputSet, collect as collect_inputs};

@@ -1,5 +1,5 @@
-//! Ended flows ([`FlowBatch`]) as a Polars [`DataFrame`]: the row schema of the flow store
-//! (see `formats/store.md`).
+//! Ended flows ([`FlowBatch`]) as a Polars [`DataFrame`] of store rows (columns in
+//! [`schema`](super::schema), layout in `formats/store.md`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -9,6 +9,8 @@ use flowmine_core::wire::decode::tunnel;
 use polars::prelude::*;
 use polars_arrow::array::{ListArray, PrimitiveArray};
 use polars_arrow::offset::OffsetsBuffer;
+
+use super::schema;
 
 /// Per-run values that every row carries.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +50,7 @@ where
 }
 
 /// Converts a batch of ended flows into the store's row schema.
-pub fn batch_to_frame(batch: FlowBatch, ctx: &RowContext) -> PolarsResult<DataFrame> {
+pub fn batch_to_rows(batch: FlowBatch, ctx: &RowContext) -> PolarsResult<DataFrame> {
     let n = batch.len();
     let src_ip: Vec<String> = batch.ip_version.iter().zip(&batch.src_addr).map(|(&v, a)| ip_text(v, a)).collect();
     let dst_ip: Vec<String> = batch.ip_version.iter().zip(&batch.dst_addr).map(|(&v, a)| ip_text(v, a)).collect();
@@ -61,31 +63,31 @@ pub fn batch_to_frame(batch: FlowBatch, ctx: &RowContext) -> PolarsResult<DataFr
     let offsets: Vec<i64> = batch.pkt_offsets.iter().map(|&o| o as i64).collect();
     let offsets = OffsetsBuffer::try_from(offsets)?;
     let columns = vec![
-        Column::new("ip_version".into(), &batch.ip_version),
-        Column::new("protocol".into(), &batch.protocol),
-        Column::new("src_ip".into(), src_ip),
-        Column::new("dst_ip".into(), dst_ip),
-        Column::new("src_port".into(), &batch.src_port),
-        Column::new("dst_port".into(), &batch.dst_port),
-        Column::new("vlan".into(), &batch.vlan),
-        Column::new("first_ts_ns".into(), &batch.first_ts_ns),
-        Column::new("last_ts_ns".into(), &batch.last_ts_ns),
-        Column::new("fwd_packets".into(), &batch.fwd_packets),
-        Column::new("bwd_packets".into(), &batch.bwd_packets),
-        Column::new("fwd_bytes".into(), &batch.fwd_bytes),
-        Column::new("bwd_bytes".into(), &batch.bwd_bytes),
-        Column::new("fwd_wire_bytes".into(), &batch.fwd_wire_bytes),
-        Column::new("bwd_wire_bytes".into(), &batch.bwd_wire_bytes),
-        Column::new("end_reason".into(), end_reason),
-        Column::new("tunnel".into(), tunnels),
-        Column::new("label".into(), label),
-        Column::new("capture_file".into(), capture_file),
-        list_column::<Int64Type>("pkt_ts_ns", &offsets, batch.pkt_ts_ns),
-        list_column::<UInt8Type>("pkt_dir", &offsets, batch.pkt_dir),
-        list_column::<UInt32Type>("pkt_ip_len", &offsets, batch.pkt_ip_len),
-        list_column::<UInt32Type>("pkt_l4_payload_len", &offsets, batch.pkt_l4_payload_len),
-        list_column::<UInt8Type>("pkt_tcp_flags", &offsets, batch.pkt_tcp_flags),
-        list_column::<UInt16Type>("pkt_tcp_window", &offsets, batch.pkt_tcp_window),
+        Column::new(schema::IP_VERSION.into(), &batch.ip_version),
+        Column::new(schema::PROTOCOL.into(), &batch.protocol),
+        Column::new(schema::SRC_IP.into(), src_ip),
+        Column::new(schema::DST_IP.into(), dst_ip),
+        Column::new(schema::SRC_PORT.into(), &batch.src_port),
+        Column::new(schema::DST_PORT.into(), &batch.dst_port),
+        Column::new(schema::VLAN.into(), &batch.vlan),
+        Column::new(schema::FIRST_TS_NS.into(), &batch.first_ts_ns),
+        Column::new(schema::LAST_TS_NS.into(), &batch.last_ts_ns),
+        Column::new(schema::FWD_PACKETS.into(), &batch.fwd_packets),
+        Column::new(schema::BWD_PACKETS.into(), &batch.bwd_packets),
+        Column::new(schema::FWD_BYTES.into(), &batch.fwd_bytes),
+        Column::new(schema::BWD_BYTES.into(), &batch.bwd_bytes),
+        Column::new(schema::FWD_WIRE_BYTES.into(), &batch.fwd_wire_bytes),
+        Column::new(schema::BWD_WIRE_BYTES.into(), &batch.bwd_wire_bytes),
+        Column::new(schema::END_REASON.into(), end_reason),
+        Column::new(schema::TUNNEL.into(), tunnels),
+        Column::new(schema::LABEL.into(), label),
+        Column::new(schema::CAPTURE_FILE.into(), capture_file),
+        list_column::<Int64Type>(schema::PKT_TS_NS, &offsets, batch.pkt_ts_ns),
+        list_column::<UInt8Type>(schema::PKT_DIR, &offsets, batch.pkt_dir),
+        list_column::<UInt32Type>(schema::PKT_IP_LEN, &offsets, batch.pkt_ip_len),
+        list_column::<UInt32Type>(schema::PKT_L4_PAYLOAD_LEN, &offsets, batch.pkt_l4_payload_len),
+        list_column::<UInt8Type>(schema::PKT_TCP_FLAGS, &offsets, batch.pkt_tcp_flags),
+        list_column::<UInt16Type>(schema::PKT_TCP_WINDOW, &offsets, batch.pkt_tcp_window),
     ];
     DataFrame::new_infer_height(columns)
 }
@@ -103,5 +105,12 @@ mod tests {
         assert_eq!(ip_text(6, &v6), "2001:db8::1");
         assert_eq!(tunnel_text(0), None);
         assert_eq!(tunnel_text(tunnel::GRE | tunnel::VXLAN).as_deref(), Some("gre+vxlan"));
+    }
+
+    #[test]
+    fn rows_have_the_schema() {
+        let df = batch_to_rows(FlowBatch::new(), &RowContext::default()).unwrap();
+        let got: Vec<(&str, DataType)> = df.schema().iter().map(|(n, t)| (n.as_str(), t.clone())).collect();
+        assert_eq!(got, super::schema::columns());
     }
 }
