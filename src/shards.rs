@@ -13,8 +13,8 @@ use flowmine_core::scan::{Progress, ScanReport};
 use flowmine_core::{FlowBatch, FlowConfig, PacketLimit};
 use serde::{Deserialize, Serialize};
 
-use crate::frame::{RowContext, batch_to_frame};
 use crate::store::manifest::{Parameters, Part};
+use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::writer::{StoreError, StoreWriter, part_name, write_atomically};
 use crate::store::{MANIFEST_FILE, Manifest};
 use crate::{Error, FlowsJob, StoreOutcome};
@@ -163,7 +163,7 @@ impl FlowsJob {
                 for &i in &batch.input_index {
                     *rows_by_input.entry(i).or_default() += 1;
                 }
-                writer.write_part(&mut batch_to_frame(batch, &ctx)?)?;
+                writer.write_part(&mut batch_to_rows(batch, &ctx)?)?;
                 Ok(())
             },
             |bytes| {
@@ -298,7 +298,7 @@ pub fn merge(parts: &[PathBuf], out: &Path, overwrite: bool) -> Result<StoreOutc
         for &i in &batch.input_index {
             flows[i as usize] += 1;
         }
-        writer.write_part(&mut batch_to_frame(batch, &ctx)?)?;
+        writer.write_part(&mut batch_to_rows(batch, &ctx)?)?;
         Ok(())
     };
     for (dir, m) in &shards {
@@ -335,7 +335,7 @@ pub fn merge(parts: &[PathBuf], out: &Path, overwrite: bool) -> Result<StoreOutc
     joiner.finish(&mut rows);
     write_rows(&mut writer, &mut flows_by_input, rows)?;
     if writer.parts().is_empty() {
-        writer.write_part(&mut batch_to_frame(FlowBatch::new(), &RowContext::default())?)?;
+        writer.write_part(&mut batch_to_rows(FlowBatch::new(), &RowContext::default())?)?;
     }
     for (file, n) in report.files.iter_mut().zip(&flows_by_input) {
         file.flows = *n;

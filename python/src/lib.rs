@@ -153,7 +153,7 @@ fn run_flows(py: Python<'_>, job: &FlowsJob, progress: Option<Py<PyAny>>) -> PyR
             .map_err(py_err)?;
         let mut df = match all {
             Some(df) => df,
-            None => flowmine::frame::batch_to_frame(flowmine::core::FlowBatch::new(), &Default::default())
+            None => flowmine::store::rows::batch_to_rows(flowmine::core::FlowBatch::new(), &Default::default())
                 .map_err(py_err)?,
         };
         df.rechunk_mut();
