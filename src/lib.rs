@@ -16,6 +16,7 @@ pub mod evaluate;
 pub mod features;
 pub mod label;
 pub mod mirage;
+pub mod shards;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,12 @@ pub enum Error {
     /// The checkpoint of an interrupted run cannot be used.
     #[error("{}: cannot resume: {source}", store.display())]
     Resume { store: PathBuf, source: flowmine_core::checkpoint::StateError },
+    /// Partial stores that cannot be merged (see [`shards::merge`]).
+    #[error(transparent)]
+    Merge(#[from] shards::MergeError),
+    /// A shard run that cannot be made as asked.
+    #[error("{0}")]
+    Shard(String),
     /// `--resume` with other flow parameters than the interrupted run's.
     #[error("{}: cannot resume with other parameters than the interrupted run's ({what})", store.display())]
     ResumeParameters { store: PathBuf, what: String },

@@ -44,6 +44,8 @@ enum Command {
     Predict(cmd::predict::PredictArgs),
     /// Record an Android session: tcpdump on the AP, strace on the app, a folder for `label`.
     Collect(Box<cmd::collect::CollectArgs>),
+    /// Join the partial stores of `flows --shard K/N` into the store of one run.
+    Merge(cmd::merge::MergeArgs),
 }
 
 /// mimalloc's `mi_option_purge_delay` (the enum `mi_option_e` of mimalloc.h, version 3);
@@ -88,5 +90,6 @@ fn run(command: Command) -> Result<ExitCode, flowmine::Error> {
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Predict(args) => cmd::predict::run(args),
         Command::Collect(args) => Ok(cmd::collect::run_cmd(*args)),
+        Command::Merge(args) => cmd::merge::run(args),
     }
 }

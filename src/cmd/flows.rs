@@ -69,6 +69,21 @@ pub struct FlowsArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    /// Run shard K of N (1-based) of the inputs, cut into N runs of consecutive files, into
+    /// a partial store in --out; `flowmine merge` joins the N partial stores into the
+    /// store of one run over all inputs.
+    #[arg(long, value_parser = parse_shard, conflicts_with_all = ["resume", "max_flows"])]
+    shard: Option<(usize, usize)>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let expected = || format!("`{s}`: expected K/N with 1 <= K <= N, such as 2/8");
+    let (k, n) = s.split_once('/').ok_or_else(expected)?;
+    let (k, n): (usize, usize) = (k.parse().map_err(|_| expected())?, n.parse().map_err(|_| expected())?);
+    if k == 0 || k > n {
+        return Err(expected());
+    }
+    Ok((k, n))
 }
 
 #[derive(Clone, Copy)]
@@ -173,6 +188,30 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
             bar.set_message(format!("{} packets ({rate:.2} M/s), {} flows", p.packets, p.flows));
         }
     };
+    if let Some((k, n)) = args.shard {
+        let result = job.to_shard(&args.out, k, n, args.overwrite, show);
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        return match result {
+            Ok(shard) => {
+                if !args.quiet {
+                    println!(
+                        "shard {k} of {n}: input files {}..{} of {}, partial store {}",
+                        shard.first + 1,
+                        shard.end,
+                        shard.inputs.len(),
+                        args.out.display()
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("flowmine: error: {e}");
+                ExitCode::from(EXIT_FAILED)
+            }
+        };
+    }
     let result = if args.resume {
         job.resume_store(&args.out, show)
     } else {

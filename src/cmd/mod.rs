@@ -5,6 +5,7 @@ pub mod evaluate;
 pub mod features;
 pub mod flows;
 pub mod label;
+pub mod merge;
 pub mod mirage;
 pub mod predict;
 pub mod slice;

@@ -35,7 +35,8 @@ pub struct ResumePoint {
 pub const RESUME_FORMAT_NAME: &str = "flowmine-resume";
 pub const RESUME_FORMAT_VERSION: u32 = 1;
 
-fn part_name(index: usize) -> String {
+/// The name of part number `index`.
+pub fn part_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
@@ -70,7 +71,8 @@ fn is_store_file(p: &Path) -> bool {
         && (name == MANIFEST_FILE
             || name == RESUME_FILE
             || (name.starts_with("part-") && name.ends_with(".parquet"))
-            || (name.starts_with("state-") && name.ends_with(".bin")))
+            || (name.starts_with("state-") && name.ends_with(".bin"))
+            || crate::shards::SHARD_FILES.contains(&name))
 }
 
 /// What [`StoreWriter::resume`] found.
@@ -282,7 +284,10 @@ fn remove_resume_files(dir: &Path, keep: Option<&str>) -> Result<(), StoreError>
 }
 
 /// Writes `path` through a temporary sibling: write, fsync, rename, fsync the directory.
-fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), StoreError>) -> Result<(), StoreError> {
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     let mut tmp_name = path.file_name().expect("a file path").to_owned();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);

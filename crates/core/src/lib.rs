@@ -21,6 +21,7 @@ pub mod checkpoint;
 pub mod codec;
 pub mod file_report;
 pub mod flow;
+pub mod handoff;
 pub mod label;
 pub mod pieces;
 pub mod scan;

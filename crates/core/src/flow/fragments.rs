@@ -150,6 +150,14 @@ impl FragmentTable {
         Ok(table)
     }
 
+    /// Takes in the datagrams `later` knows, which it saw after this table's (its entries
+    /// win), and adds its counts.
+    pub fn absorb(&mut self, later: FragmentTable) {
+        self.counts.joined += later.counts.joined;
+        self.counts.unmatched += later.counts.unmatched;
+        self.keys.extend(later.keys);
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }

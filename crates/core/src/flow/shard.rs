@@ -121,6 +121,30 @@ impl FlowShard {
         }));
     }
 
+    /// Ends the open flow of `key` if the table's rules end it before a packet at `ts_ns`
+    /// with `tcp_flags`: `None` when no flow of `key` is open, else whether it ended.
+    /// (Joining shards of a dump set: a packet the shard saw ends a flow carried in.)
+    pub fn end_before(
+        &mut self,
+        key: &FlowKey,
+        hash: u64,
+        tcp_flags: u8,
+        ts_ns: i64,
+        config: &FlowConfig,
+        ended: &mut Vec<(Flow, EndReason)>,
+    ) -> Option<bool> {
+        let entry = self.flows.find_entry(hash, |f| f.key == *key).ok()?;
+        let Some(reason) = ends_before(entry.get(), tcp_flags, ts_ns, config) else { return Some(false) };
+        ended.push((entry.remove().0, reason));
+        Some(true)
+    }
+
+    /// Puts an open flow (whose `hash` is set) in the table; no flow of its key may be open.
+    pub fn insert_open(&mut self, flow: Flow) {
+        debug_assert!(self.flows.find(flow.hash, |f| f.key == flow.key).is_none());
+        self.flows.insert_unique(flow.hash, flow, |f| f.hash);
+    }
+
     /// Ends all open flows (the input is over).
     pub fn finish(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
         ended.extend(self.flows.drain().map(|flow| {

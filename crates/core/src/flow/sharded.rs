@@ -118,6 +118,12 @@ impl Routed {
         bucket.at.push(at);
     }
 
+    /// Takes a position for a packet that goes to no shard (see [`ShardedTable::advance`]):
+    /// only its time counts, for the sweeps.
+    pub fn push_tick(&mut self, ts_ns: i64) {
+        self.next_at(ts_ns);
+    }
+
     /// Adds an IP fragment (its key is known once it is matched to its first fragment).
     pub fn push_fragment(&mut self, meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32) {
         let at = self.next_at(ts_ns);
@@ -466,6 +472,16 @@ impl ShardedTable {
     #[inline]
     pub fn add_packet(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
         self.building.push(packet);
+        if self.building.len() >= STRETCH_PACKETS {
+            self.flush(out);
+        }
+    }
+
+    /// Advances the clock to the time of a packet that goes elsewhere (a shard of a dump
+    /// set keeps some packets aside, `handoff`): a sweep falls where it would if the packet
+    /// were here. The packet takes a position in the stretch but no shard's bucket.
+    pub fn advance(&mut self, ts_ns: i64, out: &mut Vec<FlowBatch>) {
+        self.building.push_tick(ts_ns);
         if self.building.len() >= STRETCH_PACKETS {
             self.flush(out);
         }

@@ -62,7 +62,13 @@ impl Clock {
     pub fn sweep_at(&mut self, ts_ns: i64) {
         debug_assert!(self.sweep_threshold().is_some_and(|t| ts_ns >= t));
         self.now_ns = ts_ns;
-        self.next_sweep_ns = ts_ns.saturating_add(self.interval_ns);
+        self.next_sweep_ns = self.next_multiple(ts_ns);
+    }
+
+    /// The next sweep after one at `ts_ns`: the next multiple of the interval (see
+    /// [`advance`](Self::advance)).
+    fn next_multiple(&self, ts_ns: i64) -> i64 {
+        ts_ns.div_euclid(self.interval_ns).saturating_add(1).saturating_mul(self.interval_ns)
     }
 
     /// Advances to the latest of packet times none of which sweeps.
@@ -80,8 +86,17 @@ impl Clock {
         if ts_ns < self.next_sweep_ns {
             return false;
         }
-        self.next_sweep_ns = ts_ns.saturating_add(self.interval_ns);
+        // The next sweep is due at the next multiple of the interval, not one interval
+        // after this packet: sweep times then depend on the capture times alone, not on
+        // where reading started, so a run over a later part of the input (a shard of a
+        // dump set, `handoff`) sweeps at the same points as a run over all of it.
+        self.next_sweep_ns = self.next_multiple(ts_ns);
         true
+    }
+
+    /// When the next sweep is due (the first packet at or after it sweeps).
+    pub fn next_sweep_ns(&self) -> i64 {
+        self.next_sweep_ns
     }
 }
 

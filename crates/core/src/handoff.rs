@@ -1,0 +1,685 @@
+//! Shards of a dump set that join exactly: a run over consecutive files of the input
+//! ([`scan_shard`]) writes the flows it is sure of, and hands what it cannot decide alone
+//! to a [`Joiner`], which goes through the shards in input order and gives the flows of
+//! one run over all files — the same rows, the same counters. The layout is
+//! `formats/shards.md`.
+//!
+//! A shard starts with an empty flow table, so what it cannot know is what was open when
+//! it started: flows of earlier files that its packets may continue, and first fragments
+//! whose later fragments it holds. Flows end only by their own packets and by sweeps, and
+//! sweeps fall at multiples of the sweep interval of capture time (`flow::table::Clock`),
+//! so a key the shard first sees once the idle timeout has passed since the shard began
+//! (plus the fragment timeout) cannot continue anything: every flow open at the start has
+//! ended by then, by the table's own idle rule. Such keys go through the shard's table as
+//! in a single run. Keys seen earlier are *pending*: their packets are written to a
+//! journal, interleaved with the sweeps, until an idle gap in the key's own packets ends
+//! whatever flow they were in. The joiner replays each journal through the flow table's
+//! rules (`FlowShard`) on top of the flows carried from the earlier shards, then adds the
+//! flows the shard left open.
+//!
+//! Every step the joiner takes on the strength of that reasoning is checked (a flow that
+//! must end at a packet does end by the table's rules); when one does not hold (time going
+//! backwards across a boundary, say), joining stops with [`JoinError::NotExact`] rather
+//! than give flows a single run would not. With the idle timeout off no key is ever
+//! settled: shards journal every packet and the joiner does the flow work of one run.
+//! `max_flows` ends flows by the table's global size, which no shard knows: refused.
+
+use std::ops::Range;
+
+use ahash::RandomState;
+use hashbrown::{HashMap, HashSet};
+
+use crate::capture::input::{InputSet, MappedFile};
+use crate::capture::{Format, Reader};
+use crate::codec::{Dec, Enc, StateError};
+use crate::flow::config::FlowConfig;
+use crate::flow::fragments::{FRAGMENT_TIMEOUT_NS, FragmentCounts, FragmentTable};
+use crate::flow::key::FlowKey;
+use crate::flow::packet::{FlowPacket, key_hasher};
+use crate::flow::record::{EndReason, Flow};
+use crate::flow::shard::{FlowShard, emit_sorted};
+use crate::flow::table::{Clock, sweep_interval_ns};
+use crate::flow::{FlowBatch, ShardedTable};
+use crate::pieces::{self, Item};
+use crate::scan::{DamagedStretch, FileReport, Progress, ScanError, ScanOptions, ScanReport, SizeChange, thread_count};
+use crate::skip::{SkipCounts, SkipReason};
+use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
+
+/// First bytes of a shard's hand-off (the digit is the layout version).
+pub const TAIL_MAGIC: &[u8; 8] = b"FMHAND01";
+
+/// The files of shard `k` (0-based) of `n`: consecutive files, cut where the bytes read
+/// so far pass k/n of the total, so shards are about equally large. Shards past the last
+/// file are empty.
+pub fn plan(inputs: &InputSet, n: usize) -> Vec<Range<usize>> {
+    let files = inputs.files.len();
+    let total: u128 = inputs.files.iter().map(|f| u128::from(f.len)).sum();
+    let mut cuts = vec![0];
+    let (mut file, mut before) = (0, 0u128);
+    for k in 1..n {
+        let target = total * k as u128 / n as u128;
+        while file < files && before < target {
+            before += u128::from(inputs.files[file].len);
+            file += 1;
+        }
+        // Every shard gets a file while there are files for all.
+        let lo = (cuts[k - 1] + 1).min(files);
+        let cut = file.clamp(lo, files.saturating_sub(n - k).max(lo));
+        cuts.push(cut);
+    }
+    cuts.push(files);
+    cuts.windows(2).map(|w| w[0]..w[1]).collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JoinError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A shard cannot be joined to the ones before it with the flows of a single run.
+    #[error("cannot join exactly: {0}")]
+    NotExact(String),
+}
+
+/// What a shard run produced besides its flows: its report (files of the shard only;
+/// `flows` per file is left at 0: the joiner counts rows) and its hand-off tail.
+pub struct ShardRun {
+    pub report: ScanReport,
+    pub tail: Vec<u8>,
+}
+
+/// Runs the files `range` of `inputs` as a shard: flows sure to be those of a single run
+/// go to `sink`, the journal of pending keys to `journal` (in pieces, in order), and the
+/// rest is in the returned tail. Input indices are those of the whole list.
+pub fn scan_shard<E: std::error::Error + 'static>(
+    inputs: &InputSet,
+    options: &ScanOptions,
+    range: Range<usize>,
+    mut sink: impl FnMut(FlowBatch) -> Result<(), E>,
+    mut journal: impl FnMut(&[u8]) -> Result<(), E>,
+    mut progress: impl FnMut(Progress),
+) -> Result<ShardRun, ScanError<E>> {
+    assert!(options.flow.max_flows.is_none(), "shards cannot keep a global cap on open flows");
+    let mut ready: Vec<FlowBatch> = Vec::new();
+    let mut report =
+        ScanReport { ignored: inputs.ignored.clone(), in_progress: inputs.in_progress.clone(), ..Default::default() };
+    let files = &inputs.files[range.clone()];
+    let mut prog = Progress { bytes_total: files.iter().map(|f| f.len).sum(), ..Default::default() };
+    let mut shard = Shard::new(options, thread_count(options.threads));
+    progress(prog);
+    let threads = thread_count(options.threads);
+    let decode_pool = (threads > 1).then(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads - 1)
+            .thread_name(|i| format!("flowmine-decode-{i}"))
+            .build()
+            .expect("threads can be started")
+    });
+    for (index, input) in inputs.files.iter().enumerate().take(range.end).skip(range.start) {
+        let index = index as u32;
+        let mapped = MappedFile::open(&input.path)?;
+        let bytes = mapped.bytes();
+        let mut file = FileReport {
+            path: input.path.clone(),
+            format: Format::detect(bytes),
+            bytes: bytes.len() as u64,
+            packets_total: 0,
+            skipped: SkipCounts::default(),
+            flows: 0,
+            damage: None,
+            damaged_stretches: Vec::new(),
+            skipped_bytes: 0,
+            unsupported_link_type: None,
+            first_skip_offset: Default::default(),
+            size_changed: None,
+        };
+        match Reader::new(bytes) {
+            Err(damage) => {
+                file.skipped_bytes = file.bytes;
+                file.damage = Some(damage);
+            }
+            Ok(reader) => {
+                let mut released = 0;
+                pieces::walk(bytes, reader, options.piece_bytes, decode_pool.as_ref(), index, |piece| {
+                    for item in piece.items {
+                        file.packets_total += 1;
+                        match item {
+                            Item::Packet(p) => shard.packet(p, &mut ready),
+                            Item::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
+                            other => count_unused(other, &mut file),
+                        }
+                    }
+                    for batch in ready.drain(..) {
+                        sink(batch).map_err(ScanError::Sink)?;
+                    }
+                    if shard.journal.0.len() >= 1 << 20 {
+                        journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+                    }
+                    let done = piece.stopped_at.unwrap_or(bytes.len());
+                    mapped.release(released, done);
+                    released = done;
+                    prog.packets = report.packets_total + file.packets_total;
+                    progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
+                    Ok::<(), ScanError<E>>(())
+                })?;
+            }
+        }
+        report.packets_total += file.packets_total;
+        report.skipped.merge(&file.skipped);
+        prog.bytes_done += input.len;
+        prog.packets = report.packets_total;
+        progress(prog);
+        let after = std::fs::metadata(&input.path).ok().map(|m| m.len());
+        if input.len != file.bytes || after != Some(file.bytes) {
+            file.size_changed = Some(SizeChange { listed: input.len, read: file.bytes, after });
+        }
+        if options.strict
+            && let Some((offset, what)) = file.first_problem()
+        {
+            return Err(ScanError::Strict { path: file.path, offset, what });
+        }
+        report.files.push(file);
+    }
+    journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+    report.packets_in_flows = report.packets_total - report.skipped.total();
+    let (tail, rows) = shard.finish(&report.files);
+    for batch in rows {
+        sink(batch).map_err(ScanError::Sink)?;
+    }
+    Ok(ShardRun { report, tail })
+}
+
+/// Counts a record that is in no flow (as the single run does).
+fn count_unused(item: Item, file: &mut FileReport) {
+    match item {
+        Item::Skip { reason, offset, link_type } => {
+            if reason == SkipReason::UnsupportedLinkType
+                && let Some(link_type) = link_type
+            {
+                file.unsupported_link_type.get_or_insert((link_type, offset));
+            }
+            file.skip(reason, offset);
+        }
+        Item::Damage { damage, resumed_at } => {
+            let offset = damage.offset;
+            file.skip(SkipReason::CorruptRecord, offset);
+            file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
+            file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
+            file.damage.get_or_insert(damage);
+        }
+        Item::Packet(_) | Item::Fragment(_) => unreachable!("packets go to the flow table"),
+    }
+}
+
+/// Journal entries.
+const SWEEP: u8 = 0;
+const PACKET: u8 = 1;
+const SETTLE: u8 = 2;
+const LATER_FRAGMENT: u8 = 3;
+
+/// A shard run's state besides its flow table.
+struct Shard {
+    config: FlowConfig,
+    table: ShardedTable,
+    /// Resolves fragments before packets are sorted into pending and settled keys.
+    fragments: FragmentTable,
+    /// The same clock as the table's: its sweeps go to the journal.
+    clock: Clock,
+    interval_ns: i64,
+    hasher: RandomState,
+    /// Time of the shard's first packet.
+    start: Option<i64>,
+    /// Keys first seen before `start + window`, not settled yet: their latest packet time.
+    pending: HashMap<FlowKey, i64, RandomState>,
+    /// Datagrams whose later fragments may have a first fragment in an earlier shard.
+    uncertain: HashSet<FragmentId, RandomState>,
+    /// Keys first seen just after the window, with the time: a flow carried in that no
+    /// sweep has ended yet must end there.
+    boundary: HashMap<FlowKey, i64, RandomState>,
+    journal: Enc,
+    /// Why the shard cannot be joined exactly, if it cannot.
+    inexact: Option<String>,
+}
+
+impl Shard {
+    fn new(options: &ScanOptions, threads: usize) -> Shard {
+        let config = options.flow.clone();
+        Shard {
+            table: ShardedTable::new(config.clone(), threads),
+            fragments: FragmentTable::default(),
+            clock: Clock::new(&config),
+            interval_ns: sweep_interval_ns(&config),
+            hasher: key_hasher(),
+            start: None,
+            pending: HashMap::default(),
+            uncertain: HashSet::default(),
+            boundary: HashMap::default(),
+            journal: Enc::default(),
+            inexact: None,
+            config,
+        }
+    }
+
+    /// How long after the shard's start a flow carried in may still go on: the idle
+    /// timeout, plus the fragment timeout (a later fragment may join a carried flow that
+    /// long after the start). `None`: for ever (no idle timeout).
+    fn window_ns(&self) -> Option<i64> {
+        self.config.idle_timeout_ns.map(|idle| (idle as i64).saturating_add(FRAGMENT_TIMEOUT_NS))
+    }
+
+    fn in_window(&self, ts_ns: i64) -> bool {
+        let start = self.start.expect("set by the first packet");
+        self.window_ns().is_none_or(|w| ts_ns < start.saturating_add(w))
+    }
+
+    /// Advances both clocks to a packet's time; a sweep goes to the journal too.
+    fn tick(&mut self, ts_ns: i64, ready: &mut Vec<FlowBatch>) {
+        self.start.get_or_insert(ts_ns);
+        if self.clock.advance(ts_ns) {
+            self.journal.u8(SWEEP);
+            self.journal.i64(self.clock.now_ns);
+            self.fragments.expire(self.clock.now_ns);
+        }
+        self.table.advance(ts_ns, ready);
+    }
+
+    fn packet(&mut self, p: FlowPacket, ready: &mut Vec<FlowBatch>) {
+        self.tick(p.ts_ns, ready);
+        self.keyed(p, ready);
+    }
+
+    fn fragment(&mut self, meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, ready: &mut Vec<FlowBatch>) {
+        self.tick(ts_ns, ready);
+        let mut resolved = meta;
+        let joined = self.fragments.counts.joined;
+        self.fragments.resolve(&mut resolved, ts_ns);
+        if let Fragment::Later(id) = meta.fragment
+            && self.fragments.counts.joined == joined
+            && (ts_ns < self.start.expect("set by tick").saturating_add(FRAGMENT_TIMEOUT_NS)
+                || self.uncertain.contains(&id))
+        {
+            // Its first fragment may be in an earlier shard: the joiner resolves it.
+            self.fragments.counts.unmatched -= 1;
+            self.uncertain.insert(id);
+            if !self.in_window(ts_ns) {
+                self.inexact.get_or_insert_with(|| {
+                    format!("fragments of one IP datagram (id {}) go on past {} s into the shard", id.id, ts_ns)
+                });
+            }
+            put_later_fragment(&mut self.journal, &meta, ts_ns, wire_len, input_index);
+            // Whichever flow it joins, the key it has here must be replayed too.
+            let (key, _) = FlowKey::of(&resolved);
+            let latest = self.pending.entry(key).or_insert(ts_ns);
+            *latest = (*latest).max(ts_ns);
+            return;
+        }
+        let p = FlowPacket::new(&resolved, ts_ns, wire_len, input_index, &self.hasher);
+        self.keyed(p, ready);
+    }
+
+    /// Sends a packet to the journal (its key is pending) or to the table.
+    fn keyed(&mut self, p: FlowPacket, ready: &mut Vec<FlowBatch>) {
+        let in_window = self.in_window(p.ts_ns);
+        let idle = self.config.idle_timeout_ns;
+        match self.pending.get_mut(&p.key) {
+            Some(latest) => {
+                let gap = p.ts_ns.saturating_sub(*latest);
+                if !in_window && idle.is_some_and(|idle| gap >= 0 && gap as u64 >= idle) {
+                    // Whatever flow the key was in ends before this packet, in any run.
+                    put_packet(&mut self.journal, SETTLE, &p);
+                    self.pending.remove(&p.key);
+                    self.table.add_packet(p, ready);
+                } else {
+                    *latest = (*latest).max(p.ts_ns);
+                    put_packet(&mut self.journal, PACKET, &p);
+                }
+            }
+            None if in_window => {
+                self.pending.insert(p.key, p.ts_ns);
+                put_packet(&mut self.journal, PACKET, &p);
+            }
+            None => {
+                let start = self.start.expect("set by tick");
+                let window = self.window_ns().expect("outside the window, so there is one");
+                if p.ts_ns < start.saturating_add(window).saturating_add(2 * self.interval_ns) {
+                    self.boundary.entry(p.key).or_insert(p.ts_ns);
+                }
+                self.table.add_packet(p, ready);
+            }
+        }
+    }
+
+    /// Writes the tail: the start, the clock, the fragment table, the flows left open
+    /// (taken out of the table unended), the boundary keys, the file reports.
+    fn finish(mut self, files: &[FileReport]) -> (Vec<u8>, Vec<FlowBatch>) {
+        let mut rows = Vec::new();
+        let mut state = Enc::default();
+        self.table.save(&mut rows, &mut state);
+        let open = open_flows(&state.0, &self.config);
+        let mut e = Enc::default();
+        e.array(TAIL_MAGIC);
+        match self.start {
+            None => e.u8(0),
+            Some(t) => {
+                e.u8(1);
+                e.i64(t);
+            }
+        }
+        self.clock.save(&mut e);
+        self.fragments.save(&mut e);
+        e.u64(open.len() as u64);
+        for flow in &open {
+            flow.save(&mut e);
+        }
+        let mut boundary: Vec<(FlowKey, i64)> = self.boundary.into_iter().collect();
+        boundary.sort_unstable();
+        e.u64(boundary.len() as u64);
+        for (key, ts) in &boundary {
+            put_key(&mut e, key);
+            e.i64(*ts);
+        }
+        e.u64(files.len() as u64);
+        for f in files {
+            f.save(&mut e);
+        }
+        match &self.inexact {
+            None => e.u8(0),
+            Some(why) => {
+                e.u8(1);
+                e.bytes(why.as_bytes());
+            }
+        }
+        (e.0, rows)
+    }
+}
+
+/// The open flows of a saved [`ShardedTable`] state, in a fixed order.
+fn open_flows(state: &[u8], config: &FlowConfig) -> Vec<Flow> {
+    let mut d = Dec::new(state);
+    let hasher = key_hasher();
+    let read = |d: &mut Dec| -> Result<Vec<Flow>, StateError> {
+        Clock::load(d, config)?;
+        FragmentTable::load(d)?;
+        let mut open = Vec::new();
+        for _ in 0..crate::flow::sharded::SHARDS {
+            let mut shard = FlowShard::load(d, None, &hasher)?;
+            let mut ended = Vec::new();
+            shard.finish(&mut ended);
+            open.extend(ended.into_iter().map(|(f, _)| f));
+        }
+        Ok(open)
+    };
+    let mut open = read(&mut d).expect("a state this process just wrote");
+    open.sort_unstable_by_key(|f| (f.first_ts_ns, f.key));
+    open
+}
+
+fn put_key(e: &mut Enc, k: &FlowKey) {
+    e.u16(k.vlan);
+    e.u8(k.ip_version);
+    e.u8(k.protocol);
+    e.array(&k.lo_addr);
+    e.u16(k.lo_port);
+    e.array(&k.hi_addr);
+    e.u16(k.hi_port);
+}
+
+fn get_key(d: &mut Dec) -> Result<FlowKey, StateError> {
+    Ok(FlowKey {
+        vlan: d.u16()?,
+        ip_version: d.u8()?,
+        protocol: d.u8()?,
+        lo_addr: d.array()?,
+        lo_port: d.u16()?,
+        hi_addr: d.array()?,
+        hi_port: d.u16()?,
+    })
+}
+
+fn put_packet(e: &mut Enc, tag: u8, p: &FlowPacket) {
+    e.u8(tag);
+    put_key(e, &p.key);
+    e.bool(p.sender_is_lo);
+    e.i64(p.ts_ns);
+    e.u32(p.wire_len);
+    e.u32(p.input_index);
+    e.u32(p.ip_len);
+    e.u32(p.l4_payload_len);
+    e.u16(p.tcp_window);
+    e.u8(p.tcp_flags);
+    e.u8(p.tunnel);
+}
+
+fn get_packet(d: &mut Dec, hasher: &RandomState) -> Result<FlowPacket, StateError> {
+    let key = get_key(d)?;
+    Ok(FlowPacket {
+        key,
+        hash: hasher.hash_one(key),
+        sender_is_lo: d.bool()?,
+        ts_ns: d.i64()?,
+        wire_len: d.u32()?,
+        input_index: d.u32()?,
+        ip_len: d.u32()?,
+        l4_payload_len: d.u32()?,
+        tcp_window: d.u16()?,
+        tcp_flags: d.u8()?,
+        tunnel: d.u8()?,
+    })
+}
+
+fn put_fragment_id(e: &mut Enc, id: &FragmentId) {
+    e.u8(id.ip_version);
+    e.u8(id.protocol);
+    e.array(&id.src);
+    e.array(&id.dst);
+    e.u32(id.id);
+    e.u16(id.vlan);
+}
+
+fn put_later_fragment(e: &mut Enc, m: &PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32) {
+    let Fragment::Later(id) = m.fragment else { unreachable!("only later fragments are journaled") };
+    e.u8(LATER_FRAGMENT);
+    put_fragment_id(e, &id);
+    e.u8(m.ip_version);
+    e.u8(m.protocol);
+    e.array(&m.src);
+    e.array(&m.dst);
+    e.u16(m.src_port);
+    e.u16(m.dst_port);
+    e.u16(m.vlan);
+    e.u32(m.ip_len);
+    e.u32(m.l4_payload_len);
+    e.u8(m.tcp_flags);
+    e.u16(m.tcp_window);
+    e.u8(m.tunnel);
+    e.i64(ts_ns);
+    e.u32(wire_len);
+    e.u32(input_index);
+}
+
+fn get_later_fragment(d: &mut Dec) -> Result<(PacketMeta, i64, u32, u32), StateError> {
+    let id = FragmentId {
+        ip_version: d.u8()?,
+        protocol: d.u8()?,
+        src: d.array()?,
+        dst: d.array()?,
+        id: d.u32()?,
+        vlan: d.u16()?,
+    };
+    let meta = PacketMeta {
+        ip_version: d.u8()?,
+        protocol: d.u8()?,
+        src: d.array()?,
+        dst: d.array()?,
+        src_port: d.u16()?,
+        dst_port: d.u16()?,
+        vlan: d.u16()?,
+        ip_len: d.u32()?,
+        l4_payload_len: d.u32()?,
+        tcp_flags: d.u8()?,
+        tcp_window: d.u16()?,
+        fragment: Fragment::Later(id),
+        tunnel: d.u8()?,
+    };
+    Ok((meta, d.i64()?, d.u32()?, d.u32()?))
+}
+
+/// Joins shards in input order into the flows of one run.
+pub struct Joiner {
+    config: FlowConfig,
+    /// The flows open at the last boundary, carried on.
+    table: FlowShard,
+    fragments: FragmentTable,
+    clock: Clock,
+    hasher: RandomState,
+    ended: Vec<(Flow, EndReason)>,
+}
+
+impl Joiner {
+    pub fn new(config: FlowConfig) -> Joiner {
+        Joiner {
+            clock: Clock::new(&config),
+            table: FlowShard::default(),
+            fragments: FragmentTable::default(),
+            hasher: key_hasher(),
+            ended: Vec::new(),
+            config,
+        }
+    }
+
+    /// Joins the next shard: its journal is replayed on the flows carried so far, then
+    /// the flows it left open are carried on. Flows this ends go to `out`; the shard's
+    /// file reports are returned.
+    pub fn join(&mut self, journal: &[u8], tail: &[u8], out: &mut FlowBatch) -> Result<Vec<FileReport>, JoinError> {
+        let mut t = Dec::new(tail);
+        if t.take(TAIL_MAGIC.len()).ok() != Some(&TAIL_MAGIC[..]) {
+            return Err(StateError::NotAState.into());
+        }
+        let start = match t.u8()? {
+            0 => None,
+            1 => Some(t.i64()?),
+            _ => return Err(t.corrupt().into()),
+        };
+        let end_clock = Clock::load(&mut t, &self.config)?;
+        let local_fragments = FragmentTable::load(&mut t)?;
+        let n = t.count(100)?;
+        let mut open = Vec::with_capacity(n);
+        for _ in 0..n {
+            let mut flow = Flow::load(&mut t)?;
+            flow.hash = self.hasher.hash_one(flow.key);
+            open.push(flow);
+        }
+        let n = t.count(48)?;
+        let mut boundary = Vec::with_capacity(n);
+        for _ in 0..n {
+            boundary.push((get_key(&mut t)?, t.i64()?));
+        }
+        let n = t.count(1)?;
+        let mut files = Vec::with_capacity(n);
+        for _ in 0..n {
+            files.push(FileReport::load(&mut t)?);
+        }
+        let inexact = match t.u8()? {
+            0 => None,
+            1 => Some(String::from_utf8_lossy(t.bytes()?).into_owned()),
+            _ => return Err(t.corrupt().into()),
+        };
+        if !t.is_done() {
+            return Err(t.corrupt().into());
+        }
+        if let Some(why) = inexact {
+            return Err(JoinError::NotExact(why));
+        }
+        let Some(start) = start else {
+            // No packets: nothing happened.
+            return Ok(files);
+        };
+
+        // The shard swept at its first packet; the single run swept there only if due.
+        let mut global = self.clock;
+        let first_sweep_due = global.advance(start);
+        let mut local = Clock::new(&self.config);
+        local.advance(start);
+        if global.next_sweep_ns() != local.next_sweep_ns() {
+            return Err(JoinError::NotExact(format!(
+                "the shard's first packet ({start} ns) is earlier than packets before it ({} ns), across a sweep",
+                self.clock.now_ns
+            )));
+        }
+        self.replay(journal, first_sweep_due)?;
+        self.clock = end_clock;
+        self.fragments.absorb(local_fragments);
+        for (key, ts) in boundary {
+            self.end_carried(&key, 0, ts)?;
+        }
+        for flow in open {
+            let first_flags = flow.packets.first().map_or(0, |p| p.tcp_flags);
+            self.end_carried(&flow.key, first_flags, flow.first_ts_ns)?;
+            self.table.insert_open(flow);
+        }
+        emit_sorted(&mut self.ended, out);
+        Ok(files)
+    }
+
+    /// Ends the carried flow of `key`, if one is open, before the shard's packet at
+    /// `ts_ns`: it must end there by the table's rules.
+    fn end_carried(&mut self, key: &FlowKey, tcp_flags: u8, ts_ns: i64) -> Result<(), JoinError> {
+        let hash = self.hasher.hash_one(key);
+        match self.table.end_before(key, hash, tcp_flags, ts_ns, &self.config, &mut self.ended) {
+            Some(false) => Err(JoinError::NotExact(format!(
+                "a flow open at the shard's start would go on at {ts_ns} ns, after the shard settled its key"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    fn replay(&mut self, journal: &[u8], first_sweep_due: bool) -> Result<(), JoinError> {
+        let mut d = Dec::new(journal);
+        let mut first = true;
+        while !d.is_done() {
+            match d.u8()? {
+                SWEEP => {
+                    let now = d.i64()?;
+                    if std::mem::take(&mut first) && !first_sweep_due {
+                        continue;
+                    }
+                    self.table.sweep(now, &self.config, &mut self.ended);
+                    self.fragments.expire(now);
+                }
+                PACKET => {
+                    let p = get_packet(&mut d, &self.hasher)?;
+                    self.table.add(&p, &self.config, &mut self.ended);
+                }
+                SETTLE => {
+                    let p = get_packet(&mut d, &self.hasher)?;
+                    if self.table.end_before(&p.key, p.hash, p.tcp_flags, p.ts_ns, &self.config, &mut self.ended)
+                        == Some(false)
+                    {
+                        return Err(JoinError::NotExact(format!(
+                            "a flow would go on at {} ns, where the shard found an idle gap",
+                            p.ts_ns
+                        )));
+                    }
+                }
+                LATER_FRAGMENT => {
+                    let (mut meta, ts_ns, wire_len, input_index) = get_later_fragment(&mut d)?;
+                    self.fragments.resolve(&mut meta, ts_ns);
+                    let p = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
+                    self.table.add(&p, &self.config, &mut self.ended);
+                }
+                _ => return Err(d.corrupt().into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends every flow still open (the last shard is joined) into `out`.
+    pub fn finish(&mut self, out: &mut FlowBatch) {
+        self.table.finish(&mut self.ended);
+        emit_sorted(&mut self.ended, out);
+    }
+
+    /// Fragment counts over all shards joined so far.
+    pub fn fragment_counts(&self) -> FragmentCounts {
+        self.fragments.counts
+    }
+}

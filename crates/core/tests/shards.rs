@@ -1,0 +1,185 @@
+//! Shards of a dump set joined by `handoff::Joiner` give exactly the flows and counters of
+//! one run over all files: for every cut of a 20-file dump set into 1 to 7 shards, with
+//! the timeouts on and off.
+
+#[path = "support/dumpset.rs"]
+mod dumpset;
+
+use std::convert::Infallible;
+
+use flowmine_core::flow::FlowRow;
+use flowmine_core::flow::config::SECOND;
+use flowmine_core::handoff::{self, JoinError, Joiner};
+use flowmine_core::scan::{FileReport, ScanOptions, ScanReport, scan_to_batch};
+use flowmine_core::{FlowBatch, FlowConfig, InputSet, collect_inputs};
+
+fn dump_set() -> (tempfile::TempDir, InputSet) {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dumpset::write(dir.path(), 20, 240, 7);
+    assert_eq!(files.len(), 20);
+    let inputs = collect_inputs(&[dir.path().to_owned()]).unwrap();
+    assert_eq!(inputs.files.iter().map(|f| f.path.clone()).collect::<Vec<_>>(), files);
+    (dir, inputs)
+}
+
+/// The rows sorted: the order of rows is not part of the contract, their content is.
+fn sorted(batch: &FlowBatch) -> Vec<FlowRow> {
+    let mut rows = batch.rows();
+    rows.sort();
+    rows
+}
+
+struct Joined {
+    flows: FlowBatch,
+    files: Vec<FileReport>,
+    fragments: (u64, u64),
+}
+
+/// Runs every shard of `n` (journals and tails kept in memory), then joins them in order.
+fn sharded(inputs: &InputSet, options: &ScanOptions, n: usize) -> Result<Joined, JoinError> {
+    let mut joiner = Joiner::new(options.flow.clone());
+    let mut flows = FlowBatch::new();
+    let mut files = Vec::new();
+    for range in handoff::plan(inputs, n) {
+        let mut journal = Vec::new();
+        let run = handoff::scan_shard::<Infallible>(
+            inputs,
+            options,
+            range,
+            |b| {
+                flows.extend_from(&b);
+                Ok(())
+            },
+            |bytes| {
+                journal.extend_from_slice(bytes);
+                Ok(())
+            },
+            |_| {},
+        )
+        .unwrap();
+        let mut rows = FlowBatch::new();
+        let shard_files = joiner.join(&journal, &run.tail, &mut rows)?;
+        assert_eq!(shard_files, run.report.files);
+        files.extend(shard_files);
+        flows.extend_from(&rows);
+    }
+    let mut rows = FlowBatch::new();
+    joiner.finish(&mut rows);
+    flows.extend_from(&rows);
+    let c = joiner.fragment_counts();
+    Ok(Joined { flows, files, fragments: (c.joined, c.unmatched) })
+}
+
+/// File reports as a single run gives them, less the flow counts (the store counts rows).
+fn without_flows(files: &[FileReport]) -> Vec<FileReport> {
+    files.iter().cloned().map(|f| FileReport { flows: 0, ..f }).collect()
+}
+
+fn assert_sharded_runs_equal_the_single_run(config: FlowConfig, what: &str) {
+    let (_dir, inputs) = dump_set();
+    let options = ScanOptions { flow: config, ..ScanOptions::default() };
+    let (single, report): (FlowBatch, ScanReport) = scan_to_batch(&inputs, &options).unwrap();
+    let expected = sorted(&single);
+    // The dump set is what it claims to be: flows that cross boundaries, fragments that
+    // join their first fragment in another file, packets that are not IP.
+    let rows = single.rows();
+    for file in &inputs.files[1..] {
+        let boundary = file.first_ts_ns.expect("files hold packets");
+        let crossing = rows.iter().filter(|r| r.first_ts_ns < boundary && r.last_ts_ns >= boundary).count();
+        assert!(crossing >= 3, "{what}: {crossing} flows cross the boundary at {}", file.path.display());
+    }
+    assert!(report.fragments.joined > 20, "{what}: fragments");
+    assert!(report.skipped.total() > 0, "{what}: non-IP frames");
+    for n in 1..=7 {
+        for threads in [1, 2] {
+            let options = ScanOptions { threads, ..options.clone() };
+            let joined = sharded(&inputs, &options, n).unwrap_or_else(|e| panic!("{what}, {n} shards: {e}"));
+            let rows = sorted(&joined.flows);
+            assert_eq!(rows.len(), expected.len(), "{what}, {n} shards, {threads} threads: row count");
+            for (got, want) in rows.iter().zip(&expected) {
+                assert_eq!(got, want, "{what}, {n} shards, {threads} threads");
+            }
+            assert_eq!(without_flows(&joined.files), without_flows(&report.files), "{what}, {n} shards");
+            assert_eq!(
+                joined.fragments,
+                (report.fragments.joined, report.fragments.unmatched),
+                "{what}, {n} shards: fragment counts"
+            );
+        }
+    }
+}
+
+#[test]
+fn shards_with_timeouts_join_into_the_single_run() {
+    let config = FlowConfig {
+        idle_timeout_ns: Some(20 * SECOND),
+        active_timeout_ns: Some(60 * SECOND),
+        tcp_close: true,
+        ..FlowConfig::default()
+    };
+    assert_sharded_runs_equal_the_single_run(config, "timeouts on");
+}
+
+#[test]
+fn shards_with_default_rules_join_into_the_single_run() {
+    // 120 s idle over a 240 s capture: most keys stay pending in the shards.
+    assert_sharded_runs_equal_the_single_run(FlowConfig::default(), "defaults");
+}
+
+#[test]
+fn shards_with_timeouts_off_join_into_the_single_run() {
+    assert_sharded_runs_equal_the_single_run(FlowConfig::unbounded(), "timeouts off");
+}
+
+#[test]
+fn a_shard_joined_out_of_order_is_refused() {
+    let (_dir, inputs) = dump_set();
+    let options = ScanOptions {
+        flow: FlowConfig { idle_timeout_ns: Some(20 * SECOND), ..FlowConfig::default() },
+        ..ScanOptions::default()
+    };
+    let ranges = handoff::plan(&inputs, 3);
+    let run = |k: usize| {
+        let mut journal = Vec::new();
+        let run = handoff::scan_shard::<Infallible>(
+            &inputs,
+            &options,
+            ranges[k].clone(),
+            |_| Ok(()),
+            |b| {
+                journal.extend_from_slice(b);
+                Ok(())
+            },
+            |_| {},
+        )
+        .unwrap();
+        (journal, run.tail)
+    };
+    let (j0, t0) = run(0);
+    let (j2, t2) = run(2);
+    let mut joiner = Joiner::new(options.flow.clone());
+    let mut out = FlowBatch::new();
+    // Shard 3 after shard 1 goes back in time across sweeps: refused, never joined wrong.
+    joiner.join(&j2, &t2, &mut out).unwrap();
+    let err = joiner.join(&j0, &t0, &mut out).unwrap_err();
+    assert!(matches!(err, JoinError::NotExact(_)), "{err}");
+    // A damaged tail is an error naming the byte, not a panic.
+    let mut joiner = Joiner::new(options.flow.clone());
+    assert!(joiner.join(&j0, &t0[..t0.len() - 3], &mut out).is_err());
+}
+
+#[test]
+fn shards_are_consecutive_files_of_about_equal_size() {
+    let (_dir, inputs) = dump_set();
+    for n in 1..=25 {
+        let ranges = handoff::plan(&inputs, n);
+        assert_eq!(ranges.len(), n);
+        assert_eq!(ranges[0].start, 0);
+        assert_eq!(ranges[n - 1].end, 20);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].end, w[1].start, "{n} shards: consecutive");
+        }
+        // Every shard has a file while there are files for all.
+        assert!(ranges.iter().all(|r| !r.is_empty()) || n > 20, "{n}: {ranges:?}");
+    }
+}
