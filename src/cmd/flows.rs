@@ -193,24 +193,17 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        return match result {
-            Ok(shard) => {
-                if !args.quiet {
-                    println!(
-                        "shard {k} of {n}: input files {}..{} of {}, partial store {}",
-                        shard.first + 1,
-                        shard.end,
-                        shard.inputs.len(),
-                        args.out.display()
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("flowmine: error: {e}");
-                ExitCode::from(EXIT_FAILED)
-            }
-        };
+        let shard = result?;
+        if !args.quiet {
+            println!(
+                "shard {k} of {n}: input files {}..{} of {}, partial store {}",
+                shard.first + 1,
+                shard.end,
+                shard.inputs.len(),
+                args.out.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
     }
     let result = if args.resume {
         job.resume_store(&args.out, show)

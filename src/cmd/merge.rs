@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::{EXIT_FAILED, report_problems};
+use super::report_problems;
 
 #[derive(clap::Args)]
 pub struct MergeArgs {
@@ -21,25 +21,18 @@ pub struct MergeArgs {
     quiet: bool,
 }
 
-pub fn run(args: MergeArgs) -> ExitCode {
-    match flowmine::shards::merge(&args.parts, &args.out, args.overwrite) {
-        Ok(outcome) => {
-            let status = report_problems(&outcome.report.files);
-            if !args.quiet {
-                let r = &outcome.report;
-                println!(
-                    "merged {} shards: {} packets, {} flows, store {}",
-                    args.parts.len(),
-                    r.packets_total,
-                    r.flows,
-                    args.out.display()
-                );
-            }
-            status
-        }
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            ExitCode::from(EXIT_FAILED)
-        }
+pub fn run(args: MergeArgs) -> Result<ExitCode, flowmine::Error> {
+    let outcome = flowmine::shards::merge(&args.parts, &args.out, args.overwrite)?;
+    let status = report_problems(&outcome.report.files);
+    if !args.quiet {
+        let r = &outcome.report;
+        println!(
+            "merged {} shards: {} packets, {} flows, store {}",
+            args.parts.len(),
+            r.packets_total,
+            r.flows,
+            args.out.display()
+        );
     }
+    Ok(status)
 }

@@ -140,7 +140,7 @@ pub fn scan_shard<E: std::error::Error + 'static>(
             Ok(reader) => {
                 let mut released = 0;
                 pieces::walk(bytes, reader, options.piece_bytes, decode_pool.as_ref(), index, |piece| {
-                    for item in piece.items {
+                    for item in piece.items() {
                         file.packets_total += 1;
                         match item {
                             Item::Packet(p) => shard.packet(p, &mut ready),
