@@ -124,7 +124,7 @@ fn evaluate_then_predict_on_labelled_stores() {
     assert_eq!(predicted.len(), df.height());
     let whatsapp = predicted.iter().filter(|p| **p == "whatsapp").count();
     assert!(whatsapp * 10 >= predicted.len() * 8, "{whatsapp} of {}", predicted.len());
-    let shares = df.column("vote_share").unwrap().f64().unwrap();
+    let shares = df.column("probability").unwrap().f64().unwrap();
     assert!(shares.into_no_null_iter().all(|s| s > 0.0 && s <= 1.0));
     assert_eq!(df.column("row").unwrap().u64().unwrap().get(0), Some(0));
 }

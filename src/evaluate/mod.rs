@@ -58,6 +58,9 @@ pub enum EvaluateError {
     /// Training or prediction failed.
     #[error("random forest: {0}")]
     Model(String),
+    /// The forest refused its training data or rows.
+    #[error("random forest: {0}")]
+    Forest(#[from] flowmine_forest::ForestError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
 }
@@ -258,8 +261,7 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
         let x_train = x_all.select(Axis(0), &train);
         let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
         let started = Instant::now();
-        let model = Forest::train(x_train.view(), &y_train, classes.len(), &config.forest, config.seed)
-            .map_err(EvaluateError::Model)?;
+        let model = Forest::train(x_train.view(), &y_train, classes.len(), &config.forest, config.seed)?;
         training_seconds.push(started.elapsed().as_secs_f64());
         training_rows.push(train.len() as u64);
         for (sum, i) in impurity_sum.iter_mut().zip(model.impurity_importance()) {
@@ -280,11 +282,10 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
             }
             let x_test = x_all.select(Axis(0), &test.rows);
             let truth: Vec<u32> = test.rows.iter().map(|&r| y[r]).collect();
-            let predicted = model.predict(x_test.view()).map_err(EvaluateError::Model)?;
+            let predicted = model.predict(x_test.view())?;
             let key = [f as u64, s as u64];
             let perm =
-                permutation_importance(&model, x_test.view(), &truth, config.permutation_repeats, config.seed, &key)
-                    .map_err(EvaluateError::Model)?;
+                permutation_importance(&model, x_test.view(), &truth, config.permutation_repeats, config.seed, &key)?;
             let entry = match pooled.iter().position(|(name, _)| *name == test.name) {
                 Some(i) => &mut pooled[i].1,
                 None => {
@@ -320,8 +321,7 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
             let x = x_all.select(Axis(0), &train);
             let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
             let started = Instant::now();
-            let forest = Forest::train(x.view(), &y_train, classes.len(), &config.forest, config.seed)
-                .map_err(EvaluateError::Model)?;
+            let forest = Forest::train(x.view(), &y_train, classes.len(), &config.forest, config.seed)?;
             final_training_seconds = Some(started.elapsed().as_secs_f64());
             (forest, train.len() as u64)
         }

@@ -75,7 +75,7 @@ impl Evaluation {
             "seed": c.seed,
             "split": split,
             "forest": {
-                "implementation": "flowmine-forest: CART trees (Gini, exact midpoint thresholds), bootstrap, features drawn per split, majority vote",
+                "implementation": "flowmine-forest: scikit-learn's RandomForestClassifier (CART, Gini, bootstrap weights, features drawn per split, mean of leaf class shares)",
                 "trees": c.forest.trees,
                 "max_depth": c.forest.max_depth,
                 "min_samples_leaf": c.forest.min_samples_leaf,

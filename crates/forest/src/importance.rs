@@ -8,6 +8,7 @@ use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::ForestError;
 use crate::forest::Forest;
 use crate::random::{SplitMix64, derive, stream};
 
@@ -46,13 +47,16 @@ pub fn permutation_importance(
     repeats: usize,
     seed: u64,
     key: &[u64],
-) -> Result<PermutationImportance, String> {
+) -> Result<PermutationImportance, ForestError> {
     if x.nrows() != truth.len() {
-        return Err(format!("{} rows of features for {} classes", x.nrows(), truth.len()));
+        return Err(ForestError::Rows { rows: x.nrows(), classes: truth.len() });
+    }
+    if repeats == 0 || truth.is_empty() {
+        return Err(ForestError::NoPermutations);
     }
     let features = forest.features;
     let baseline = accuracy(&forest.predict(x)?, truth);
-    let drops: Result<Vec<Vec<f64>>, String> = (0..features)
+    let drops: Result<Vec<Vec<f64>>, ForestError> = (0..features)
         .into_par_iter()
         .map(|j| {
             (0..repeats)
