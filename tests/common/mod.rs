@@ -15,10 +15,6 @@ pub fn python(modules: &[&str]) -> PathBuf {
     };
     let import = format!("import {}", if modules.is_empty() { "sys".to_string() } else { modules.join(", ") });
     let ok = Command::new(&python).args(["-c", &import]).status().map(|s| s.success()).unwrap_or(false);
-    assert!(
-        ok,
-        "{} cannot `{import}`: run scripts/setup-python.sh (or set FLOWMINE_PYTHON)",
-        python.display()
-    );
+    assert!(ok, "{} cannot `{import}`: run scripts/setup-python.sh (or set FLOWMINE_PYTHON)", python.display());
     python
 }
