@@ -48,16 +48,23 @@ pub fn read_input(path: &Path) -> Result<DataFrame, EvaluateError> {
 }
 
 /// Every input's rows, in input order, under the union of their columns (a column
-/// missing from one input is null in its rows), with the derived columns added.
+/// missing from one input is null in its rows; list columns left out), with the derived
+/// columns added.
 pub fn read_table(inputs: &[PathBuf]) -> Result<DataFrame, EvaluateError> {
     let mut tables = Vec::with_capacity(inputs.len());
     for path in inputs {
         tables.push((path, read_input(path)?));
     }
+    // Per-packet list columns (`seq_*`) are never features, targets or groups, and a CSV
+    // holds them as text: a name that is a list in any input is left out of all of them.
+    let lists: Vec<PlSmallStr> = tables
+        .iter()
+        .flat_map(|(_, t)| t.schema().iter().filter(|(_, d)| d.is_nested()).map(|(n, _)| n.clone()).collect::<Vec<_>>())
+        .collect();
     let mut schema = Schema::default();
     for (_, table) in &tables {
         for (name, dtype) in table.schema().iter() {
-            if !schema.contains(name) {
+            if !schema.contains(name) && !lists.contains(name) {
                 schema.insert(name.clone(), dtype.clone());
             }
         }
@@ -144,10 +151,46 @@ fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
 pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>, EvaluateError> {
     let column = table.column(name).map_err(|_| {
         let names: Vec<&str> = table.get_column_names().into_iter().map(|n| n.as_str()).collect();
-        EvaluateError::Config(format!("no column `{name}` in the features table (columns: {})", names.join(", ")))
+        let close = close_names(name, &names);
+        let hint = if close.is_empty() {
+            format!("none of its {} columns is close", names.len())
+        } else {
+            format!("did you mean {}?", close.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+        };
+        EvaluateError::Config(format!("no column `{name}` in the features table ({hint})"))
     })?;
     let text = column.cast(&DataType::String)?;
     Ok(text.str()?.iter().map(|v| v.map(str::to_owned)).collect())
+}
+
+/// Up to three of `names` close to `wanted`: within an edit distance of a third of its
+/// length (at least 2), or holding it, closest first.
+fn close_names<'a>(wanted: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let wanted_lower = wanted.to_ascii_lowercase();
+    let limit = (wanted.chars().count() / 3).max(2);
+    let mut close: Vec<(usize, &str)> = names
+        .iter()
+        .map(|&n| (edit_distance(&wanted_lower, &n.to_ascii_lowercase()), n))
+        .filter(|&(d, n)| d <= limit || n.to_ascii_lowercase().contains(&wanted_lower))
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, n)| n).collect()
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -177,5 +220,12 @@ mod tests {
         assert_eq!(dir, [Some("Nexus7".to_owned()), None, None]);
         assert_eq!(text_column(&table, "day").unwrap()[0].as_deref(), Some("2023-11-14"));
         assert!(text_column(&table, "nope").unwrap_err().to_string().contains("nope"));
+        let err = text_column(&table, "captur").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no column `captur` in the features table (did you mean `capture`, `capture_dir`, `capture_file`?)"
+        );
+        let err = text_column(&table, "zzzzzzzz").unwrap_err().to_string();
+        assert_eq!(err, "no column `zzzzzzzz` in the features table (none of its 5 columns is close)");
     }
 }

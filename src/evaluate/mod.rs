@@ -21,6 +21,7 @@
 pub mod charts;
 pub mod columns;
 pub mod dataset;
+pub mod files;
 pub mod matrix;
 pub mod metrics;
 pub mod model;

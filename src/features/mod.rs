@@ -110,10 +110,22 @@ pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Pol
 /// The features of every flow of `store` as one DataFrame (for notebooks and tests; the
 /// command line streams instead, see [`write_features`]).
 pub fn read_features(store: &Path, options: &FeatureOptions) -> PolarsResult<DataFrame> {
-    let mut all = empty_features(options)?;
+    // The first part gives the columns: a label store's parts have more than a bare
+    // store's (labeling_type, device, session), which `empty_features` does not know.
+    let mut all: Option<DataFrame> = None;
     for part in store_parts(store)? {
-        part_features(&part, options, |features| all.vstack_mut_owned(features).map(|_| ()))?;
+        part_features(&part, options, |features| match &mut all {
+            Some(all) => all.vstack_mut_owned(features).map(|_| ()),
+            None => {
+                all = Some(features);
+                Ok(())
+            }
+        })?;
     }
+    let mut all = match all {
+        Some(all) => all,
+        None => empty_features(options)?,
+    };
     all.rechunk_mut();
     Ok(all)
 }
