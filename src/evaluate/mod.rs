@@ -33,6 +33,7 @@ pub use flowmine_forest::{forest, importance, random};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ndarray::Axis;
@@ -43,7 +44,7 @@ pub use metrics::Metrics;
 pub use model::{Model, Predictions};
 pub use split::{Balance, SplitConfig};
 
-use importance::permutation_importance;
+use importance::permutation_importance_observed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluateError {
@@ -167,17 +168,58 @@ pub struct Evaluation {
     pub model: Model,
 }
 
+/// Where a running experiment is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress<'a> {
+    /// Trees trained so far for fold `fold` of `folds` (`fold == folds`: the model kept,
+    /// trained on every row after k-fold).
+    Training { fold: usize, folds: usize, done: u64, total: u64 },
+    /// Shuffles of the permutation importance scored so far on a test set.
+    Importance { test_set: &'a str, fold: usize, done: u64, total: u64 },
+}
+
 /// Runs the experiment of `config`: read, split, train, score, measure importances.
 pub fn run(config: &EvaluateConfig) -> Result<Evaluation, EvaluateError> {
+    run_observed(config, &|_| {})
+}
+
+/// [`run`], telling `progress` of every tree trained and every shuffle scored (from any
+/// thread of the pool).
+pub fn run_observed(
+    config: &EvaluateConfig,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<Evaluation, EvaluateError> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if config.threads > 0 {
         pool = pool.num_threads(config.threads);
     }
     let pool = pool.build().map_err(|e| EvaluateError::Config(format!("thread pool: {e}")))?;
-    pool.install(|| run_in_pool(config, pool.current_num_threads()))
+    pool.install(|| run_in_pool(config, pool.current_num_threads(), progress))
 }
 
-fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, EvaluateError> {
+/// Trains a forest, telling `progress` of each tree.
+fn train_observed(
+    x: ndarray::ArrayView2<'_, f64>,
+    y: &[u32],
+    classes: usize,
+    config: &EvaluateConfig,
+    (fold, folds): (usize, usize),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<Forest, EvaluateError> {
+    let done = AtomicU64::new(0);
+    let total = u64::from(config.forest.trees);
+    let tree_done = || {
+        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(Progress::Training { fold, folds, done, total });
+    };
+    Ok(Forest::train_observed(x, y, classes, &config.forest, config.seed, &tree_done)?)
+}
+
+fn run_in_pool(
+    config: &EvaluateConfig,
+    threads: usize,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<Evaluation, EvaluateError> {
     if config.permutation_repeats == 0 {
         return Err(EvaluateError::Config("--permutation-repeats must be at least 1".to_owned()));
     }
@@ -262,7 +304,7 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
         let x_train = x_all.select(Axis(0), &train);
         let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
         let started = Instant::now();
-        let model = Forest::train(x_train.view(), &y_train, classes.len(), &config.forest, config.seed)?;
+        let model = train_observed(x_train.view(), &y_train, classes.len(), config, (f, folds.len()), progress)?;
         training_seconds.push(started.elapsed().as_secs_f64());
         training_rows.push(train.len() as u64);
         for (sum, i) in impurity_sum.iter_mut().zip(model.impurity_importance()) {
@@ -285,8 +327,15 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
             let truth: Vec<u32> = test.rows.iter().map(|&r| y[r]).collect();
             let predicted = model.predict(x_test.view())?;
             let key = [f as u64, s as u64];
+            let done = AtomicU64::new(0);
+            let total = (features.len() * config.permutation_repeats) as u64;
+            let shuffle_done = || {
+                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress::Importance { test_set: &test.name, fold: f, done, total });
+            };
+            let (repeats, seed) = (config.permutation_repeats, config.seed);
             let perm =
-                permutation_importance(&model, x_test.view(), &truth, config.permutation_repeats, config.seed, &key)?;
+                permutation_importance_observed(&model, x_test.view(), &truth, repeats, seed, &key, &shuffle_done)?;
             let entry = match pooled.iter().position(|(name, _)| *name == test.name) {
                 Some(i) => &mut pooled[i].1,
                 None => {
@@ -322,7 +371,8 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
             let x = x_all.select(Axis(0), &train);
             let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
             let started = Instant::now();
-            let forest = Forest::train(x.view(), &y_train, classes.len(), &config.forest, config.seed)?;
+            let forest =
+                train_observed(x.view(), &y_train, classes.len(), config, (folds.len(), folds.len()), progress)?;
             final_training_seconds = Some(started.elapsed().as_secs_f64());
             (forest, train.len() as u64)
         }
