@@ -238,3 +238,35 @@ fn label_stores_and_mixed_feature_files_are_read_and_errors_stay_short() {
     assert!(err.contains("no column `labl`") && err.contains("did you mean `label`"), "{err}");
     assert!(err.lines().count() == 1 && err.len() < 200, "{err}");
 }
+
+/// The paper's Figure 1: one importance chart with a bar per test set for each feature,
+/// each test set's scores in its legend.
+#[test]
+fn the_importance_chart_shows_every_test_set_with_its_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores = stores(dir.path());
+    let out = dir.path().join("by-capture");
+    let mut args: Vec<String> = vec!["evaluate".into()];
+    args.extend(stores.iter().map(|s| s.to_string_lossy().into_owned()));
+    args.extend(
+        ["--target", "label", "--split-by", "capture", "--train", "whatsapp,teams", "--test", "telegram"]
+            .map(String::from),
+    );
+    args.extend(
+        ["--out", out.to_str().unwrap(), "--trees", "10", "--permutation-repeats", "1", "--quiet"].map(String::from),
+    );
+    ok(flowmine(&args));
+    let metrics = read_json(&out.join("metrics.json"));
+    let svg = std::fs::read_to_string(out.join("importance.svg")).unwrap();
+    for set in metrics["test_sets"].as_array().unwrap() {
+        let legend = format!(
+            "{} ({} flows): accuracy {:.3}, macro F1 {:.3}",
+            set["name"].as_str().unwrap(),
+            set["rows"],
+            set["accuracy"].as_f64().unwrap(),
+            set["macro_f1"].as_f64().unwrap()
+        );
+        assert!(svg.contains(&legend), "{legend} in importance.svg");
+    }
+    assert_eq!(metrics["test_sets"].as_array().unwrap().len(), 2, "held-out and telegram");
+}

@@ -140,11 +140,21 @@ impl Evaluation {
         let chart_err = |e: String| EvaluateError::Output { path: dir.to_owned(), message: e };
         let order = top(&self.mean_permutation(), CHART_FEATURES);
         let names: Vec<String> = order.iter().map(|&j| self.features[j].clone()).collect();
+        // The paper's Figure 1: every test set's bars side by side, its scores in the legend.
+        let legends: Vec<String> = self
+            .test_sets
+            .iter()
+            .map(|t| {
+                let m = &t.metrics;
+                format!("{} ({} flows): accuracy {:.3}, macro F1 {:.3}", t.name, m.rows, m.accuracy, m.macro_f1)
+            })
+            .collect();
         let series: Vec<Series> = self
             .test_sets
             .iter()
-            .map(|t| Series {
-                name: &t.name,
+            .zip(&legends)
+            .map(|(t, legend)| Series {
+                name: legend,
                 values: order.iter().map(|&j| t.permutation_mean[j]).collect(),
                 spread: Some(order.iter().map(|&j| t.permutation_std[j]).collect()),
             })
