@@ -91,9 +91,9 @@ impl Model {
         zstd::Decoder::new(file)
             .and_then(|mut d| d.read_to_end(&mut text))
             .map_err(|e| bad(format!("not a flowmine model (zstd-compressed JSON expected): {e}")))?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| bad(format!("not a flowmine model: {e}")))?;
-        let header: Header = serde_json::from_value(value.clone()).map_err(|e| bad(e.to_string()))?;
+        // Two passes over the text, not a JSON value tree: a model of 100 deep trees holds
+        // millions of nodes. The first reads only the header (skipping the rest).
+        let header: Header = serde_json::from_slice(&text).map_err(|e| bad(format!("not a flowmine model: {e}")))?;
         if header.format.as_deref() != Some(FORMAT) {
             return Err(bad(format!("not a flowmine model (format is {:?}, not {FORMAT:?})", header.format)));
         }
@@ -103,7 +103,7 @@ impl Model {
                 header.version
             )));
         }
-        let model: Model = serde_json::from_value(value).map_err(|e| bad(format!("damaged model: {e}")))?;
+        let model: Model = serde_json::from_slice(&text).map_err(|e| bad(format!("damaged model: {e}")))?;
         let forest = &model.forest;
         if forest.features != model.features.len() || forest.classes != model.classes.len() || forest.trees.is_empty() {
             return Err(bad("damaged model: its feature, class and tree counts disagree".to_owned()));
