@@ -4,7 +4,7 @@
     pip install polars scikit-learn numpy
     flowmine features STORE --out features.parquet
     flowmine evaluate features.parquet --target label --out experiment --seed 1
-    python3 scripts/sklearn_crosscheck.py experiment features.parquet
+    python3 scripts/sklearn_crosscheck.py [--json] experiment features.parquet
 
 The features files must be the ones given to `evaluate`, in the same order (rows are
 numbered across them from 0). The script reads `metrics.json` (features, forest
@@ -13,7 +13,9 @@ balancing, and which tested, per fold), trains scikit-learn's RandomForestClassi
 the same trees, depth, leaf size and features per split (n_jobs=2), and prints, per test
 set, both accuracies and macro F1, the top-10 features of both by permutation importance
 and their overlap, and both training times. Nulls, NaN and infinities are read as 0, as
-flowmine does. Formats: formats/evaluate.md.
+flowmine does. With --json it prints one JSON object instead (per test set both
+accuracies, both top-10 lists of the training rows' impurity importance), which
+tests/forest_sklearn.rs reads. Formats: formats/evaluate.md.
 """
 
 import json
@@ -30,9 +32,11 @@ from sklearn.metrics import accuracy_score, f1_score
 
 JOBS = 2
 
-if len(sys.argv) < 3:
+args = [a for a in sys.argv[1:] if a != "--json"]
+as_json = len(args) < len(sys.argv) - 1
+if len(args) < 2:
     sys.exit(__doc__)
-out = Path(sys.argv[1])
+out = Path(args[0])
 metrics = json.loads((out / "metrics.json").read_text())
 features = metrics["features"]
 forest = metrics["forest"]
@@ -41,7 +45,7 @@ repeats = metrics["permutation_repeats"]
 
 table = pl.concat([pl.read_parquet(p) if p.endswith(".parquet") else
                    pl.read_ipc(p) if p.endswith((".arrow", ".ipc")) else
-                   pl.read_csv(p, infer_schema_length=None) for p in sys.argv[2:]], how="diagonal_relaxed")
+                   pl.read_csv(p, infer_schema_length=None) for p in args[1:]], how="diagonal_relaxed")
 X = table.select(pl.col(f).cast(pl.Float64) for f in features).to_numpy()
 X[~np.isfinite(X)] = 0.0  # nulls became NaN
 
@@ -77,9 +81,21 @@ for fold, rows in assignments.group_by("fold", maintain_order=True):
         x, y = X[test["row"].to_numpy()], test["class"].to_numpy()
         truth[name].extend(y)
         predicted[name].extend(model.predict(x))
-        perm = permutation_importance(model, x, y, n_repeats=repeats, random_state=seed, n_jobs=JOBS)
-        drops[name].append(perm.importances)
+        if not as_json:
+            perm = permutation_importance(model, x, y, n_repeats=repeats, random_state=seed, n_jobs=JOBS)
+            drops[name].append(perm.importances)
 
+impurity = pl.read_csv(out / "importance.csv", schema_overrides={"test_set": pl.String}).filter(
+    pl.col("method") == "impurity").sort("rank")
+sk_impurity_mean = np.mean(sk_impurity, axis=0)
+if as_json:
+    print(json.dumps({
+        "test_sets": {name: {"flowmine_accuracy": flowmine_sets[name]["accuracy"],
+                             "sklearn_accuracy": accuracy_score(truth[name], predicted[name])} for name in truth},
+        "impurity_top10": {"flowmine": impurity["feature"].to_list()[:10],
+                           "sklearn": [features[j] for j in np.argsort(-sk_impurity_mean, kind="stable")[:10]]},
+    }))
+    sys.exit(0)
 print(f"{len(assignments.filter(pl.col('fold') == 0))} rows, {len(features)} features, "
       f"{forest['trees']} trees, max_depth {forest['max_depth']}, max_features {forest['max_features_used']}, "
       f"seed {seed}, split: {metrics['split']['description']}")
@@ -95,12 +111,9 @@ for name in truth:
     sk_top = [features[j] for j in np.argsort(-sk_mean, kind="stable")[:10]]
     fm_top = sorted(flowmine_perm[name], key=lambda f: -flowmine_perm[name][f])[:10]
     side_by_side("permutation importance", fm_top, sk_top)
-impurity = pl.read_csv(out / "importance.csv", schema_overrides={"test_set": pl.String}).filter(
-    pl.col("method") == "impurity").sort("rank")
-sk_mean = np.mean(sk_impurity, axis=0)
 print("\ntraining rows")
 side_by_side("impurity importance (mean decrease in Gini)", impurity["feature"].to_list()[:10],
-             [features[j] for j in np.argsort(-sk_mean, kind="stable")[:10]])
+             [features[j] for j in np.argsort(-sk_impurity_mean, kind="stable")[:10]])
 fm_seconds = metrics["training"]["seconds"]
 print(f"\ntraining time: flowmine {sum(fm_seconds):.3f} s ({metrics['threads']} threads), "
       f"scikit-learn {sum(sk_seconds):.3f} s (n_jobs={JOBS}), over {len(sk_seconds)} fold(s)")

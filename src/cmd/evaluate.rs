@@ -1,10 +1,15 @@
 //! `flowmine evaluate`: features → Random Forest experiment (scores, importances, charts,
 //! report, model) in a directory.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use flowmine::evaluate::{Balance, EvaluateConfig, ForestParams, SplitConfig, importance::top, outputs::REPORT};
+use flowmine::evaluate::{
+    Balance, EvaluateConfig, ForestParams, Progress, SplitConfig, importance::top, outputs::REPORT,
+};
+use indicatif::{ProgressBar, ProgressStyle};
 
 use flowmine::Error;
 
@@ -133,7 +138,37 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
         seed: args.seed,
         threads: args.threads,
     };
-    let evaluation = flowmine::evaluate::run(&config)?;
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(0);
+        bar.set_style(ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} eta {eta}").expect("valid template"));
+        bar.enable_steady_tick(Duration::from_millis(200));
+        bar
+    });
+    let show = |p: Progress<'_>| {
+        let Some(bar) = &bar else { return };
+        let (message, done, total) = match p {
+            Progress::Training { fold, folds, done, total } if fold == folds => {
+                ("training the kept model on every row: trees".to_owned(), done, total)
+            }
+            Progress::Training { fold, folds, done, total } => {
+                (format!("training fold {}/{folds}: trees", fold + 1), done, total)
+            }
+            Progress::Importance { test_set, fold, done, total } => {
+                (format!("permutation importance, fold {}, {test_set}: shuffles", fold + 1), done, total)
+            }
+        };
+        if bar.length() != Some(total) || done <= 1 {
+            bar.set_message(message);
+            bar.set_length(total);
+            bar.reset_eta();
+        }
+        bar.set_position(done);
+    };
+    let evaluation = flowmine::evaluate::run_observed(&config, &show);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let evaluation = evaluation?;
     evaluation.write(&args.out, args.overwrite)?;
     if !args.quiet {
         let d = &evaluation.data;

@@ -19,7 +19,7 @@ pub struct PredictArgs {
     /// Features files or flow store directories to label, read one after the other.
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
-    /// Write one row per flow (row, flow key, `predicted`, `vote_share`) here; the extension
+    /// Write one row per flow (row, flow key, `predicted`, `probability`) here; the extension
     /// picks the format: .parquet, .arrow/.ipc, .csv. Without it only the counts are printed.
     #[arg(long)]
     out: Option<PathBuf>,

@@ -171,7 +171,11 @@ pub fn confusion_chart(
     // Room for the longest label on the left and (turned) at the bottom, at ~8 px a char.
     let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(1) as u32;
     let label_room = longest * 8 + 30;
-    let size = (label_room + cell * k + 140, label_room + cell * k + 110);
+    // Two or three classes make a narrow chart: wide enough for the title too.
+    register_font();
+    let mut scratch = String::new();
+    let title_width = text_width(&SVGBackend::with_string(&mut scratch, (1, 1)).into_drawing_area(), title, 22.0);
+    let size = ((label_room + cell * k + 140).max(title_width + 40), label_room + cell * k + 110);
     both_formats(
         base,
         size,
@@ -262,4 +266,22 @@ fn draw_confusion<DB: DrawingBackend>(
     let caption = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
     root.draw_text("share of row", &caption, (bar_x - 10, y1 + 10)).map_err(err)?;
     root.present().map_err(err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_confusion_chart_of_two_classes_is_wide_enough_for_its_title() {
+        let dir = tempfile::tempdir().unwrap();
+        let title = "Confusion matrix: Nexus 7 held-out (12345 rows, accuracy 0.987)";
+        let labels = ["a".to_owned(), "b".to_owned()];
+        let files = confusion_chart(&dir.path().join("c"), title, &labels, &[vec![3, 1], vec![0, 4]]).unwrap();
+        let svg = std::fs::read_to_string(&files[1]).unwrap();
+        let width: u32 = svg.split("width=\"").nth(1).unwrap().split('"').next().unwrap().parse().unwrap();
+        let mut scratch = String::new();
+        let needed = text_width(&SVGBackend::with_string(&mut scratch, (1, 1)).into_drawing_area(), title, 22.0);
+        assert!(needed > 500 && width >= needed + 30, "chart {width} px wide, title {needed} px");
+    }
 }

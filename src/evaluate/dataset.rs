@@ -50,16 +50,23 @@ pub fn read_input(path: &Path) -> Result<DataFrame, EvaluateError> {
 }
 
 /// Every input's rows, in input order, under the union of their columns (a column
-/// missing from one input is null in its rows), with the derived columns added.
+/// missing from one input is null in its rows; list columns left out), with the derived
+/// columns added.
 pub fn read_table(inputs: &[PathBuf]) -> Result<DataFrame, EvaluateError> {
     let mut tables = Vec::with_capacity(inputs.len());
     for path in inputs {
         tables.push((path, read_input(path)?));
     }
+    // Per-packet list columns (`seq_*`) are never features, targets or groups, and a CSV
+    // holds them as text: a name that is a list in any input is left out of all of them.
+    let lists: Vec<PlSmallStr> = tables
+        .iter()
+        .flat_map(|(_, t)| t.schema().iter().filter(|(_, d)| d.is_nested()).map(|(n, _)| n.clone()).collect::<Vec<_>>())
+        .collect();
     let mut schema = Schema::default();
     for (_, table) in &tables {
         for (name, dtype) in table.schema().iter() {
-            if !schema.contains(name) {
+            if !schema.contains(name) && !lists.contains(name) {
                 schema.insert(name.clone(), dtype.clone());
             }
         }
@@ -146,30 +153,46 @@ fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
 pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>, EvaluateError> {
     let column = table.column(name).map_err(|_| {
         let names: Vec<&str> = table.get_column_names().into_iter().map(|n| n.as_str()).collect();
-        EvaluateError::Config(format!("no column `{name}` in the features table (columns: {})", names.join(", ")))
+        let close = close_names(name, &names);
+        let hint = if close.is_empty() {
+            format!("none of its {} columns is close", names.len())
+        } else {
+            format!("did you mean {}?", close.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
+        };
+        EvaluateError::Config(format!("no column `{name}` in the features table ({hint})"))
     })?;
     let text = column.cast(&DataType::String)?;
     Ok(text.str()?.iter().map(|v| v.map(str::to_owned)).collect())
 }
 
-/// Feature values of the rows `rows` as a column-major matrix (the forest's layout), with null, NaN and ±∞ read as 0: trees need a number, and "none" (no
-/// inter-arrival time in a one-packet flow, no rate for a flow of zero duration) is
-/// closest to 0 for these features. The cross-check script does the same.
-pub fn feature_matrix(table: &DataFrame, features: &[String], rows: &[usize]) -> Result<Vec<f64>, EvaluateError> {
-    let mut values = Vec::with_capacity(features.len() * rows.len());
-    for name in features {
-        let column = table.column(name).map_err(|_| EvaluateError::Config(format!("no feature column `{name}`")))?;
-        let numbers = column.cast(&DataType::Float64)?;
-        let numbers = numbers.f64()?.rechunk();
-        let numbers = numbers.downcast_as_array();
-        let valid = numbers.validity();
-        for &row in rows {
-            let v = numbers.value(row);
-            let present = valid.is_none_or(|bits| bits.get_bit(row));
-            values.push(if present && v.is_finite() { v } else { 0.0 });
+/// Up to three of `names` close to `wanted`: within an edit distance of a third of its
+/// length (at least 2), or holding it, closest first.
+fn close_names<'a>(wanted: &str, names: &[&'a str]) -> Vec<&'a str> {
+    let wanted_lower = wanted.to_ascii_lowercase();
+    let limit = (wanted.chars().count() / 3).max(2);
+    let mut close: Vec<(usize, &str)> = names
+        .iter()
+        .map(|&n| (edit_distance(&wanted_lower, &n.to_ascii_lowercase()), n))
+        .filter(|&(d, n)| d <= limit || n.to_ascii_lowercase().contains(&wanted_lower))
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, n)| n).collect()
+}
+
+/// Levenshtein distance in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
         }
     }
-    Ok(values)
+    row[b.len()]
 }
 
 #[cfg(test)]
@@ -190,7 +213,6 @@ mod tests {
         let mut table = df!(
             "capture_file" => [Some("data/Nexus7/123_app.json"), Some("cap.pcap"), None],
             "first_ts_ns" => [1_700_000_000_000_000_000i64, 0, 5],
-            "x" => [Some(1.5), None, Some(f64::NAN)],
         )
         .unwrap();
         add_derived(&mut table).unwrap();
@@ -199,7 +221,13 @@ mod tests {
         let dir = text_column(&table, "capture_dir").unwrap();
         assert_eq!(dir, [Some("Nexus7".to_owned()), None, None]);
         assert_eq!(text_column(&table, "day").unwrap()[0].as_deref(), Some("2023-11-14"));
-        assert_eq!(feature_matrix(&table, &["x".into()], &[2, 0, 1]).unwrap(), [0.0, 1.5, 0.0]);
         assert!(text_column(&table, "nope").unwrap_err().to_string().contains("nope"));
+        let err = text_column(&table, "captur").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "no column `captur` in the features table (did you mean `capture`, `capture_dir`, `capture_file`?)"
+        );
+        let err = text_column(&table, "zzzzzzzz").unwrap_err().to_string();
+        assert_eq!(err, "no column `zzzzzzzz` in the features table (none of its 5 columns is close)");
     }
 }

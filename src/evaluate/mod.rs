@@ -21,6 +21,8 @@
 pub mod charts;
 pub mod columns;
 pub mod dataset;
+pub mod files;
+pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod outputs;
@@ -31,8 +33,10 @@ pub use flowmine_forest::{forest, importance, random};
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use ndarray::Axis;
 use polars::prelude::*;
 
 pub use forest::{Forest, ForestParams};
@@ -40,7 +44,7 @@ pub use metrics::Metrics;
 pub use model::{Model, Predictions};
 pub use split::{Balance, SplitConfig};
 
-use importance::permutation_importance;
+use importance::permutation_importance_observed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvaluateError {
@@ -56,6 +60,9 @@ pub enum EvaluateError {
     /// Training or prediction failed.
     #[error("random forest: {0}")]
     Model(String),
+    /// The forest refused its training data or rows.
+    #[error("random forest: {0}")]
+    Forest(#[from] flowmine_forest::ForestError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
 }
@@ -161,27 +168,58 @@ pub struct Evaluation {
     pub model: Model,
 }
 
-/// Values of `x_all` (column-major, `n` rows) at `rows`, column-major.
-fn gather(x_all: &[f64], n: usize, features: usize, rows: &[usize]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(rows.len() * features);
-    for j in 0..features {
-        let column = &x_all[j * n..(j + 1) * n];
-        out.extend(rows.iter().map(|&r| column[r]));
-    }
-    out
+/// Where a running experiment is, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Progress<'a> {
+    /// Trees trained so far for fold `fold` of `folds` (`fold == folds`: the model kept,
+    /// trained on every row after k-fold).
+    Training { fold: usize, folds: usize, done: u64, total: u64 },
+    /// Shuffles of the permutation importance scored so far on a test set.
+    Importance { test_set: &'a str, fold: usize, done: u64, total: u64 },
 }
 
 /// Runs the experiment of `config`: read, split, train, score, measure importances.
 pub fn run(config: &EvaluateConfig) -> Result<Evaluation, EvaluateError> {
+    run_observed(config, &|_| {})
+}
+
+/// [`run`], telling `progress` of every tree trained and every shuffle scored (from any
+/// thread of the pool).
+pub fn run_observed(
+    config: &EvaluateConfig,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<Evaluation, EvaluateError> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if config.threads > 0 {
         pool = pool.num_threads(config.threads);
     }
     let pool = pool.build().map_err(|e| EvaluateError::Config(format!("thread pool: {e}")))?;
-    pool.install(|| run_in_pool(config, pool.current_num_threads()))
+    pool.install(|| run_in_pool(config, pool.current_num_threads(), progress))
 }
 
-fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, EvaluateError> {
+/// Trains a forest, telling `progress` of each tree.
+fn train_observed(
+    x: ndarray::ArrayView2<'_, f64>,
+    y: &[u32],
+    classes: usize,
+    config: &EvaluateConfig,
+    (fold, folds): (usize, usize),
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<Forest, EvaluateError> {
+    let done = AtomicU64::new(0);
+    let total = u64::from(config.forest.trees);
+    let tree_done = || {
+        let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(Progress::Training { fold, folds, done, total });
+    };
+    Ok(Forest::train_observed(x, y, classes, &config.forest, config.seed, &tree_done)?)
+}
+
+fn run_in_pool(
+    config: &EvaluateConfig,
+    threads: usize,
+    progress: &(dyn Fn(Progress<'_>) + Sync),
+) -> Result<Evaluation, EvaluateError> {
     if config.permutation_repeats == 0 {
         return Err(EvaluateError::Config("--permutation-repeats must be at least 1".to_owned()));
     }
@@ -228,7 +266,7 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
     let features =
         columns::select_features(table.schema(), &config.features, &exclude).map_err(EvaluateError::Config)?;
     let n = used.len();
-    let x_all = dataset::feature_matrix(&table, &features, &used)?;
+    let x_all = matrix::feature_matrix(&table, &features, Some(&used))?;
     drop(table);
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
     let folds =
@@ -263,12 +301,10 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
                 class: classes[y[r] as usize].clone(),
             });
         }
-        let x_train = forest::matrix(train.len(), features.len(), gather(&x_all, n, features.len(), &train))
-            .map_err(EvaluateError::Model)?;
+        let x_train = x_all.select(Axis(0), &train);
         let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
         let started = Instant::now();
-        let model = Forest::train(&x_train, &y_train, classes.len(), &config.forest, config.seed)
-            .map_err(EvaluateError::Model)?;
+        let model = train_observed(x_train.view(), &y_train, classes.len(), config, (f, folds.len()), progress)?;
         training_seconds.push(started.elapsed().as_secs_f64());
         training_rows.push(train.len() as u64);
         for (sum, i) in impurity_sum.iter_mut().zip(model.impurity_importance()) {
@@ -287,16 +323,19 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
             if test.rows.is_empty() {
                 return Err(EvaluateError::Config(format!("test set `{}` has no rows", test.name)));
             }
-            let x_test = gather(&x_all, n, features.len(), &test.rows);
+            let x_test = x_all.select(Axis(0), &test.rows);
             let truth: Vec<u32> = test.rows.iter().map(|&r| y[r]).collect();
-            let predicted = model
-                .predict(
-                    &forest::matrix(test.rows.len(), features.len(), x_test.clone()).map_err(EvaluateError::Model)?,
-                )
-                .map_err(EvaluateError::Model)?;
+            let predicted = model.predict(x_test.view())?;
             let key = [f as u64, s as u64];
-            let perm = permutation_importance(&model, &x_test, &truth, config.permutation_repeats, config.seed, &key)
-                .map_err(EvaluateError::Model)?;
+            let done = AtomicU64::new(0);
+            let total = (features.len() * config.permutation_repeats) as u64;
+            let shuffle_done = || {
+                let done = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(Progress::Importance { test_set: &test.name, fold: f, done, total });
+            };
+            let (repeats, seed) = (config.permutation_repeats, config.seed);
+            let perm =
+                permutation_importance_observed(&model, x_test.view(), &truth, repeats, seed, &key, &shuffle_done)?;
             let entry = match pooled.iter().position(|(name, _)| *name == test.name) {
                 Some(i) => &mut pooled[i].1,
                 None => {
@@ -329,12 +368,11 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
         None => {
             let all: Vec<usize> = (0..n).collect();
             let train = split::balance(&all, &y, config.balance, config.seed, folds.len());
-            let x = forest::matrix(train.len(), features.len(), gather(&x_all, n, features.len(), &train))
-                .map_err(EvaluateError::Model)?;
+            let x = x_all.select(Axis(0), &train);
             let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
             let started = Instant::now();
-            let forest = Forest::train(&x, &y_train, classes.len(), &config.forest, config.seed)
-                .map_err(EvaluateError::Model)?;
+            let forest =
+                train_observed(x.view(), &y_train, classes.len(), config, (folds.len(), folds.len()), progress)?;
             final_training_seconds = Some(started.elapsed().as_secs_f64());
             (forest, train.len() as u64)
         }

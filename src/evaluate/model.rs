@@ -9,15 +9,16 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::EvaluateError;
-use super::dataset::feature_matrix;
-use super::forest::{Forest, ForestParams, matrix, most_votes};
+use super::forest::{Forest, ForestParams, most_likely};
+use super::matrix::feature_matrix;
 use crate::store::schema;
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "flowmine-random-forest";
 /// The version of the model file layout this flowmine writes and reads. It changes when
-/// the fields change or when the trees' form does. Version 1 held smartcore's trees.
-pub const VERSION: u32 = 2;
+/// the fields change or when the trees' form does. Version 1 held smartcore's trees,
+/// version 2 trees that voted with their leaves' majority class.
+pub const VERSION: u32 = 3;
 /// What grew the `forest.trees` (formats/evaluate.md).
 pub const TREES_FROM: &str = "flowmine-forest CART";
 
@@ -28,7 +29,7 @@ pub struct Model {
     pub target: String,
     /// Feature columns, in the order the trees index them.
     pub features: Vec<String>,
-    /// Class names; the trees vote by index into this list.
+    /// Class names; the trees predict indices into this list.
     pub classes: Vec<String>,
     pub params: ForestParams,
     pub seed: u64,
@@ -58,8 +59,9 @@ struct Header {
 pub struct Predictions {
     /// The predicted class of every row.
     pub classes: Vec<String>,
-    /// The share of the trees that voted for it.
-    pub vote_share: Vec<f64>,
+    /// Its probability: the mean over the trees of its share in the leaf the row ends in
+    /// (scikit-learn's `predict_proba`).
+    pub probability: Vec<f64>,
 }
 
 impl Model {
@@ -90,9 +92,9 @@ impl Model {
         zstd::Decoder::new(file)
             .and_then(|mut d| d.read_to_end(&mut text))
             .map_err(|e| bad(format!("not a flowmine model (zstd-compressed JSON expected): {e}")))?;
-        let value: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| bad(format!("not a flowmine model: {e}")))?;
-        let header: Header = serde_json::from_value(value.clone()).map_err(|e| bad(e.to_string()))?;
+        // Two passes over the text, not a JSON value tree: a model of 100 deep trees holds
+        // millions of nodes. The first reads only the header (skipping the rest).
+        let header: Header = serde_json::from_slice(&text).map_err(|e| bad(format!("not a flowmine model: {e}")))?;
         if header.format.as_deref() != Some(FORMAT) {
             return Err(bad(format!("not a flowmine model (format is {:?}, not {FORMAT:?})", header.format)));
         }
@@ -102,7 +104,7 @@ impl Model {
                 "model file version {version}; this flowmine reads version {VERSION} (train the model again)"
             )));
         }
-        let model: Model = serde_json::from_value(value).map_err(|e| bad(format!("damaged model: {e}")))?;
+        let model: Model = serde_json::from_slice(&text).map_err(|e| bad(format!("damaged model: {e}")))?;
         let forest = &model.forest;
         if forest.features != model.features.len() || forest.classes != model.classes.len() || forest.trees.is_empty() {
             return Err(bad("damaged model: its feature, class and tree counts disagree".to_owned()));
@@ -122,26 +124,24 @@ impl Model {
                 missing.join(", ")
             )));
         }
-        let rows: Vec<usize> = (0..table.height()).collect();
-        if rows.is_empty() {
-            return Ok(Predictions { classes: Vec::new(), vote_share: Vec::new() });
+        let rows = table.height();
+        if rows == 0 {
+            return Ok(Predictions { classes: Vec::new(), probability: Vec::new() });
         }
-        let x = matrix(rows.len(), self.features.len(), feature_matrix(table, &self.features, &rows)?)
-            .map_err(EvaluateError::Model)?;
-        let votes = self.forest.votes(&x).map_err(EvaluateError::Model)?;
-        let trees = self.forest.trees.len() as f64;
-        let (mut classes, mut vote_share) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
-        for row_votes in votes.chunks(self.classes.len()) {
-            let best = most_votes(row_votes) as usize;
+        let x = feature_matrix(table, &self.features, None)?;
+        let proba = self.forest.predict_proba(x.view())?;
+        let (mut classes, mut probability) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
+        for shares in proba.rows() {
+            let best = most_likely(shares.as_slice().expect("standard layout")) as usize;
             classes.push(self.classes[best].clone());
-            vote_share.push(f64::from(row_votes[best]) / trees);
+            probability.push(shares[best]);
         }
-        Ok(Predictions { classes, vote_share })
+        Ok(Predictions { classes, probability })
     }
 
     /// The rows of `table` with their predicted class: `row` (position in the table), the
     /// columns that identify the flow (those present of [`IDENTITY`]), the `label` when
-    /// the table has one, then `predicted` and `vote_share`.
+    /// the table has one, then `predicted` and its `probability`.
     pub fn predictions_frame(&self, table: &DataFrame) -> Result<DataFrame, EvaluateError> {
         let predictions = self.predict_table(table)?;
         let mut columns = vec![Column::new("row".into(), (0..table.height() as u64).collect::<Vec<_>>())];
@@ -151,7 +151,7 @@ impl Model {
             }
         }
         columns.push(Column::new("predicted".into(), predictions.classes));
-        columns.push(Column::new("vote_share".into(), predictions.vote_share));
+        columns.push(Column::new("probability".into(), predictions.probability));
         Ok(DataFrame::new(table.height(), columns)?)
     }
 }

@@ -11,29 +11,10 @@ use super::charts::{self, Series};
 use super::importance::top;
 use super::{EvaluateError, Evaluation, report};
 
-pub const METRICS: &str = "metrics.json";
-pub const IMPORTANCE: &str = "importance.csv";
-pub const ASSIGNMENTS: &str = "assignments.csv";
-pub const REPORT: &str = "report.md";
-pub const MODEL: &str = "model.json.zst";
-/// Chart file names without extension (each is written as .png and .svg).
-pub const IMPORTANCE_CHART: &str = "importance";
-pub const IMPURITY_CHART: &str = "impurity_importance";
-/// Features shown in the importance charts.
-pub const CHART_FEATURES: usize = 20;
-
-/// The confusion chart of a test set: `confusion-<name as a file name>`.
-pub fn confusion_chart_name(test_set: &str) -> String {
-    let mut slug = String::new();
-    for c in test_set.chars() {
-        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    format!("confusion-{}", slug.trim_matches('-'))
-}
+pub use super::files::{
+    ASSIGNMENTS, CHART_FEATURES, IMPORTANCE, IMPORTANCE_CHART, IMPURITY_CHART, METRICS, MODEL, REPORT,
+    confusion_chart_name,
+};
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break (RFC 4180).
 fn csv_field(text: &str) -> String {
@@ -75,7 +56,7 @@ impl Evaluation {
             "seed": c.seed,
             "split": split,
             "forest": {
-                "implementation": "flowmine-forest: CART trees (Gini, exact midpoint thresholds), bootstrap, features drawn per split, majority vote",
+                "implementation": "flowmine-forest: scikit-learn's RandomForestClassifier (CART, Gini, bootstrap weights, features drawn per split, mean of leaf class shares)",
                 "trees": c.forest.trees,
                 "max_depth": c.forest.max_depth,
                 "min_samples_leaf": c.forest.min_samples_leaf,
@@ -159,11 +140,21 @@ impl Evaluation {
         let chart_err = |e: String| EvaluateError::Output { path: dir.to_owned(), message: e };
         let order = top(&self.mean_permutation(), CHART_FEATURES);
         let names: Vec<String> = order.iter().map(|&j| self.features[j].clone()).collect();
+        // The paper's Figure 1: every test set's bars side by side, its scores in the legend.
+        let legends: Vec<String> = self
+            .test_sets
+            .iter()
+            .map(|t| {
+                let m = &t.metrics;
+                format!("{} ({} flows): accuracy {:.3}, macro F1 {:.3}", t.name, m.rows, m.accuracy, m.macro_f1)
+            })
+            .collect();
         let series: Vec<Series> = self
             .test_sets
             .iter()
-            .map(|t| Series {
-                name: &t.name,
+            .zip(&legends)
+            .map(|(t, legend)| Series {
+                name: legend,
                 values: order.iter().map(|&j| t.permutation_mean[j]).collect(),
                 spread: Some(order.iter().map(|&j| t.permutation_std[j]).collect()),
             })

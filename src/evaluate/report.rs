@@ -4,8 +4,8 @@
 use std::fmt::Write;
 
 use super::Evaluation;
+use super::files::{ASSIGNMENTS, IMPORTANCE, IMPORTANCE_CHART, IMPURITY_CHART, METRICS, MODEL, confusion_chart_name};
 use super::importance::top;
-use super::outputs::{ASSIGNMENTS, IMPORTANCE, IMPORTANCE_CHART, IMPURITY_CHART, METRICS, MODEL, confusion_chart_name};
 
 /// The report's Markdown.
 pub fn markdown(e: &Evaluation) -> String {

@@ -110,8 +110,8 @@ pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Pol
 /// The features of every flow of `store` as one DataFrame (for notebooks and tests; the
 /// command line streams instead, see [`write_features`]).
 pub fn read_features(store: &Path, options: &FeatureOptions) -> PolarsResult<DataFrame> {
-    // The first row group gives the schema: stores with label or dataset columns have
-    // more columns than an empty table.
+    // The first part gives the columns: a label store's parts have more than a bare
+    // store's (labeling_type, device, session), which `empty_features` does not know.
     let mut all: Option<DataFrame> = None;
     for part in store_parts(store)? {
         part_features(&part, options, |features| match &mut all {
