@@ -11,6 +11,7 @@
 //! println!("{} flows from {} packets", flows.height(), report.packets_total);
 //! ```
 
+pub mod cluster;
 pub mod evaluate;
 pub mod features;
 pub mod frame;

@@ -42,6 +42,8 @@ enum Command {
     Evaluate(Box<cmd::evaluate::EvaluateArgs>),
     /// Label flows with a model saved by `evaluate`.
     Predict(cmd::predict::PredictArgs),
+    /// Group flows without labels (k-means, DBSCAN), scored against a label column if named.
+    Cluster(Box<cmd::cluster::ClusterArgs>),
 }
 
 /// mimalloc's `mi_option_purge_delay` (the enum `mi_option_e` of mimalloc.h, version 3);
@@ -77,5 +79,6 @@ fn main() -> ExitCode {
         Command::ImportMirage(args) => cmd::mirage::run_import(args),
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Predict(args) => cmd::predict::run(args),
+        Command::Cluster(args) => cmd::cluster::run(*args),
     }
 }
