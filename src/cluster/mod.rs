@@ -30,11 +30,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ndarray::{Array2, ArrayView2, Axis, ShapeBuilder};
+use ndarray::{Array2, ArrayView2, Axis};
 use polars::prelude::*;
 
 use crate::evaluate::model::IDENTITY;
-use crate::evaluate::{EvaluateError, columns, dataset};
+use crate::evaluate::{EvaluateError, columns, dataset, matrix};
 use flowmine_forest::random::{SplitMix64, derive};
 use kmeans::{KMeans, KMeansParams};
 use scores::Agreement;
@@ -224,11 +224,8 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Eva
         .chain(config.target.as_deref().iter())
         .filter_map(|name| table.column(name).ok().cloned())
         .collect();
-    let all: Vec<usize> = (0..n).collect();
-    let values = dataset::feature_matrix(&table, &features, &all)?;
+    let mut x = matrix::feature_matrix(&table, &features, None)?;
     drop(table);
-    let mut x = Array2::from_shape_vec((n, features.len()).f(), values)
-        .map_err(|e| EvaluateError::Config(format!("feature matrix: {e}")))?;
     let (mean, scale) = standardise(x.view_mut());
     lap("read", &mut seconds);
 

@@ -150,26 +150,6 @@ pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>,
     Ok(text.str()?.iter().map(|v| v.map(str::to_owned)).collect())
 }
 
-/// Feature values of the rows `rows` as a column-major matrix (the forest's layout), with null, NaN and ±∞ read as 0: trees need a number, and "none" (no
-/// inter-arrival time in a one-packet flow, no rate for a flow of zero duration) is
-/// closest to 0 for these features. The cross-check script does the same.
-pub fn feature_matrix(table: &DataFrame, features: &[String], rows: &[usize]) -> Result<Vec<f64>, EvaluateError> {
-    let mut values = Vec::with_capacity(features.len() * rows.len());
-    for name in features {
-        let column = table.column(name).map_err(|_| EvaluateError::Config(format!("no feature column `{name}`")))?;
-        let numbers = column.cast(&DataType::Float64)?;
-        let numbers = numbers.f64()?.rechunk();
-        let numbers = numbers.downcast_as_array();
-        let valid = numbers.validity();
-        for &row in rows {
-            let v = numbers.value(row);
-            let present = valid.is_none_or(|bits| bits.get_bit(row));
-            values.push(if present && v.is_finite() { v } else { 0.0 });
-        }
-    }
-    Ok(values)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,7 +168,6 @@ mod tests {
         let mut table = df!(
             "capture_file" => [Some("data/Nexus7/123_app.json"), Some("cap.pcap"), None],
             "first_ts_ns" => [1_700_000_000_000_000_000i64, 0, 5],
-            "x" => [Some(1.5), None, Some(f64::NAN)],
         )
         .unwrap();
         add_derived(&mut table).unwrap();
@@ -197,7 +176,6 @@ mod tests {
         let dir = text_column(&table, "capture_dir").unwrap();
         assert_eq!(dir, [Some("Nexus7".to_owned()), None, None]);
         assert_eq!(text_column(&table, "day").unwrap()[0].as_deref(), Some("2023-11-14"));
-        assert_eq!(feature_matrix(&table, &["x".into()], &[2, 0, 1]).unwrap(), [0.0, 1.5, 0.0]);
         assert!(text_column(&table, "nope").unwrap_err().to_string().contains("nope"));
     }
 }

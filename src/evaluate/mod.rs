@@ -21,6 +21,7 @@
 pub mod charts;
 pub mod columns;
 pub mod dataset;
+pub mod matrix;
 pub mod metrics;
 pub mod model;
 pub mod outputs;
@@ -33,6 +34,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use ndarray::Axis;
 use polars::prelude::*;
 
 pub use forest::{Forest, ForestParams};
@@ -161,16 +163,6 @@ pub struct Evaluation {
     pub model: Model,
 }
 
-/// Values of `x_all` (column-major, `n` rows) at `rows`, column-major.
-fn gather(x_all: &[f64], n: usize, features: usize, rows: &[usize]) -> Vec<f64> {
-    let mut out = Vec::with_capacity(rows.len() * features);
-    for j in 0..features {
-        let column = &x_all[j * n..(j + 1) * n];
-        out.extend(rows.iter().map(|&r| column[r]));
-    }
-    out
-}
-
 /// Runs the experiment of `config`: read, split, train, score, measure importances.
 pub fn run(config: &EvaluateConfig) -> Result<Evaluation, EvaluateError> {
     let mut pool = rayon::ThreadPoolBuilder::new();
@@ -228,7 +220,7 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
     let features =
         columns::select_features(table.schema(), &config.features, &exclude).map_err(EvaluateError::Config)?;
     let n = used.len();
-    let x_all = dataset::feature_matrix(&table, &features, &used)?;
+    let x_all = matrix::feature_matrix(&table, &features, Some(&used))?;
     drop(table);
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
     let folds =
@@ -263,11 +255,10 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
                 class: classes[y[r] as usize].clone(),
             });
         }
-        let x_train = forest::matrix(train.len(), features.len(), gather(&x_all, n, features.len(), &train))
-            .map_err(EvaluateError::Model)?;
+        let x_train = x_all.select(Axis(0), &train);
         let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
         let started = Instant::now();
-        let model = Forest::train(&x_train, &y_train, classes.len(), &config.forest, config.seed)
+        let model = Forest::train(x_train.view(), &y_train, classes.len(), &config.forest, config.seed)
             .map_err(EvaluateError::Model)?;
         training_seconds.push(started.elapsed().as_secs_f64());
         training_rows.push(train.len() as u64);
@@ -287,16 +278,13 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
             if test.rows.is_empty() {
                 return Err(EvaluateError::Config(format!("test set `{}` has no rows", test.name)));
             }
-            let x_test = gather(&x_all, n, features.len(), &test.rows);
+            let x_test = x_all.select(Axis(0), &test.rows);
             let truth: Vec<u32> = test.rows.iter().map(|&r| y[r]).collect();
-            let predicted = model
-                .predict(
-                    &forest::matrix(test.rows.len(), features.len(), x_test.clone()).map_err(EvaluateError::Model)?,
-                )
-                .map_err(EvaluateError::Model)?;
+            let predicted = model.predict(x_test.view()).map_err(EvaluateError::Model)?;
             let key = [f as u64, s as u64];
-            let perm = permutation_importance(&model, &x_test, &truth, config.permutation_repeats, config.seed, &key)
-                .map_err(EvaluateError::Model)?;
+            let perm =
+                permutation_importance(&model, x_test.view(), &truth, config.permutation_repeats, config.seed, &key)
+                    .map_err(EvaluateError::Model)?;
             let entry = match pooled.iter().position(|(name, _)| *name == test.name) {
                 Some(i) => &mut pooled[i].1,
                 None => {
@@ -329,11 +317,10 @@ fn run_in_pool(config: &EvaluateConfig, threads: usize) -> Result<Evaluation, Ev
         None => {
             let all: Vec<usize> = (0..n).collect();
             let train = split::balance(&all, &y, config.balance, config.seed, folds.len());
-            let x = forest::matrix(train.len(), features.len(), gather(&x_all, n, features.len(), &train))
-                .map_err(EvaluateError::Model)?;
+            let x = x_all.select(Axis(0), &train);
             let y_train: Vec<u32> = train.iter().map(|&r| y[r]).collect();
             let started = Instant::now();
-            let forest = Forest::train(&x, &y_train, classes.len(), &config.forest, config.seed)
+            let forest = Forest::train(x.view(), &y_train, classes.len(), &config.forest, config.seed)
                 .map_err(EvaluateError::Model)?;
             final_training_seconds = Some(started.elapsed().as_secs_f64());
             (forest, train.len() as u64)

@@ -9,8 +9,8 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::EvaluateError;
-use super::dataset::feature_matrix;
-use super::forest::{Forest, ForestParams, matrix, most_votes};
+use super::forest::{Forest, ForestParams, most_votes};
+use super::matrix::feature_matrix;
 
 /// The `format` field of every model file.
 pub const FORMAT: &str = "flowmine-random-forest";
@@ -121,15 +121,14 @@ impl Model {
                 missing.join(", ")
             )));
         }
-        let rows: Vec<usize> = (0..table.height()).collect();
-        if rows.is_empty() {
+        let rows = table.height();
+        if rows == 0 {
             return Ok(Predictions { classes: Vec::new(), vote_share: Vec::new() });
         }
-        let x = matrix(rows.len(), self.features.len(), feature_matrix(table, &self.features, &rows)?)
-            .map_err(EvaluateError::Model)?;
-        let votes = self.forest.votes(&x).map_err(EvaluateError::Model)?;
+        let x = feature_matrix(table, &self.features, None)?;
+        let votes = self.forest.votes(x.view()).map_err(EvaluateError::Model)?;
         let trees = self.forest.trees.len() as f64;
-        let (mut classes, mut vote_share) = (Vec::with_capacity(rows.len()), Vec::with_capacity(rows.len()));
+        let (mut classes, mut vote_share) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
         for row_votes in votes.chunks(self.classes.len()) {
             let best = most_votes(row_votes) as usize;
             classes.push(self.classes[best].clone());

@@ -5,11 +5,12 @@
 //! are trained on all cores at once and a seed gives the same forest on any number of
 //! threads.
 
+use ndarray::ArrayView2;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::random::{SplitMix64, derive, stream};
-use crate::tree::{Growth, Matrix, Tree};
+use crate::tree::{Columns, Growth, Tree};
 
 /// The forest's hyper-parameters (scikit-learn's names in the comments).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,20 +46,19 @@ pub struct Forest {
     pub trees: Vec<Tree>,
 }
 
-/// A feature matrix from column-major values (`rows` values of feature 0, then 1, ...).
-pub fn matrix(rows: usize, features: usize, column_major: Vec<f64>) -> Result<Matrix, String> {
-    if column_major.len() != rows * features {
-        return Err(format!("{} values do not make {rows} rows of {features} features", column_major.len()));
-    }
-    Ok(Matrix { rows, features, values: column_major })
-}
-
 impl Forest {
-    /// Trains `params.trees` trees on `x` (one row per flow) and class indices `y` (below
+    /// Trains `params.trees` trees on `x` (rows × features, one row per flow, any memory
+    /// layout) and class indices `y` (below
     /// `classes`), on the current rayon pool. Tree k's bootstrap and feature draws come
     /// from `derive(seed, [TREES, k])`, so a seed gives the same forest on any number of
     /// threads.
-    pub fn train(x: &Matrix, y: &[u32], classes: usize, params: &ForestParams, seed: u64) -> Result<Forest, String> {
+    pub fn train(
+        x: ArrayView2<'_, f64>,
+        y: &[u32],
+        classes: usize,
+        params: &ForestParams,
+        seed: u64,
+    ) -> Result<Forest, String> {
         let present: std::collections::BTreeSet<u32> = y.iter().copied().collect();
         if present.len() < 2 {
             return Err(format!("the training rows hold {} class(es); a classifier needs two or more", present.len()));
@@ -66,24 +66,27 @@ impl Forest {
         if params.trees == 0 {
             return Err("--trees must be at least 1".to_owned());
         }
-        if y.len() != x.rows || y.iter().any(|&c| c as usize >= classes) {
-            return Err(format!("{} classes for {} rows, or a class index out of range", y.len(), x.rows));
+        if y.len() != x.nrows() || y.iter().any(|&c| c as usize >= classes) {
+            return Err(format!("{} classes for {} rows, or a class index out of range", y.len(), x.nrows()));
         }
         let growth = Growth {
             max_depth: params.max_depth,
             min_samples_leaf: params.min_samples_leaf,
-            max_features: params.features_per_split(x.features),
+            max_features: params.features_per_split(x.ncols()),
         };
-        let rows = x.rows;
+        // Trees read a node's rows one feature at a time: each feature's values together.
+        let by_feature = x.t().as_standard_layout().into_owned();
+        let columns = Columns::new(&by_feature.view());
+        let rows = x.nrows();
         let trees = (0..params.trees)
             .into_par_iter()
             .map(|k| {
                 let mut rng = SplitMix64::new(derive(seed, &[stream::TREES, u64::from(k)]));
                 let sample: Vec<u32> = (0..rows).map(|_| rng.below(rows) as u32).collect();
-                Tree::grow(x, y, classes, sample, growth, &mut rng)
+                Tree::grow(columns, y, classes, sample, growth, &mut rng)
             })
             .collect();
-        Ok(Forest { classes, features: x.features, trees })
+        Ok(Forest { classes, features: x.ncols(), trees })
     }
 
     /// Checks a forest read from a file: every tree's indices in range.
@@ -91,16 +94,16 @@ impl Forest {
         self.trees.iter().try_for_each(|t| t.check(self.features, self.classes))
     }
 
-    /// Votes per class for every row of `x`: `votes[row * classes + class]`.
-    pub fn votes(&self, x: &Matrix) -> Result<Vec<u32>, String> {
-        if x.features != self.features {
-            return Err(format!("the model takes {} features, the rows have {}", self.features, x.features));
+    /// Votes per class for every row of `x` (rows × features): `votes[row * classes + class]`.
+    pub fn votes(&self, x: ArrayView2<'_, f64>) -> Result<Vec<u32>, String> {
+        if x.ncols() != self.features {
+            return Err(format!("the model takes {} features, the rows have {}", self.features, x.ncols()));
         }
         let classes = self.classes;
-        let mut votes = vec![0u32; x.rows * classes];
+        let mut votes = vec![0u32; x.nrows() * classes];
         votes.par_chunks_mut(classes).enumerate().for_each(|(row, counts)| {
             for tree in &self.trees {
-                counts[tree.predict_row(x, row) as usize] += 1;
+                counts[tree.predict_row(x.row(row)) as usize] += 1;
             }
         });
         Ok(votes)
@@ -108,7 +111,7 @@ impl Forest {
 
     /// The class with the most votes for every row of `x`; ties go to the lower class
     /// index.
-    pub fn predict(&self, x: &Matrix) -> Result<Vec<u32>, String> {
+    pub fn predict(&self, x: ArrayView2<'_, f64>) -> Result<Vec<u32>, String> {
         let votes = self.votes(x)?;
         Ok(votes.chunks(self.classes).map(most_votes).collect())
     }
@@ -148,15 +151,20 @@ pub fn most_votes(counts: &[u32]) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use ndarray::Array2;
+
     use super::*;
     use crate::importance::permutation_importance;
 
     /// 40 rows: feature 0 is the class (0 below 10, 1 above), feature 1 is noise.
-    fn separable() -> (Vec<f64>, Vec<u32>) {
+    fn separable() -> (Array2<f64>, Vec<u32>) {
         let y: Vec<u32> = (0..40).map(|r| u32::from(r >= 20)).collect();
-        let f0 = (0..40).map(|r| if r >= 20 { 15.0 + r as f64 } else { r as f64 % 10.0 });
-        let f1 = (0..40).map(|r| ((r * 7919) % 13) as f64);
-        (f0.chain(f1).collect(), y)
+        let x = Array2::from_shape_fn((40, 2), |(r, f)| match f {
+            0 if r >= 20 => 15.0 + r as f64,
+            0 => r as f64 % 10.0,
+            _ => ((r * 7919) % 13) as f64,
+        });
+        (x, y)
     }
 
     fn params() -> ForestParams {
@@ -166,12 +174,12 @@ mod tests {
     #[test]
     fn a_separating_feature_takes_all_the_importance() {
         let (x, y) = separable();
-        let forest = Forest::train(&matrix(40, 2, x.clone()).unwrap(), &y, 2, &params(), 5).unwrap();
-        assert_eq!(forest.predict(&matrix(40, 2, x.clone()).unwrap()).unwrap(), y);
+        let forest = Forest::train(x.view(), &y, 2, &params(), 5).unwrap();
+        assert_eq!(forest.predict(x.view()).unwrap(), y);
         // Both features are tried at every split and feature 0 splits the root into two
         // pure halves: every tree has that one split, all the impurity decrease is f0's.
         assert_eq!(forest.impurity_importance(), [1.0, 0.0]);
-        let perm = permutation_importance(&forest, &x, &y, 4, 5, &[0]).unwrap();
+        let perm = permutation_importance(&forest, x.view(), &y, 4, 5, &[0]).unwrap();
         assert_eq!(perm.baseline_accuracy, 1.0);
         assert!(perm.drops[1].iter().all(|&d| d == 0.0), "an unused feature never matters");
         assert!(perm.drops[0].iter().all(|&d| d > 0.2), "{:?}", perm.drops[0]);
@@ -184,7 +192,7 @@ mod tests {
         p.max_features = None;
         let train = |threads: usize, seed: u64| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            let forest = pool.install(|| Forest::train(&matrix(40, 2, x.clone()).unwrap(), &y, 2, &p, seed).unwrap());
+            let forest = pool.install(|| Forest::train(x.view(), &y, 2, &p, seed).unwrap());
             serde_json::to_string(&forest).unwrap()
         };
         assert_eq!(train(1, 9), train(3, 9));
@@ -196,7 +204,7 @@ mod tests {
         assert_eq!(most_votes(&[2, 5, 5, 1]), 1);
         assert_eq!(most_votes(&[0, 0]), 0);
         let (x, _) = separable();
-        let err = Forest::train(&matrix(40, 2, x).unwrap(), &[1; 40], 2, &params(), 0).unwrap_err();
+        let err = Forest::train(x.view(), &[1; 40], 2, &params(), 0).unwrap_err();
         assert!(err.contains("1 class"), "{err}");
     }
 }

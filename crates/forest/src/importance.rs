@@ -4,10 +4,11 @@
 //! predictions, so it means the same for any model, and it is measured on rows the model
 //! did not train on: the trustworthy one of the two importances.
 
+use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::forest::{Forest, matrix};
+use crate::forest::Forest;
 use crate::random::{SplitMix64, derive, stream};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,20 +36,22 @@ fn accuracy(predicted: &[u32], truth: &[u32]) -> f64 {
     if truth.is_empty() { 0.0 } else { correct as f64 / truth.len() as f64 }
 }
 
-/// The permutation importance of every feature on the test rows `x` (column-major,
-/// `truth.len()` rows), `repeats` shuffles each. Shuffle r of feature j uses the stream
+/// The permutation importance of every feature on the test rows `x` (rows × features,
+/// one row per entry of `truth`), `repeats` shuffles each. Shuffle r of feature j uses the stream
 /// `derive(seed, [PERMUTATION, key..., j, r])`; `key` tells test sets and folds apart.
 pub fn permutation_importance(
     forest: &Forest,
-    x: &[f64],
+    x: ArrayView2<'_, f64>,
     truth: &[u32],
     repeats: usize,
     seed: u64,
     key: &[u64],
 ) -> Result<PermutationImportance, String> {
-    let rows = truth.len();
+    if x.nrows() != truth.len() {
+        return Err(format!("{} rows of features for {} classes", x.nrows(), truth.len()));
+    }
     let features = forest.features;
-    let baseline = accuracy(&forest.predict(&matrix(rows, features, x.to_vec())?)?, truth);
+    let baseline = accuracy(&forest.predict(x)?, truth);
     let drops: Result<Vec<Vec<f64>>, String> = (0..features)
         .into_par_iter()
         .map(|j| {
@@ -58,9 +61,11 @@ pub fn permutation_importance(
                     path.extend_from_slice(key);
                     path.extend([j as u64, r as u64]);
                     let mut rng = SplitMix64::new(derive(seed, &path));
-                    let mut shuffled = x.to_vec();
-                    rng.shuffle(&mut shuffled[j * rows..(j + 1) * rows]);
-                    let predicted = forest.predict(&matrix(rows, features, shuffled)?)?;
+                    let mut column = x.column(j).to_vec();
+                    rng.shuffle(&mut column);
+                    let mut shuffled = x.to_owned();
+                    shuffled.index_axis_mut(Axis(1), j).assign(&ndarray::aview1(&column));
+                    let predicted = forest.predict(shuffled.view())?;
                     Ok(baseline - accuracy(&predicted, truth))
                 })
                 .collect()

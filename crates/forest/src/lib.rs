@@ -6,5 +6,5 @@ pub mod importance;
 pub mod random;
 pub mod tree;
 
-pub use forest::{Forest, ForestParams, matrix, most_votes};
-pub use tree::{Matrix, Tree};
+pub use forest::{Forest, ForestParams, most_votes};
+pub use tree::Tree;

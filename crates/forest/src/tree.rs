@@ -8,22 +8,31 @@
 //! slow as scikit-learn; this grower sorts only a node's own rows, and only for the
 //! features drawn at that node.
 
+use ndarray::{ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::random::SplitMix64;
 
-/// Feature values, column-major: `values[feature * rows + row]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Matrix {
-    pub rows: usize,
-    pub features: usize,
-    pub values: Vec<f64>,
+/// The training values one feature at a time: `columns[[feature, row]]`, each feature's
+/// values contiguous (a node's rows are gathered feature by feature).
+#[derive(Debug, Clone, Copy)]
+pub struct Columns<'a> {
+    values: &'a [f64],
+    rows: usize,
+    features: usize,
 }
 
-impl Matrix {
+impl<'a> Columns<'a> {
+    /// `by_feature` holds one row per feature (the transpose of the rows × features
+    /// matrix) in standard layout.
+    pub fn new(by_feature: &ArrayView2<'a, f64>) -> Columns<'a> {
+        let values = by_feature.to_slice().expect("a feature-major matrix in standard layout");
+        Columns { values, rows: by_feature.ncols(), features: by_feature.nrows() }
+    }
+
     #[inline]
-    pub fn get(&self, row: usize, feature: usize) -> f64 {
-        self.values[feature * self.rows + row]
+    fn feature(&self, f: usize) -> &'a [f64] {
+        &self.values[f * self.rows..(f + 1) * self.rows]
     }
 }
 
@@ -88,7 +97,7 @@ struct Split {
 impl Tree {
     /// Grows a tree on the rows `sample` of `x` (a bootstrap sample: rows may repeat).
     pub fn grow(
-        x: &Matrix,
+        x: Columns<'_>,
         y: &[u32],
         classes: usize,
         mut sample: Vec<u32>,
@@ -123,9 +132,10 @@ impl Tree {
                 continue;
             };
             // Rows with value ≤ threshold first.
+            let column = x.feature(split.feature);
             let mut mid = 0;
             for i in 0..rows.len() {
-                if x.get(rows[i] as usize, split.feature) <= split.threshold {
+                if column[rows[i] as usize] <= split.threshold {
                     rows.swap(i, mid);
                     mid += 1;
                 }
@@ -153,11 +163,11 @@ impl Tree {
         Tree { nodes }
     }
 
-    /// The class the tree gives row `row` of `x`.
-    pub fn predict_row(&self, x: &Matrix, row: usize) -> u32 {
+    /// The class the tree gives one row of feature values.
+    pub fn predict_row(&self, row: ArrayView1<'_, f64>) -> u32 {
         let mut node = &self.nodes[0];
         while node.feature != LEAF {
-            let next = if x.get(row, node.feature as usize) <= node.threshold { node.left } else { node.right };
+            let next = if row[node.feature as usize] <= node.threshold { node.left } else { node.right };
             node = &self.nodes[next as usize];
         }
         node.class
@@ -202,7 +212,7 @@ impl Tree {
 /// of those that are not constant on the rows, or more until one yields a split.
 #[allow(clippy::too_many_arguments)]
 fn best_split(
-    x: &Matrix,
+    x: Columns<'_>,
     y: &[u32],
     rows: &[u32],
     counts: &[u32],
@@ -224,8 +234,9 @@ fn best_split(
         let pick = k + rng.below(features.len() - k);
         features.swap(k, pick);
         let f = features[k];
+        let column = x.feature(f);
         pairs.clear();
-        pairs.extend(rows.iter().map(|&r| (x.get(r as usize, f), y[r as usize])));
+        pairs.extend(rows.iter().map(|&r| (column[r as usize], y[r as usize])));
         pairs.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         if pairs[0].0 == pairs[n - 1].0 {
             continue; // constant here: does not count as tried (as in scikit-learn)
@@ -261,7 +272,20 @@ fn best_split(
 
 #[cfg(test)]
 mod tests {
+    use ndarray::{Array2, array};
+
     use super::*;
+
+    /// Grows a tree on every row of `x` (rows × features) once.
+    fn grow(x: &Array2<f64>, y: &[u32], growth: Growth, seed: u64) -> Tree {
+        let by_feature = x.t().as_standard_layout().into_owned();
+        let sample = (0..x.nrows() as u32).collect();
+        Tree::grow(Columns::new(&by_feature.view()), y, 2, sample, growth, &mut SplitMix64::new(seed))
+    }
+
+    fn predict_all(tree: &Tree, x: &Array2<f64>) -> Vec<u32> {
+        x.rows().into_iter().map(|row| tree.predict_row(row)).collect()
+    }
 
     fn growth() -> Growth {
         Growth { max_depth: None, min_samples_leaf: 1, max_features: 1 }
@@ -270,12 +294,12 @@ mod tests {
     #[test]
     fn a_pure_split_is_found_halfway() {
         // One feature: 1, 2, 3 are class 0; 10, 11 class 1.
-        let x = Matrix { rows: 5, features: 1, values: vec![1.0, 2.0, 3.0, 10.0, 11.0] };
+        let x = array![[1.0], [2.0], [3.0], [10.0], [11.0]];
         let y = [0, 0, 0, 1, 1];
-        let tree = Tree::grow(&x, &y, 2, (0..5).collect(), growth(), &mut SplitMix64::new(1));
+        let tree = grow(&x, &y, growth(), 1);
         assert_eq!(tree.nodes.len(), 3);
         assert_eq!((tree.nodes[0].feature, tree.nodes[0].threshold), (0, 6.5));
-        assert_eq!((0..5).map(|r| tree.predict_row(&x, r)).collect::<Vec<_>>(), y);
+        assert_eq!(predict_all(&tree, &x), y);
         // Root impurity 1 − (0.6² + 0.4²) = 0.48 over 5 rows; pure children.
         assert!((tree.impurity_decrease(1)[0] - 5.0 * 0.48).abs() < 1e-12);
     }
@@ -283,35 +307,25 @@ mod tests {
     #[test]
     fn the_best_of_the_drawn_features_wins_and_constant_ones_are_skipped() {
         // Feature 0 is constant, feature 1 is noise, feature 2 separates the classes.
-        let rows = 8;
-        let mut values = vec![5.0; rows];
-        values.extend([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0]);
-        values.extend([0.0, 0.1, 0.2, 0.3, 1.0, 1.1, 1.2, 1.3]);
-        let x = Matrix { rows, features: 3, values };
+        let noise = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0];
+        let signal = [0.0, 0.1, 0.2, 0.3, 1.0, 1.1, 1.2, 1.3];
+        let x = Array2::from_shape_fn((8, 3), |(r, f)| [5.0, noise[r], signal[r]][f]);
         let y = [0, 0, 0, 0, 1, 1, 1, 1];
         let all = Growth { max_features: 3, ..growth() };
-        let tree = Tree::grow(&x, &y, 2, (0..8).collect(), all, &mut SplitMix64::new(7));
+        let tree = grow(&x, &y, all, 7);
         assert_eq!((tree.nodes[0].feature, tree.nodes[0].threshold), (2, 0.65));
         assert_eq!(tree.nodes.len(), 3);
     }
 
     #[test]
     fn depth_and_leaf_size_limits_stop_growth() {
-        let x = Matrix { rows: 6, features: 1, values: vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0] };
+        let x = array![[1.0], [2.0], [3.0], [4.0], [5.0], [6.0]];
         let y = [0, 1, 0, 1, 0, 1];
-        let stump =
-            Tree::grow(&x, &y, 2, (0..6).collect(), Growth { max_depth: Some(1), ..growth() }, &mut SplitMix64::new(3));
+        let stump = grow(&x, &y, Growth { max_depth: Some(1), ..growth() }, 3);
         assert_eq!(stump.nodes.len(), 3);
-        let full = Tree::grow(&x, &y, 2, (0..6).collect(), growth(), &mut SplitMix64::new(3));
-        assert_eq!((0..6).map(|r| full.predict_row(&x, r)).collect::<Vec<_>>(), y);
-        let wide = Tree::grow(
-            &x,
-            &y,
-            2,
-            (0..6).collect(),
-            Growth { min_samples_leaf: 3, ..growth() },
-            &mut SplitMix64::new(3),
-        );
+        let full = grow(&x, &y, growth(), 3);
+        assert_eq!(predict_all(&full, &x), y);
+        let wide = grow(&x, &y, Growth { min_samples_leaf: 3, ..growth() }, 3);
         assert!(wide.nodes.iter().all(|n| n.samples >= 3));
     }
 }
