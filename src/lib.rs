@@ -17,6 +17,7 @@ pub mod features;
 pub mod frame;
 pub mod label;
 pub mod mirage;
+pub mod semi;
 pub mod store;
 
 use std::path::{Path, PathBuf};
