@@ -155,6 +155,7 @@ mod tests {
         close(s.adjusted_rand, -0.5);
         close(s.normalized_mutual_info, 0.0);
         close(s.homogeneity, 0.0);
+        close(s.completeness, 0.0);
         close(s.purity, 0.5);
     }
 

@@ -103,7 +103,7 @@ fn run_semi(args: &EvaluateArgs, config: &EvaluateConfig) -> Result<(), flowmine
     use flowmine::semi::{self, few_labels, unknown};
     let mut report = String::new();
     if let Some(fraction) = args.labelled_fraction {
-        let prepared = semi::prepare(config, &[])?;
+        let prepared = semi::prepare(config, &config.hold_out_classes)?;
         let how =
             few_labels::SelfTraining { threshold: args.self_training_threshold, rounds: args.self_training_rounds };
         let mut fractions = few_labels::CURVE.to_vec();
