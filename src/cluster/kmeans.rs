@@ -189,9 +189,9 @@ fn lloyd(x: ArrayView2<f64>, mut centres: Array2<f64>, params: &KMeansParams, to
         let (labels, best) = assign(x, &centres);
         let (sum, count) = sums(x, &labels, k);
         let mut next = centres.clone();
-        for c in 0..k {
-            if count[c] > 0 {
-                next.row_mut(c).assign(&(&sum.row(c) / count[c] as f64));
+        for (c, &rows) in count.iter().enumerate() {
+            if rows > 0 {
+                next.row_mut(c).assign(&(&sum.row(c) / rows as f64));
             } else {
                 // An empty cluster takes the row farthest from its centre (lowest index on ties).
                 let far = best.iter().enumerate().fold(0, |f, (i, &d)| if d > best[f] { i } else { f });

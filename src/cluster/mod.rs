@@ -219,11 +219,9 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Eva
     let features =
         columns::select_features(table.schema(), &config.features, &exclude).map_err(EvaluateError::Config)?;
     let target = config.target.as_deref().map(|t| dataset::text_column(&table, t)).transpose()?;
-    let identity: Vec<Column> = IDENTITY
-        .iter()
-        .chain(config.target.as_deref().iter())
-        .filter_map(|name| table.column(name).ok().cloned())
-        .collect();
+    let target_column = config.target.as_deref().filter(|t| !IDENTITY.contains(t));
+    let identity: Vec<Column> =
+        IDENTITY.iter().chain(target_column.iter()).filter_map(|name| table.column(name).ok().cloned()).collect();
     let mut x = matrix::feature_matrix(&table, &features, None)?;
     drop(table);
     let (mean, scale) = standardise(x.view_mut());

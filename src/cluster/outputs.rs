@@ -130,7 +130,7 @@ impl Clustering {
             .iter()
             .map(|&r| self.class_of_row.get(r).copied().flatten().map_or(self.classes.len(), |c| c as usize))
             .collect();
-        if by_class.iter().any(|&c| c == self.classes.len()) {
+        if by_class.contains(&self.classes.len()) {
             classes.push("(no label)".to_owned());
         }
         let class_title = format!("by {}", self.target_name());
@@ -226,10 +226,11 @@ impl Clustering {
             );
             for (i, row) in self.contingency.iter().enumerate() {
                 let total: u64 = row.iter().sum();
-                if let Some((j, &m)) = row.iter().enumerate().max_by_key(|&(j, &m)| (m, std::cmp::Reverse(j))) {
-                    if total > 0 {
-                        let _ = writeln!(r, "| {i} | {total} | {} | {:.2} |", self.classes[j], m as f64 / total as f64);
-                    }
+                let majority = row.iter().enumerate().max_by_key(|&(j, &m)| (m, std::cmp::Reverse(j)));
+                if let Some((j, &m)) = majority
+                    && total > 0
+                {
+                    let _ = writeln!(r, "| {i} | {total} | {} | {:.2} |", self.classes[j], m as f64 / total as f64);
                 }
             }
             r.push('\n');

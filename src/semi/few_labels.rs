@@ -68,15 +68,18 @@ pub fn labelled_rows(train: &[usize], y: &[u32], fraction: f64, seed: u64, fold:
     kept
 }
 
-/// Self-training from the `labelled` rows with the `unlabelled` ones; returns the forest,
-/// the pseudo-labels given (row, class) and the rounds run.
+/// What self-training ends with: the forest, the pseudo-labels given (row, class) and the
+/// rounds run.
+pub type SelfTrained = (Forest, Vec<(usize, u32)>, usize);
+
+/// Self-training from the `labelled` rows with the `unlabelled` ones.
 pub fn self_train(
     p: &Prepared,
     config: &EvaluateConfig,
     labelled: &[usize],
     unlabelled: &[usize],
     how: &SelfTraining,
-) -> Result<(Forest, Vec<(usize, u32)>, usize), EvaluateError> {
+) -> Result<SelfTrained, EvaluateError> {
     let train = |rows: &[usize], labels: &[u32]| {
         Forest::train(p.x.select(Axis(0), rows).view(), labels, p.classes.len(), &config.forest, config.seed)
             .map_err(EvaluateError::Model)
