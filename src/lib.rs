@@ -12,11 +12,13 @@
 //! ```
 
 pub mod collect;
+pub mod cluster;
 pub mod evaluate;
 pub mod features;
 pub mod label;
 pub mod mirage;
 pub mod shards;
+pub mod semi;
 pub mod store;
 
 use std::path::{Path, PathBuf};

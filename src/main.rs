@@ -46,6 +46,8 @@ enum Command {
     Collect(Box<cmd::collect::CollectArgs>),
     /// Join the partial stores of `flows --shard K/N` into the store of one run.
     Merge(cmd::merge::MergeArgs),
+    /// Group flows without labels (k-means, DBSCAN), scored against a label column if named.
+    Cluster(Box<cmd::cluster::ClusterArgs>),
 }
 
 /// mimalloc's `mi_option_purge_delay` (the enum `mi_option_e` of mimalloc.h, version 3);
@@ -91,5 +93,6 @@ fn run(command: Command) -> Result<ExitCode, flowmine::Error> {
         Command::Predict(args) => cmd::predict::run(args),
         Command::Collect(args) => Ok(cmd::collect::run_cmd(*args)),
         Command::Merge(args) => cmd::merge::run(args),
+        Command::Cluster(args) => Ok(cmd::cluster::run(*args)),
     }
 }

@@ -83,6 +83,80 @@ pub struct EvaluateArgs {
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
+    /// Few labels: also train with only this share of each fold's training labels, with
+    /// and without self-training on the unlabelled rest, and draw the learning curve over
+    /// 5, 10, 25, 50 and 100 % and this share (few_labels.csv, learning_curve.png).
+    #[arg(long)]
+    labelled_fraction: Option<f64>,
+    /// Self-training: vote share at or above which a prediction becomes a pseudo-label.
+    #[arg(long, default_value_t = 0.75, requires = "labelled_fraction")]
+    self_training_threshold: f64,
+    /// Self-training: rounds of pseudo-labelling at most.
+    #[arg(long, default_value_t = 10, requires = "labelled_fraction")]
+    self_training_rounds: usize,
+    /// Apps never seen: leave these classes out of training (repeatable or comma-separated)
+    /// and report how many of their flows come out "unknown" (unknown_apps.json).
+    #[arg(long, value_delimiter = ',')]
+    hold_out_classes: Vec<String>,
+    /// A flow is "unknown" when less than this share of the trees vote for its most voted
+    /// class (default: calibrated on the training rows for 5 % false unknowns).
+    #[arg(long, requires = "hold_out_classes")]
+    unknown_threshold: Option<f64>,
+}
+
+/// Few labels and apps never seen: their files beside the evaluation's, their sections
+/// appended to its report.
+fn run_semi(args: &EvaluateArgs, config: &EvaluateConfig) -> Result<(), flowmine::evaluate::EvaluateError> {
+    use flowmine::semi::{self, few_labels, unknown};
+    let mut report = String::new();
+    if let Some(fraction) = args.labelled_fraction {
+        let prepared = semi::prepare(config, &config.hold_out_classes)?;
+        let how =
+            few_labels::SelfTraining { threshold: args.self_training_threshold, rounds: args.self_training_rounds };
+        let mut fractions = few_labels::CURVE.to_vec();
+        if !fractions.contains(&fraction) {
+            fractions.push(fraction);
+            fractions.sort_by(f64::total_cmp);
+        }
+        let points = few_labels::learning_curve(&prepared, config, &fractions, &how)?;
+        report += &semi::write_few_labels(&args.out, &points, &how)?;
+        if !args.quiet {
+            for p in points.iter().filter(|p| p.fraction == fraction) {
+                println!(
+                    "few labels {:.0} %: supervised accuracy {:.3}, macro F1 {:.3}; self-training accuracy {:.3}, macro F1 {:.3}",
+                    fraction * 100.0,
+                    p.supervised_accuracy,
+                    p.supervised_macro_f1,
+                    p.self_training_accuracy,
+                    p.self_training_macro_f1
+                );
+            }
+        }
+    }
+    if !args.hold_out_classes.is_empty() {
+        let prepared = semi::prepare(config, &args.hold_out_classes)?;
+        let u = unknown::unknown_apps(&prepared, config, &args.hold_out_classes, args.unknown_threshold)?;
+        report += &semi::write_unknown(&args.out, &u)?;
+        if !args.quiet {
+            let a = &u.at_threshold;
+            println!(
+                "unknown apps (threshold {:.3}): {:.1} % of held-out flows, {:.1} % of known flows (false unknowns)",
+                u.threshold,
+                a.held_out_unknown_rate * 100.0,
+                a.false_unknown_rate * 100.0
+            );
+        }
+    }
+    if !report.is_empty() {
+        use std::io::Write as _;
+        let path = args.out.join(REPORT);
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("\n{report}").as_bytes()))
+            .map_err(|e| flowmine::evaluate::EvaluateError::Output { path, message: e.to_string() })?;
+    }
+    Ok(())
 }
 
 /// A share of rows: at least 0, below 1.
@@ -137,6 +211,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
         permutation_repeats: count(args.permutation_repeats),
         seed: args.seed,
         threads: args.threads,
+        hold_out_classes: args.hold_out_classes.clone(),
     };
     let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         let bar = ProgressBar::new(0);
@@ -170,6 +245,11 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
     }
     let evaluation = evaluation?;
     evaluation.write(&args.out, args.overwrite)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| flowmine::evaluate::EvaluateError::Config(format!("cannot start {} threads: {e}", args.threads)))?;
+    pool.install(|| run_semi(&args, &config))?;
     if !args.quiet {
         let d = &evaluation.data;
         println!(

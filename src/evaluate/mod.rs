@@ -87,6 +87,8 @@ pub struct EvaluateConfig {
     pub seed: u64,
     /// Threads for training and importance; 0: one per core.
     pub threads: usize,
+    /// Classes left out of training and testing, as apps never seen (`semi::unknown`).
+    pub hold_out_classes: Vec<String>,
 }
 
 impl EvaluateConfig {
@@ -103,6 +105,7 @@ impl EvaluateConfig {
             permutation_repeats: 5,
             seed: 0,
             threads: 0,
+            hold_out_classes: Vec::new(),
         }
     }
 }
@@ -112,12 +115,12 @@ impl EvaluateConfig {
 pub struct DataSummary {
     pub rows_read: u64,
     pub rows_without_target: u64,
-    /// Rows of classes with fewer than `min_class_rows` rows.
+    /// Rows of classes with fewer than `min_class_rows` rows, or held out.
     pub rows_in_small_classes: u64,
     pub rows_used: u64,
     /// Classes used and their rows.
     pub classes: Vec<(String, u64)>,
-    /// Classes left out for having too few rows.
+    /// Classes left out for having too few rows, or held out.
     pub classes_left_out: Vec<(String, u64)>,
 }
 
@@ -234,7 +237,8 @@ fn run_in_pool(
         *counts.entry(t.as_str()).or_default() += 1;
     }
     let min = config.min_class_rows as u64;
-    let classes: Vec<String> = counts.iter().filter(|(_, n)| **n >= min).map(|(c, _)| (*c).to_owned()).collect();
+    let kept = |(c, n): &(&&str, &u64)| **n >= min && !config.hold_out_classes.iter().any(|h| h == **c);
+    let classes: Vec<String> = counts.iter().filter(kept).map(|(c, _)| (*c).to_owned()).collect();
     let class_index: BTreeMap<&str, u32> = classes.iter().enumerate().map(|(i, c)| (c.as_str(), i as u32)).collect();
     let mut used = Vec::new();
     let mut y = Vec::new();
@@ -250,8 +254,8 @@ fn run_in_pool(
         rows_without_target: without_target,
         rows_in_small_classes: table.height() as u64 - without_target - used.len() as u64,
         rows_used: used.len() as u64,
-        classes: counts.iter().filter(|(_, n)| **n >= min).map(|(c, n)| ((*c).to_owned(), *n)).collect(),
-        classes_left_out: counts.iter().filter(|(_, n)| **n < min).map(|(c, n)| ((*c).to_owned(), *n)).collect(),
+        classes: counts.iter().filter(kept).map(|(c, n)| ((*c).to_owned(), *n)).collect(),
+        classes_left_out: counts.iter().filter(|e| !kept(e)).map(|(c, n)| ((*c).to_owned(), *n)).collect(),
     };
     if classes.len() < 2 {
         return Err(EvaluateError::Config(format!(
