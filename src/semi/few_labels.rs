@@ -82,7 +82,7 @@ pub fn self_train(
 ) -> Result<SelfTrained, EvaluateError> {
     let train = |rows: &[usize], labels: &[u32]| {
         Forest::train(p.x.select(Axis(0), rows).view(), labels, p.classes.len(), &config.forest, config.seed)
-            .map_err(EvaluateError::Model)
+            .map_err(EvaluateError::from)
     };
     let mut rows: Vec<usize> = labelled.to_vec();
     let mut labels: Vec<u32> = labelled.iter().map(|&r| p.y[r]).collect();
@@ -153,7 +153,7 @@ pub fn learning_curve(
                     &config.forest,
                     config.seed,
                 )
-                .map_err(EvaluateError::Model)?;
+                .map_err(EvaluateError::from)?;
                 let (forest, pseudo, rounds) = self_train(p, config, &labelled, &unlabelled, how)?;
                 point.pseudo_labelled += pseudo.len() as u64;
                 point.pseudo_labels_right += pseudo.iter().filter(|&&(r, c)| p.y[r] == c).count() as u64;
@@ -161,8 +161,8 @@ pub fn learning_curve(
                 for test in &fold.tests {
                     let x = p.x.select(Axis(0), &test.rows);
                     truth.extend(test.rows.iter().map(|&r| p.y[r]));
-                    supervised.extend(plain.predict(x.view()).map_err(EvaluateError::Model)?);
-                    self_trained.extend(forest.predict(x.view()).map_err(EvaluateError::Model)?);
+                    supervised.extend(plain.predict(x.view()).map_err(EvaluateError::from)?);
+                    self_trained.extend(forest.predict(x.view()).map_err(EvaluateError::from)?);
                 }
             } else {
                 return Err(EvaluateError::Config(format!(

@@ -82,7 +82,8 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
     Ok(Prepared { classes, features, x, y, folds, held_out_x, held_out_class })
 }
 
-/// The most-voted class of each row and the share of the trees that voted for it.
+/// The most likely class of each row and its probability (the forest's mean of its trees'
+/// leaf shares, as scikit-learn's `predict_proba`).
 pub fn confident_predictions(
     forest: &crate::evaluate::Forest,
     x: ndarray::ArrayView2<f64>,
@@ -90,13 +91,14 @@ pub fn confident_predictions(
     if x.nrows() == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
-    let votes = forest.votes(x).map_err(EvaluateError::Model)?;
-    let trees = forest.trees.len() as f64;
-    Ok(votes
-        .chunks(forest.classes)
-        .map(|v| {
-            let best = crate::evaluate::forest::most_votes(v);
-            (best, f64::from(v[best as usize]) / trees)
+    let proba = forest.predict_proba(x)?;
+    Ok(proba
+        .rows()
+        .into_iter()
+        .map(|p| {
+            let p = p.as_slice().expect("standard layout");
+            let best = crate::evaluate::forest::most_likely(p);
+            (best, p[best as usize])
         })
         .unzip())
 }

@@ -66,7 +66,7 @@ pub fn calibrate(p: &Prepared, config: &EvaluateConfig, train: &[usize], rate: f
     let held: Vec<usize> = fold.tests[0].rows.iter().map(|&i| train[i]).collect();
     let labels: Vec<u32> = fit.iter().map(|&r| p.y[r]).collect();
     let forest = Forest::train(p.x.select(Axis(0), &fit).view(), &labels, p.classes.len(), &config.forest, config.seed)
-        .map_err(EvaluateError::Model)?;
+        .map_err(EvaluateError::from)?;
     let (_, mut share) = confident_predictions(&forest, p.x.select(Axis(0), &held).view())?;
     share.sort_by(f64::total_cmp);
     if share.is_empty() {
@@ -116,7 +116,7 @@ pub fn unknown_apps(
         let labels: Vec<u32> = fold.train.iter().map(|&r| p.y[r]).collect();
         let x = p.x.select(Axis(0), &fold.train);
         let forest = Forest::train(x.view(), &labels, p.classes.len(), &config.forest, config.seed)
-            .map_err(EvaluateError::Model)?;
+            .map_err(EvaluateError::from)?;
         let (predicted, share) = confident_predictions(&forest, p.held_out_x.view())?;
         held_share.push(share);
         held_predicted.push(predicted);
