@@ -11,14 +11,14 @@
 //! println!("{} flows from {} packets", flows.height(), report.packets_total);
 //! ```
 
-pub mod collect;
 pub mod cluster;
+pub mod collect;
 pub mod evaluate;
 pub mod features;
 pub mod label;
 pub mod mirage;
-pub mod shards;
 pub mod semi;
+pub mod shards;
 pub mod store;
 
 use std::path::{Path, PathBuf};

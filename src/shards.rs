@@ -15,19 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::manifest::{Parameters, Part};
 use crate::store::rows::{RowContext, batch_to_rows};
+pub use crate::store::writer::{HANDOFF_FILE, JOURNAL_FILE, SHARD_FILE, SHARD_FILES};
 use crate::store::writer::{StoreError, StoreWriter, part_name, write_atomically};
 use crate::store::{MANIFEST_FILE, Manifest};
 use crate::{Error, FlowsJob, StoreOutcome};
-
-/// Written last into a partial store: a shard without it did not finish.
-pub const SHARD_FILE: &str = "shard.json";
-/// The journal of keys the shard could not settle alone (`formats/shards.md`).
-pub const JOURNAL_FILE: &str = "journal.bin";
-/// What the next shards need: flows left open, clock, fragments, file reports.
-pub const HANDOFF_FILE: &str = "handoff.bin";
-
-/// Files of a partial store besides its parts.
-pub const SHARD_FILES: [&str; 3] = [SHARD_FILE, JOURNAL_FILE, HANDOFF_FILE];
 
 pub const SHARD_FORMAT_NAME: &str = "flowmine-shard";
 pub const SHARD_FORMAT_VERSION: u32 = 1;

@@ -367,18 +367,24 @@ fn record_field(file: &str, field: &str) -> String {
     records.values().next().unwrap()["flow_metadata"][field].as_str().unwrap().to_owned()
 }
 
-/// Writes `df` as the only part of a new store at `dir` (export reads parts only).
-fn store_from_frame(dir: &Path, mut df: DataFrame) -> PathBuf {
+/// Writes `df` as the only part of a new store at `dir`, with the manifest of the store
+/// `like` listing that one part (readers check a store's parts against its manifest).
+fn store_from_frame(dir: &Path, mut df: DataFrame, like: &Path) -> PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let file = std::fs::File::create(dir.join("part-00000.parquet")).unwrap();
     ParquetWriter::new(file).finish(&mut df).unwrap();
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(like.join("manifest.json")).unwrap()).unwrap();
+    manifest["parts"] = serde_json::json!([{ "file": "part-00000.parquet", "rows": df.height() }]);
+    std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     dir.to_owned()
 }
 
 #[test]
 fn export_refuses_a_store_it_cannot_read_instead_of_panicking() {
     let dir = tempfile::tempdir().unwrap();
-    let flows = read_flows(&sample_store(dir.path())).unwrap();
+    let sample = sample_store(dir.path());
+    let flows = read_flows(&sample).unwrap();
     let options = ExportOptions::new(None, Grouping::Capture, None);
 
     let mut bad_address = flows.clone();
@@ -386,7 +392,7 @@ fn export_refuses_a_store_it_cannot_read_instead_of_panicking() {
         flows.column("src_ip").unwrap().str().unwrap().iter().map(|s| s.unwrap().to_owned()).collect();
     ips[3] = "not-an-address".to_owned();
     bad_address.replace("src_ip", Column::new("src_ip".into(), ips)).unwrap();
-    let store = store_from_frame(&dir.path().join("bad-address"), bad_address);
+    let store = store_from_frame(&dir.path().join("bad-address"), bad_address, &sample);
     let e = export_store(&store, &dir.path().join("out1"), &options, false).unwrap_err().to_string();
     assert!(e.contains("not-an-address") && e.contains("part-00000.parquet"), "{e}");
 
@@ -405,7 +411,7 @@ fn export_refuses_a_store_it_cannot_read_instead_of_panicking() {
     let mut column = Series::new("pkt_dir".into(), cut);
     column.rename("pkt_dir".into());
     short.replace("pkt_dir", column.into_column()).unwrap();
-    let store = store_from_frame(&dir.path().join("short"), short);
+    let store = store_from_frame(&dir.path().join("short"), short, &sample);
     let e = export_store(&store, &dir.path().join("out2"), &options, false).unwrap_err().to_string();
     assert!(e.contains("row 5") && e.contains("pkt_dir"), "{e}");
 }
@@ -413,7 +419,8 @@ fn export_refuses_a_store_it_cannot_read_instead_of_panicking() {
 #[test]
 fn labelling_device_and_session_survive_export_and_import() {
     let dir = tempfile::tempdir().unwrap();
-    let mut flows = read_flows(&sample_store(dir.path())).unwrap();
+    let sample = sample_store(dir.path());
+    let mut flows = read_flows(&sample).unwrap();
     let n = flows.height();
     // As `flowmine label` writes them: exact rows carry the app, others none.
     let types: Vec<&str> = (0..n).map(|i| ["exact", "background", "dns", "unlabelled"][i % 4]).collect();
@@ -426,7 +433,7 @@ fn labelling_device_and_session_survive_export_and_import() {
     flows.with_column(Column::new("labeling_type".into(), types)).unwrap();
     flows.with_column(Column::new("device".into(), devices)).unwrap();
     flows.with_column(Column::new("session".into(), sessions)).unwrap();
-    let store = store_from_frame(&dir.path().join("labelled"), flows.clone());
+    let store = store_from_frame(&dir.path().join("labelled"), flows.clone(), &sample);
 
     let out = dir.path().join("json");
     let summary = export_store(&store, &out, &ExportOptions::new(None, Grouping::Capture, None), false).unwrap();

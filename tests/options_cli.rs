@@ -594,8 +594,159 @@ fn evaluate_cases() -> Vec<Case> {
     ]
 }
 
+/// Shards and their merge, MIRAGE's dataset folder, clusters, few labels and apps never
+/// seen (each also has a test file of its own that checks what the options do).
+fn later_cases() -> Vec<Case> {
+    vec![
+        case("flows", &["shard"], |f| {
+            args!["flows", repo("testdata/pcaps/messaging"), "--out", f.path("shard-1"), "-q", "--shard", "1/1"]
+        }),
+        case("merge", &["out", "overwrite", "quiet"], |f| {
+            let single = args!["flows", repo("testdata/pcaps/messaging"), "--out", f.path("single"), "-q"];
+            assert_eq!(flowmine(&single).status.code(), Some(0));
+            std::fs::create_dir_all(f.path("merged")).unwrap();
+            args!["merge", f.path("shard-1"), "--out", f.path("merged"), "--overwrite", "--quiet"]
+        })
+        .check(|f, _| {
+            let manifest = |dir: &str| -> serde_json::Value {
+                serde_json::from_slice(&std::fs::read(f.path(dir).join("manifest.json")).unwrap()).unwrap()
+            };
+            let (m, s) = (manifest("merged"), manifest("single"));
+            assert_eq!((&m["flows"], &m["packets_total"]), (&s["flows"], &s["packets_total"]));
+        }),
+        case("import-mirage", &["threads"], |f| {
+            args![
+                "import-mirage",
+                repo("testdata/mirage/MIRAGE-2019"),
+                "--out",
+                f.path("mirage-store"),
+                "-q",
+                "--threads",
+                "1"
+            ]
+        }),
+        case("export-mirage", &["max-records-per-file"], |f| {
+            args![
+                "export-mirage",
+                f.path("mirage-store"),
+                "--out",
+                f.path("mirage-out"),
+                "-q",
+                "--max-records-per-file",
+                "10"
+            ]
+        })
+        .check(|f, _| {
+            let device = f.path("mirage-out/Nexus7_bc_ee_7b_a4_09_47");
+            let names: Vec<String> = std::fs::read_dir(device)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            assert!(names.iter().any(|n| n.ends_with(".2.json")), "no file continued past 10 records: {names:?}");
+        }),
+        case(
+            "cluster",
+            &[
+                "out",
+                "target",
+                "features",
+                "k",
+                "fit-rows",
+                "eps",
+                "min-samples",
+                "dbscan-rows",
+                "plot-rows",
+                "seed",
+                "threads",
+                "quiet",
+            ],
+            |f| {
+                args![
+                    "cluster",
+                    f.features.clone(),
+                    "--out",
+                    f.path("c1"),
+                    "--target",
+                    "capture",
+                    "--features",
+                    "packet_length_*",
+                    "--k",
+                    "4",
+                    "--fit-rows",
+                    "500",
+                    "--eps",
+                    "1.5",
+                    "--min-samples",
+                    "4",
+                    "--dbscan-rows",
+                    "300",
+                    "--plot-rows",
+                    "200",
+                    "--seed",
+                    "3",
+                    "--threads",
+                    "1",
+                    "--quiet"
+                ]
+            },
+        )
+        .check(|f, _| assert!(f.path("c1/clusters.parquet").exists())),
+        case("cluster", &["k-range", "silhouette-rows", "overwrite"], |f| {
+            std::fs::create_dir_all(f.path("c2")).unwrap();
+            std::fs::write(f.path("c2/old.txt"), b"earlier").unwrap();
+            args![
+                "cluster",
+                f.features.clone(),
+                "--out",
+                f.path("c2"),
+                "--k-range",
+                "2..3",
+                "--silhouette-rows",
+                "200",
+                "--overwrite",
+                "-q"
+            ]
+        })
+        .check(|f, _| assert!(f.path("c2/report.md").exists())),
+        case(
+            "evaluate",
+            &[
+                "labelled-fraction",
+                "self-training-threshold",
+                "self-training-rounds",
+                "hold-out-classes",
+                "unknown-threshold",
+            ],
+            |f| {
+                let mut a = args![
+                    "evaluate",
+                    f.features.clone(),
+                    "--out",
+                    f.path("semi"),
+                    "--labelled-fraction",
+                    "0.5",
+                    "--self-training-threshold",
+                    "0.8",
+                    "--self-training-rounds",
+                    "2",
+                    "--hold-out-classes",
+                    "telegram",
+                    "--unknown-threshold",
+                    "0.6"
+                ];
+                a.extend(evaluate_small());
+                a
+            },
+        )
+        .check(|f, _| {
+            assert!(f.path("semi/few_labels.csv").exists());
+            assert!(f.path("semi/unknown_apps.json").exists());
+        }),
+    ]
+}
+
 fn cases() -> Vec<Case> {
-    [flows_cases(), label_cases(), other_cases(), evaluate_cases()].into_iter().flatten().collect()
+    [flows_cases(), label_cases(), other_cases(), evaluate_cases(), later_cases()].into_iter().flatten().collect()
 }
 
 /// Subcommands whose options run through the binary in a test file of their own, because

@@ -33,7 +33,7 @@ fn slice_exits_3_on_an_unsupported_link_type_as_flows_does() {
     // File header, one record header, IPv4 + UDP headers.
     assert_eq!(std::fs::metadata(&sliced).unwrap().len(), 24 + 16 + 28);
 
-    let out = flowmine(&["slice".as_ref(), &eth, &wifi, "--out".as_ref(), &sliced]);
+    let out = flowmine(&["slice".as_ref(), &eth, &wifi, "--out".as_ref(), &sliced, "--overwrite".as_ref()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(

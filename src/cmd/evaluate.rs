@@ -88,7 +88,8 @@ pub struct EvaluateArgs {
     /// 5, 10, 25, 50 and 100 % and this share (few_labels.csv, learning_curve.png).
     #[arg(long)]
     labelled_fraction: Option<f64>,
-    /// Self-training: vote share at or above which a prediction becomes a pseudo-label.
+    /// Self-training: probability (the forest's mean leaf share) at or above which a
+    /// prediction becomes a pseudo-label.
     #[arg(long, default_value_t = 0.75, requires = "labelled_fraction")]
     self_training_threshold: f64,
     /// Self-training: rounds of pseudo-labelling at most.
@@ -98,8 +99,8 @@ pub struct EvaluateArgs {
     /// and report how many of their flows come out "unknown" (unknown_apps.json).
     #[arg(long, value_delimiter = ',')]
     hold_out_classes: Vec<String>,
-    /// A flow is "unknown" when less than this share of the trees vote for its most voted
-    /// class (default: calibrated on the training rows for 5 % false unknowns).
+    /// A flow is "unknown" when the forest's probability of its most likely class is below
+    /// this (default: calibrated on the training rows for 5 % false unknowns).
     #[arg(long, requires = "hold_out_classes")]
     unknown_threshold: Option<f64>,
 }
@@ -245,10 +246,9 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
     }
     let evaluation = evaluation?;
     evaluation.write(&args.out, args.overwrite)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()
-        .map_err(|e| flowmine::evaluate::EvaluateError::Config(format!("cannot start {} threads: {e}", args.threads)))?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| {
+        flowmine::evaluate::EvaluateError::Config(format!("cannot start {} threads: {e}", args.threads))
+    })?;
     pool.install(|| run_semi(&args, &config))?;
     if !args.quiet {
         let d = &evaluation.data;

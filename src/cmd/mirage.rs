@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use flowmine::mirage::export::DEFAULT_MAX_RECORDS;
 use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -41,8 +42,8 @@ pub struct ExportArgs {
     #[arg(long, conflicts_with = "keep_addresses")]
     anon_key_file: Option<PathBuf>,
     /// Records per file at most; a larger session continues in NAME.2.json, NAME.3.json, …
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    max_records_per_file: Option<u64>,
+    #[arg(long, default_value_t = DEFAULT_MAX_RECORDS as u64, value_parser = clap::value_parser!(u64).range(1..))]
+    max_records_per_file: u64,
     /// Replace the JSON files of an earlier export in --out.
     #[arg(long)]
     overwrite: bool,
@@ -92,9 +93,7 @@ pub fn run_export(args: ExportArgs) -> Result<ExitCode, Error> {
         GroupBy::Label => Grouping::Label,
     };
     let mut options = ExportOptions::new(args.packets.0, grouping, anonymiser);
-    if let Some(n) = args.max_records_per_file {
-        options.max_records_per_file = n as usize;
-    }
+    options.max_records_per_file = usize::try_from(args.max_records_per_file).unwrap_or(usize::MAX);
     let summary = export_store(&args.store, &args.out, &options, args.overwrite)?;
     if !args.quiet {
         println!(

@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
-pub mod collect;
 pub mod cluster;
+pub mod collect;
 pub mod evaluate;
 pub mod features;
 pub mod flows;

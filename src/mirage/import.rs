@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use flowmine_core::FlowBatch;
 use flowmine_core::flow::EndReason;
 use flowmine_core::skip::SkipCounts;
-use flowmine_core::wire::decode::tunnel;
 use flowmine_core::walk::{files_below, has_extension};
+use flowmine_core::wire::decode::tunnel;
 use flowmine_core::wire::protocol::{PROTOCOL_TCP, PROTOCOL_UDP};
 use polars::prelude::*;
 use rayon::prelude::*;
@@ -25,8 +25,8 @@ use super::record::{
 };
 use crate::features::stats::STAT_NAMES;
 use crate::features::table::{DATASET_FEATURES, DATASET_QUANTITIES, DIRECTIONS, dataset_column};
-use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::manifest::{Fragments, InputEntry, Parameters, skipped_map};
+use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::{Manifest, PART_ROWS, StoreWriter};
 
 /// The manifest's `skipped` reason for the packets of records left out.

@@ -1,7 +1,7 @@
 //! Few labels: each fold's training rows keep their labels only in a stratified fraction;
 //! the forest trained on those is compared with self-training (Yarowsky 1995, as
 //! scikit-learn's `SelfTrainingClassifier` with the threshold criterion): the rest of the
-//! training rows that the forest labels with a vote share at or above a threshold join
+//! training rows that the forest labels with a probability at or above a threshold join
 //! the training rows with that label, and the forest is trained again, until a round adds
 //! none or the rounds run out. The labelled rows of a smaller fraction are among those of
 //! a larger one (one seeded order per class), so the curve compares like with like.

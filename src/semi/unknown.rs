@@ -1,12 +1,13 @@
 //! Apps never seen: the forest is trained without some classes, and a flow whose most
-//! voted class has less than a threshold share of the trees' votes is called "unknown".
+//! likely class has a probability (the forest's mean leaf share) below a threshold is called
+//! "unknown".
 //! Scored as the share of the held-out apps' flows called unknown (wanted: high) against
 //! the share of the known apps' test flows called unknown (false unknowns: low), at the
 //! chosen threshold and over a sweep of thresholds.
 //!
 //! Without a given threshold it is calibrated on the training rows alone: a forest
 //! trained on a stratified 70 % of them votes on the other 30 %, and the threshold is
-//! the vote share below which 5 % of those (known) flows fall.
+//! the probability below which 5 % of those (known) flows fall.
 
 use ndarray::Axis;
 use serde::Serialize;
@@ -102,7 +103,7 @@ pub fn unknown_apps(
     if let Some(t) = threshold
         && !(0.0..=1.0).contains(&t)
     {
-        return Err(EvaluateError::Config(format!("--unknown-threshold {t}: a vote share between 0 and 1")));
+        return Err(EvaluateError::Config(format!("--unknown-threshold {t}: a probability between 0 and 1")));
     }
     let calibrated = threshold.is_none();
     let threshold = match threshold {

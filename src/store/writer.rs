@@ -17,6 +17,16 @@ use super::{MANIFEST_FILE, part_files};
 /// is written.
 pub const RESUME_FILE: &str = "resume.json";
 
+/// Written last into a partial store: a shard without it did not finish.
+pub const SHARD_FILE: &str = "shard.json";
+/// The journal of keys the shard could not settle alone (`formats/shards.md`).
+pub const JOURNAL_FILE: &str = "journal.bin";
+/// What the next shards need: flows left open, clock, fragments, file reports.
+pub const HANDOFF_FILE: &str = "handoff.bin";
+
+/// Files of a partial store (`flows --shard`, formats/shards.md) besides its parts.
+pub const SHARD_FILES: [&str; 3] = [SHARD_FILE, JOURNAL_FILE, HANDOFF_FILE];
+
 /// `resume.json`: the last checkpoint of a run that has not finished (formats/store.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResumePoint {
@@ -72,7 +82,7 @@ fn is_store_file(p: &Path) -> bool {
             || name == RESUME_FILE
             || (name.starts_with("part-") && name.ends_with(".parquet"))
             || (name.starts_with("state-") && name.ends_with(".bin"))
-            || crate::shards::SHARD_FILES.contains(&name))
+            || SHARD_FILES.contains(&name))
 }
 
 /// What [`StoreWriter::resume`] found.
