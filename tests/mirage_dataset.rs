@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use flowmine::features::table::{DATASET_FEATURES, stat_column};
 use flowmine::features::{FeatureOptions, features_frame, read_features};
 use flowmine::mirage::json::NonFinite;
+use flowmine::mirage::record::Layout;
 use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
 use flowmine::store::read_flows;
 use polars::prelude::*;
@@ -234,11 +235,17 @@ print("ok", nans)
     let output = std::process::Command::new(python).args(["-c", check]).arg(&out).arg(dataset()).output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
 
-    let back = dir.path().join("back");
-    import_mirage(&[out], &back, false, 2, |_| {}).unwrap();
+    assert_imports_back(&store, &out, &dir.path().join("back"));
+}
+
+/// Imports the export `out` of `store` into `back` and checks that every column but the
+/// JSON file's path is the store's.
+fn assert_imports_back(store: &Path, out: &Path, back: &Path) {
+    import_mirage(&[out.to_owned()], back, false, 2, |_| {}).unwrap();
     let by = ["session", "src_port", "dst_ip", "dst_port"];
-    let original = read_flows(&store).unwrap().sort(by, SortMultipleOptions::default()).unwrap();
-    let imported = read_flows(&back).unwrap().sort(by, SortMultipleOptions::default()).unwrap();
+    let original = read_flows(store).unwrap().sort(by, SortMultipleOptions::default()).unwrap();
+    let imported = read_flows(back).unwrap().sort(by, SortMultipleOptions::default()).unwrap();
+    assert_eq!(original.height(), imported.height());
     for name in original.get_column_names() {
         if name.as_str() == "capture_file" {
             continue; // the path of the JSON file read: another folder
@@ -246,4 +253,74 @@ print("ok", nans)
         let (a, b) = (original.column(name).unwrap(), imported.column(name).unwrap());
         assert!(a.equals_missing(b), "column {name} differs after export and import");
     }
+}
+
+/// The files below `root`, as paths relative to it, sorted.
+fn relative_files(root: &Path) -> Vec<String> {
+    let mut files = flowmine_core::walk::files_below(root, |_| true).unwrap();
+    files.sort();
+    files.iter().map(|f| f.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect()
+}
+
+/// Reads an export of `testdata/mirage/MIRAGE-2022` with Python's json module and
+/// tcbench's conventions (files `Raw_JSON/*/*.json`, the app the second `_` field of the
+/// name, `BF_activity` read from every record) and compares it with the published files:
+/// every section, field and field order, TCP flags as text, timestamps as floats.
+const CHECK_2022: &str = r#"
+import json, math, sys, pathlib
+out, published = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+files = sorted(out.glob("Raw_JSON/*/*.json"))
+assert [f.relative_to(out) for f in files] == [f.relative_to(published) for f in sorted(published.glob("Raw_JSON/*/*.json"))]
+same = lambda v, w: v == w or (isinstance(v, float) and math.isnan(v) and math.isnan(w))
+nans = 0
+for f in files:
+    _ts, android_name, *_ = f.name.split("_")
+    ours = json.loads(f.read_text())
+    theirs = json.loads((published / f.relative_to(out)).read_text())
+    assert list(ours) == list(theirs), f
+    for key, r in ours.items():
+        t = theirs[key]
+        assert list(r)[:3] == ["packet_data", "flow_features", "flow_metadata"], list(r)
+        assert list(r["packet_data"]) == list(t["packet_data"]), (list(r["packet_data"]), list(t["packet_data"]))
+        for field, values in t["packet_data"].items():
+            assert r["packet_data"][field] == values, (f, key, field)
+        assert all(isinstance(x, str) for x in r["packet_data"]["TCP_flags"])
+        assert all(isinstance(x, float) for x in r["packet_data"]["timestamp"])
+        assert list(r["flow_metadata"]) == list(t["flow_metadata"]), list(r["flow_metadata"])
+        for name, v in t["flow_metadata"].items():
+            nans += isinstance(v, float) and math.isnan(v)
+            assert same(v, r["flow_metadata"][name]), (f, key, name, v, r["flow_metadata"][name])
+        for q, sets in t["flow_features"].items():
+            for s, stats in sets.items():
+                assert list(r["flow_features"][q][s]) == list(stats)
+                assert all(same(v, r["flow_features"][q][s][n]) for n, v in stats.items()), (f, key, q, s)
+        app = android_name if android_name == r["flow_metadata"]["BF_label"] else "background"
+        assert r["flow_metadata"]["BF_activity"] is not None and app in (android_name, "background")
+assert nans > 0
+print("ok", len(files))
+"#;
+
+#[test]
+fn a_mirage_2022_folder_exports_to_its_own_layout_and_imports_back_exactly() {
+    let published = repo("testdata/mirage/MIRAGE-2022");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    import_mirage(&[published.clone()], &store, false, 2, |_| {}).unwrap();
+    let out = dir.path().join("json");
+    // No layout asked for: the store's own, MIRAGE-2022.
+    export_store(&store, &out, &ExportOptions::new(None, Grouping::Capture, None), false).unwrap();
+    assert_eq!(relative_files(&out), relative_files(&published));
+
+    let python = common::python(&["json"]);
+    let output =
+        std::process::Command::new(python).args(["-c", CHECK_2022]).arg(&out).arg(&published).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+
+    assert_imports_back(&store, &out, &dir.path().join("back"));
+
+    // Asked for, the 2019 layout names the same sessions MIRAGE-2019's way.
+    let options =
+        ExportOptions { layout: Some(Layout::Mirage2019), ..ExportOptions::new(None, Grouping::Capture, None) };
+    let files = export_store(&store, &dir.path().join("as2019"), &options, false).unwrap().files;
+    assert!(files.iter().all(|f| f.to_string_lossy().ends_with("_MIRAGE-2019_traffic_dataset_labeled_biflows.json")));
 }

@@ -456,6 +456,15 @@ fn other_cases() -> Vec<Case> {
             ]
         })
         .check(|f, _| assert!(f.path("mirage/unlabelled.json").exists())),
+        case("export-mirage", &["layout"], |f| {
+            args!["export-mirage", f.store.clone(), "--out", f.path("mirage22"), "-q", "--layout", "2022"]
+        })
+        .check(|f, _| {
+            // A store from captures: MIRAGE-2022's top folder, one app folder (no label: unlabelled).
+            let apps: Vec<_> =
+                std::fs::read_dir(f.path("mirage22/Raw_JSON")).unwrap().map(|e| e.unwrap().file_name()).collect();
+            assert_eq!(apps, ["unlabelled"]);
+        }),
         case("export-mirage", &["anon-key-file", "overwrite"], |f| {
             std::fs::write(f.path("key2"), b"another key").unwrap();
             args![

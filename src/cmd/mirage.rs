@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use flowmine::mirage::export::DEFAULT_MAX_RECORDS;
+use flowmine::mirage::record::Layout;
 use flowmine::mirage::{ExportOptions, Grouping, export_store, import_mirage};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -19,6 +20,17 @@ enum GroupBy {
     Capture,
     /// One JSON file per label.
     Label,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LayoutArg {
+    /// MIRAGE-2019: `<device>/<ts>_<package>_MIRAGE-2019_traffic_dataset_labeled_biflows.json`.
+    #[value(name = "2019")]
+    Mirage2019,
+    /// MIRAGE-2022: `Raw_JSON/<App>/<ts>_<package>_mirage2020dataset_…_encryption_metadata.json`,
+    /// its field order, TCP flags as text.
+    #[value(name = "2022")]
+    Mirage2022,
 }
 
 #[derive(clap::Args)]
@@ -35,6 +47,10 @@ pub struct ExportArgs {
     /// One file per capture file or per label.
     #[arg(long, value_enum, default_value = "capture")]
     group_by: GroupBy,
+    /// File names, folders and field order of MIRAGE-2019 or MIRAGE-2022 (default: the
+    /// layout of the files the store was imported from, else 2019).
+    #[arg(long, value_enum)]
+    layout: Option<LayoutArg>,
     /// Keep the real IP addresses in the record keys (by default: keyed pseudonyms).
     #[arg(long)]
     keep_addresses: bool,
@@ -94,6 +110,10 @@ pub fn run_export(args: ExportArgs) -> Result<ExitCode, Error> {
     };
     let mut options = ExportOptions::new(args.packets.0, grouping, anonymiser);
     options.max_records_per_file = usize::try_from(args.max_records_per_file).unwrap_or(usize::MAX);
+    options.layout = args.layout.map(|l| match l {
+        LayoutArg::Mirage2019 => Layout::Mirage2019,
+        LayoutArg::Mirage2022 => Layout::Mirage2022,
+    });
     let summary = export_store(&args.store, &args.out, &options, args.overwrite)?;
     if !args.quiet {
         println!(

@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::import::DATASET_IAT;
+use super::import::{DATASET_HEADERS, DATASET_IAT, FileNaming, folder_name};
 use super::json::write_f64;
-use super::record::{FieldKind, FlowmineExtra, METADATA_FIELDS, RecordKey, SET_KEYS, STAT_KEYS};
+use super::record::{
+    FieldKind, FlowmineExtra, Layout, METADATA_FIELDS, METADATA_ORDER_2022, PACKET_FIELDS_2019, PACKET_FIELDS_2022,
+    RAW_JSON, RecordKey, SET_KEYS, STAT_KEYS, tcp_flags_text,
+};
 use crate::features::Anonymiser;
 use crate::features::stats::{STAT_NAMES, Scratch, summarize};
 use crate::features::table::{DATASET_FEATURES, DIRECTIONS, FlowSeries, dataset_column};
@@ -37,11 +40,14 @@ pub struct ExportOptions {
     pub anonymiser: Option<Anonymiser>,
     /// Records per file at most; a session with more continues in `….2.json`, `….3.json`.
     pub max_records_per_file: usize,
+    /// File names, folders and field order of MIRAGE-2019 or MIRAGE-2022; `None`: the
+    /// layout of the files the store was imported from, else MIRAGE-2019.
+    pub layout: Option<Layout>,
 }
 
 impl ExportOptions {
     pub fn new(packets: Option<usize>, grouping: Grouping, anonymiser: Option<Anonymiser>) -> ExportOptions {
-        ExportOptions { packets, grouping, anonymiser, max_records_per_file: DEFAULT_MAX_RECORDS }
+        ExportOptions { packets, grouping, anonymiser, max_records_per_file: DEFAULT_MAX_RECORDS, layout: None }
     }
 }
 
@@ -95,6 +101,10 @@ fn optional_f64(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<f6
     Ok(Some(column.f64()?.iter().collect()))
 }
 
+fn optional_list<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<Option<(Vec<i64>, Vec<T::Native>)>> {
+    if df.schema().contains(name) { list_values::<T>(df, name).map(Some) } else { Ok(None) }
+}
+
 fn required_strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
     strings(df, name)?
         .into_iter()
@@ -126,6 +136,7 @@ struct Rows {
     labeling_type: Option<Vec<Option<String>>>,
     device: Option<Vec<Option<String>>>,
     session: Option<Vec<Option<String>>>,
+    app: Option<Vec<Option<String>>>,
     /// `mirage_<field>` of an imported store, per [`METADATA_FIELDS`] entry.
     metadata: Vec<Option<MetaValues>>,
     metadata_other: Option<Vec<Option<String>>>,
@@ -133,6 +144,8 @@ struct Rows {
     dataset_features: Option<DatasetValues>,
     /// An imported store's `mirage_iat` lists (offsets, values), the records' own.
     dataset_iat: Option<(Vec<i64>, Vec<f64>)>,
+    /// An imported store's `IP_header_bytes` and `L4_header_bytes` lists (offsets, values).
+    dataset_headers: [Option<(Vec<i64>, Vec<u32>)>; 2],
     offsets: Vec<i64>,
     ts: Vec<i64>,
     dir: Vec<u8>,
@@ -221,14 +234,15 @@ impl Rows {
             labeling_type: optional_strings(df, "labeling_type")?,
             device: optional_strings(df, "device")?,
             session: optional_strings(df, "session")?,
+            app: optional_strings(df, "app")?,
             metadata,
             metadata_other: optional_strings(df, "mirage_flow_metadata_other")?,
             dataset_features,
-            dataset_iat: if df.schema().contains(DATASET_IAT) {
-                Some(list_values::<Float64Type>(df, DATASET_IAT)?)
-            } else {
-                None
-            },
+            dataset_iat: optional_list::<Float64Type>(df, DATASET_IAT)?,
+            dataset_headers: [
+                optional_list::<UInt32Type>(df, DATASET_HEADERS[0])?,
+                optional_list::<UInt32Type>(df, DATASET_HEADERS[1])?,
+            ],
             offsets,
             ts,
             dir,
@@ -290,6 +304,99 @@ fn direction_duration(ts: &[i64], dir: &[u8], which: u8) -> Option<f64> {
 /// [`METADATA_FIELDS`]).
 const CORE_METADATA_FIELDS: usize = 14;
 
+/// Nanoseconds as the float of epoch seconds nearest to their exact value, so that the
+/// seconds a MIRAGE-2022 file gave (whole microseconds) are written back unchanged:
+/// microseconds fit a float's 53 bits and one correctly rounded division finds it.
+fn epoch_seconds(ns: i64) -> f64 {
+    if ns % 1000 == 0 && (ns / 1000).unsigned_abs() < 1 << 53 {
+        (ns / 1000) as f64 / 1e6
+    } else {
+        let (sign, abs) = (if ns < 0 { "-" } else { "" }, ns.unsigned_abs());
+        format!("{sign}{}.{:09}", abs / 1_000_000_000, abs % 1_000_000_000).parse().unwrap_or(ns as f64 / 1e9)
+    }
+}
+
+/// Row `i`'s packet entries, as the `packet_data` lists take them.
+struct Packets<'a> {
+    rows: &'a Rows,
+    i: usize,
+    range: std::ops::Range<usize>,
+    /// Entries written: the first `kept` of the range.
+    kept: usize,
+}
+
+impl Packets<'_> {
+    fn slice<'s, T>(&self, all: &'s [T]) -> &'s [T] {
+        &all[self.range.start..self.range.start + self.kept]
+    }
+
+    /// A per-packet list the store keeps beside its own (the dataset's), when this row has
+    /// one entry per packet.
+    fn dataset<'s, T>(&self, list: &'s Option<(Vec<i64>, Vec<T>)>) -> Option<&'s [T]> {
+        let (offsets, values) = list.as_ref()?;
+        let own = &values[offsets[self.i] as usize..offsets[self.i + 1] as usize];
+        (own.len() == self.range.len()).then(|| &own[..self.kept])
+    }
+
+    /// The header lengths list `name` (MIRAGE-2022's `IP_header_bytes`, `L4_header_bytes`),
+    /// `None` for another field.
+    fn header(&self, name: &str) -> Option<Option<&[u32]>> {
+        let k = ["IP_header_bytes", "L4_header_bytes"].iter().position(|&n| n == name)?;
+        Some(self.dataset(&self.rows.dataset_headers[k]))
+    }
+
+    /// Writes field `name`'s list.
+    fn write(&self, w: &mut impl Write, name: &str, layout: Layout) -> std::io::Result<()> {
+        let (rows, i) = (self.rows, self.i);
+        let dir = self.slice(&rows.dir);
+        let ts = self.slice(&rows.ts);
+        let (sport, dport) = (rows.src_port[i], rows.dst_port[i]);
+        match name {
+            "src_port" => write_list(w, dir.iter().map(|&d| if d == 0 { sport } else { dport })),
+            "dst_port" => write_list(w, dir.iter().map(|&d| if d == 0 { dport } else { sport })),
+            "packet_dir" => write_list(w, dir),
+            "L4_payload_bytes" => write_list(w, self.slice(&rows.payload)),
+            "iat" => match self.dataset(&rows.dataset_iat) {
+                Some(own) => write_float_list(w, own.iter().copied()),
+                None => write_float_list(
+                    w,
+                    (0..self.kept).map(|k| if k == 0 { 0.0 } else { (ts[k] - ts[k - 1]) as f64 / 1e9 }),
+                ),
+            },
+            "TCP_win_size" => write_list(w, self.slice(&rows.window)),
+            // flowmine keeps no payload; tcbench's loader reads the list, so it is there, empty.
+            "L4_raw_payload" => write_list(w, (0..self.kept).map(|_| [0u8; 0])),
+            "timestamp" => write_float_list(w, ts.iter().map(|&t| epoch_seconds(t))),
+            "IP_packet_bytes" => write_list(w, self.slice(&rows.ip_len)),
+            "TCP_flags" if layout == Layout::Mirage2022 => {
+                write_list(w, self.slice(&rows.flags).iter().map(|&f| tcp_flags_text(f)))
+            }
+            "TCP_flags" => write_list(w, self.slice(&rows.flags)),
+            _ => write_list(w, self.header(name).flatten().unwrap_or_default()),
+        }
+    }
+
+    /// `packet_data` in the layout's field order; the header lengths only where the store
+    /// has the dataset's.
+    fn write_all(&self, w: &mut impl Write, layout: Layout) -> std::io::Result<()> {
+        let fields: &[&str] = match layout {
+            Layout::Mirage2019 => &PACKET_FIELDS_2019,
+            Layout::Mirage2022 => &PACKET_FIELDS_2022,
+        };
+        w.write_all(b"{")?;
+        let present = fields.iter().filter(|&&name| self.header(name).is_none_or(|h| h.is_some()));
+        for (k, &name) in present.enumerate() {
+            if k > 0 {
+                w.write_all(b", ")?;
+            }
+            write_json(w, &name)?;
+            w.write_all(b": ")?;
+            self.write(w, name, layout)?;
+        }
+        w.write_all(b"}")
+    }
+}
+
 /// Writes `"key": {record}` for row `i`, MIRAGE's sections in MIRAGE's order.
 fn write_record(
     w: &mut impl Write,
@@ -297,6 +404,7 @@ fn write_record(
     rows: &Rows,
     i: usize,
     options: &ExportOptions,
+    layout: Layout,
     work: &mut (FlowSeries, Scratch),
 ) -> std::io::Result<()> {
     let range = rows.offsets[i] as usize..rows.offsets[i + 1] as usize;
@@ -306,36 +414,16 @@ fn write_record(
     let total_packets = rows.fwd_packets[i] + rows.bwd_packets[i];
     let complete = stored as u64 == total_packets;
     let kept = options.packets.map_or(stored, |n| n.min(stored));
-    let (sport, dport) = (rows.src_port[i], rows.dst_port[i]);
 
     write_json(w, &key)?;
-    w.write_all(b": {\"packet_data\": {\"src_port\": ")?;
-    write_list(w, dir[..kept].iter().map(|&d| if d == 0 { sport } else { dport }))?;
-    w.write_all(b", \"dst_port\": ")?;
-    write_list(w, dir[..kept].iter().map(|&d| if d == 0 { dport } else { sport }))?;
-    w.write_all(b", \"packet_dir\": ")?;
-    write_list(w, &dir[..kept])?;
-    w.write_all(b", \"L4_payload_bytes\": ")?;
-    write_list(w, &payload[..kept])?;
-    w.write_all(b", \"iat\": ")?;
-    match rows.dataset_iat.as_ref().map(|(o, v)| &v[o[i] as usize..o[i + 1] as usize]).filter(|v| v.len() == stored) {
-        Some(own) => write_float_list(w, own[..kept].iter().copied())?,
-        None => write_float_list(w, (0..kept).map(|k| if k == 0 { 0.0 } else { (ts[k] - ts[k - 1]) as f64 / 1e9 }))?,
-    }
-    w.write_all(b", \"TCP_win_size\": ")?;
-    write_list(w, &rows.window[range.clone()][..kept])?;
-    w.write_all(b", \"timestamp\": ")?;
-    write_float_list(w, ts[..kept].iter().map(|&t| t as f64 / 1e9))?;
-    w.write_all(b", \"IP_packet_bytes\": ")?;
-    write_list(w, &ip_len[..kept])?;
-    w.write_all(b", \"TCP_flags\": ")?;
-    write_list(w, &rows.flags[range.clone()][..kept])?;
+    w.write_all(b": {\"packet_data\": ")?;
+    Packets { rows, i, range, kept }.write_all(w, layout)?;
 
-    w.write_all(b"}, \"flow_features\": ")?;
+    w.write_all(b", \"flow_features\": ")?;
     write_flow_features(w, rows, i, ts, dir, ip_len, payload, work)?;
 
     w.write_all(b", \"flow_metadata\": ")?;
-    write_metadata(w, rows, i, ts, dir, payload, complete)?;
+    write_metadata(w, rows, i, (ts, dir, payload), complete, layout)?;
 
     let extra = FlowmineExtra {
         ip_version: rows.ip_version[i],
@@ -412,10 +500,9 @@ fn write_metadata(
     w: &mut impl Write,
     rows: &Rows,
     i: usize,
-    ts: &[i64],
-    dir: &[u8],
-    payload: &[u32],
+    (ts, dir, payload): (&[i64], &[u8], &[u32]),
     complete: bool,
+    layout: Layout,
 ) -> std::io::Result<()> {
     let mut fields: Vec<(String, serde_json::Value)> = Vec::new();
     // Counts are integers in MIRAGE's files, durations floats.
@@ -491,6 +578,9 @@ fn write_metadata(
             fields.push(("BF_device".to_owned(), device.into()));
         }
     }
+    if layout == Layout::Mirage2022 {
+        fields = in_2022_order(fields);
+    }
     w.write_all(b"{")?;
     for (k, (name, value)) in fields.iter().enumerate() {
         if k > 0 {
@@ -509,6 +599,20 @@ fn write_metadata(
     w.write_all(b"}")
 }
 
+/// MIRAGE-2022's fields in its order, each one (`null`, or `NaN` for a number, where
+/// there is no value: tcbench's loader reads `BF_activity` of every record), then the others.
+fn in_2022_order(mut fields: Vec<(String, serde_json::Value)>) -> Vec<(String, serde_json::Value)> {
+    let mut ordered: Vec<(String, serde_json::Value)> = METADATA_ORDER_2022
+        .iter()
+        .map(|&name| {
+            let value = fields.iter().position(|(k, _)| k == name).map(|p| fields.remove(p).1);
+            (name.to_owned(), value.unwrap_or(serde_json::Value::Null))
+        })
+        .collect();
+    ordered.extend(fields);
+    ordered
+}
+
 fn set_field(fields: &mut Vec<(String, serde_json::Value)>, name: &str, value: Option<serde_json::Value>) {
     let value = value.unwrap_or(serde_json::Value::Null);
     match fields.iter_mut().find(|(k, _)| k == name) {
@@ -525,14 +629,14 @@ fn file_stem(text: &str) -> String {
     if stem.is_empty() || stem.starts_with('.') { format!("_{stem}") } else { stem }
 }
 
-/// The name MIRAGE-2019 gives a session's file, for a session named as MIRAGE names them
-/// (`<unix_ts>_<package>`); other sessions keep their own name.
-fn session_file_name(session: &str) -> String {
+/// The name the dataset of `layout` gives a session's file, for a session named as MIRAGE
+/// names them (`<unix_ts>_<package>`); other sessions keep their own name.
+fn session_file_name(session: &str, layout: Layout) -> String {
     let stem = file_stem(session);
     let shaped = stem.split_once('_').is_some_and(|(ts, pkg)| {
         !ts.is_empty() && ts.bytes().all(|b| b.is_ascii_digit()) && !pkg.is_empty() && !pkg.contains('_')
     });
-    if shaped { format!("{stem}_MIRAGE-2019_traffic_dataset_labeled_biflows") } else { stem }
+    if shaped { format!("{stem}_{}", layout.file_suffix()) } else { stem }
 }
 
 /// One output file being filled.
@@ -547,8 +651,9 @@ struct OutFile {
 struct Outputs<'a> {
     dir: &'a Path,
     max_records: usize,
-    /// (folder, session) → the session's files, the last one open for more.
-    sessions: HashMap<(Option<String>, String), Vec<OutFile>>,
+    /// (folders, session) → the session's files, the last one open for more.
+    sessions: HashMap<(Vec<String>, String), Vec<OutFile>>,
+    layout: Layout,
     used_paths: HashSet<PathBuf>,
     hasher: std::hash::RandomState,
 }
@@ -560,9 +665,10 @@ impl Outputs<'_> {
 
     /// The file that takes `key` in `session`: the first of the session's files that
     /// neither holds the key nor is full; a new file when there is none.
-    fn file_for(&mut self, folder: Option<&str>, session: &str, key: &str) -> PolarsResult<(PathBuf, bool)> {
+    fn file_for(&mut self, folders: Vec<String>, session: &str, key: &str) -> PolarsResult<(PathBuf, bool)> {
         let hash = self.key_hash(key);
-        let id = (folder.map(str::to_owned), session.to_owned());
+        let dir = folders.iter().fold(self.dir.to_owned(), |dir, folder| dir.join(file_stem(folder)));
+        let id = (folders, session.to_owned());
         let files = self.sessions.entry(id).or_default();
         if let Some(f) = files.iter_mut().find(|f| f.records < self.max_records && !f.keys.contains(&hash)) {
             f.keys.insert(hash);
@@ -573,11 +679,7 @@ impl Outputs<'_> {
         for f in files.iter_mut().filter(|f| f.records >= self.max_records) {
             f.keys = HashSet::new();
         }
-        let dir = match folder {
-            Some(folder) => self.dir.join(file_stem(folder)),
-            None => self.dir.to_owned(),
-        };
-        let base = session_file_name(session);
+        let base = session_file_name(session, self.layout);
         let mut k = files.len() + 1;
         let path = loop {
             let name = if k == 1 { format!("{base}.json") } else { format!("{base}.{k}.json") };
@@ -649,7 +751,9 @@ pub fn export_store(
     overwrite: bool,
 ) -> PolarsResult<ExportSummary> {
     prepare_out_dir(out_dir, overwrite)?;
+    let layout = options.layout.unwrap_or_else(|| store_layout(store));
     let mut outputs = Outputs {
+        layout,
         dir: out_dir,
         max_records: options.max_records_per_file.max(1),
         sessions: HashMap::new(),
@@ -666,8 +770,8 @@ pub fn export_store(
         let mut keys = Vec::with_capacity(rows.len());
         for i in 0..rows.len() {
             let key = record_key(&rows, i, options)?;
-            let (folder, session) = placement(&rows, i, options.grouping);
-            let (path, new) = outputs.file_for(folder.as_deref(), &session, &key)?;
+            let (folders, session) = placement(&rows, i, options.grouping, layout);
+            let (path, new) = outputs.file_for(folders, &session, &key)?;
             let slot = *index.entry(path.clone()).or_insert_with(|| {
                 by_file.push((path, new, Vec::new()));
                 by_file.len() - 1
@@ -680,7 +784,7 @@ pub fn export_store(
             let mut out = BufWriter::with_capacity(1 << 16, file);
             for (n, &i) in members.iter().enumerate() {
                 out.write_all(if new && n == 0 { b"{" } else { b", " }).map_err(|e| err(&path, e))?;
-                write_record(&mut out, &keys[i], &rows, i, options, &mut work).map_err(|e| err(&path, e))?;
+                write_record(&mut out, &keys[i], &rows, i, options, layout, &mut work).map_err(|e| err(&path, e))?;
             }
             out.flush().map_err(|e| err(&path, e))?;
             records += members.len() as u64;
@@ -715,9 +819,23 @@ fn record_key(rows: &Rows, i: usize, options: &ExportOptions) -> PolarsResult<St
     Ok(key.text())
 }
 
-/// The device folder and session of row `i`'s file.
-fn placement(rows: &Rows, i: usize, grouping: Grouping) -> (Option<String>, String) {
-    let folder = cell(&rows.device, i).map(str::to_owned);
+/// The folders and session of row `i`'s file: MIRAGE-2019's device folder (when the store
+/// has a device), MIRAGE-2022's `Raw_JSON/<App>` (the folder of the dataset's file the row
+/// was imported from, else the row's app, label or `unlabelled`).
+fn placement(rows: &Rows, i: usize, grouping: Grouping, layout: Layout) -> (Vec<String>, String) {
+    let folders = match layout {
+        Layout::Mirage2019 => cell(&rows.device, i).map(str::to_owned).into_iter().collect(),
+        Layout::Mirage2022 => {
+            let capture = rows.capture_file[i].as_deref().map(Path::new);
+            let dataset_folder =
+                capture.filter(|p| FileNaming::of(p).layout == Some(Layout::Mirage2022)).and_then(folder_name);
+            let app = dataset_folder
+                .or_else(|| cell(&rows.app, i).map(str::to_owned))
+                .or_else(|| rows.label[i].clone())
+                .unwrap_or_else(|| "unlabelled".to_owned());
+            vec![RAW_JSON.to_owned(), app]
+        }
+    };
     let session = match grouping {
         Grouping::Capture => match cell(&rows.session, i) {
             Some(s) => s.to_owned(),
@@ -728,5 +846,20 @@ fn placement(rows: &Rows, i: usize, grouping: Grouping) -> (Option<String>, Stri
         },
         Grouping::Label => rows.label[i].clone().unwrap_or_else(|| "unlabelled".to_owned()),
     };
-    (folder, session)
+    (folders, session)
+}
+
+/// The layout of the MIRAGE files a store was imported from: MIRAGE-2022 when every input
+/// its manifest lists under a MIRAGE file name is a MIRAGE-2022 file, else MIRAGE-2019.
+fn store_layout(store: &Path) -> Layout {
+    let manifest = fs::read_to_string(store.join(crate::store::MANIFEST_FILE)).ok();
+    let manifest: Option<serde_json::Value> = manifest.and_then(|text| serde_json::from_str(&text).ok());
+    let inputs = manifest.as_ref().and_then(|m| m["inputs"].as_array().cloned()).unwrap_or_default();
+    let layouts: Vec<Layout> =
+        inputs.iter().filter_map(|i| i["path"].as_str()).filter_map(|p| FileNaming::of(Path::new(p)).layout).collect();
+    if !layouts.is_empty() && layouts.iter().all(|&l| l == Layout::Mirage2022) {
+        Layout::Mirage2022
+    } else {
+        Layout::Mirage2019
+    }
 }

@@ -21,7 +21,8 @@ use serde::de::{Deserializer as _, MapAccess, Visitor};
 
 use super::json::NonFinite;
 use super::record::{
-    FieldKind, METADATA_FIELDS, Record, RecordKey, SET_KEYS, STAT_KEYS, metadata_number, metadata_text, tcp_flags_byte,
+    FieldKind, Layout, METADATA_FIELDS, Record, RecordKey, SET_KEYS, STAT_KEYS, metadata_number, metadata_text,
+    tcp_flags_byte,
 };
 use crate::features::stats::STAT_NAMES;
 use crate::features::table::{DATASET_FEATURES, DATASET_QUANTITIES, DIRECTIONS, dataset_column};
@@ -34,6 +35,10 @@ pub const INVALID_RECORD: &str = "invalid_mirage_record";
 
 /// Store column (List(Float64)) holding each record's own `iat` list.
 pub const DATASET_IAT: &str = "mirage_iat";
+
+/// Store columns (List(UInt32)) holding MIRAGE-2022's per-packet header lengths, which
+/// the flow store does not split (empty lists where a record has none).
+pub const DATASET_HEADERS: [&str; 2] = ["mirage_IP_header_bytes", "mirage_L4_header_bytes"];
 
 /// Rejections kept for the summary; the rest are only counted.
 const REJECTIONS_KEPT: usize = 10_000;
@@ -111,6 +116,8 @@ pub struct FileNaming {
     pub app: Option<String>,
     /// The folder's name for a MIRAGE-2019 file (its device folder).
     pub device_folder: Option<String>,
+    /// The dataset whose file name this is.
+    pub layout: Option<Layout>,
 }
 
 impl FileNaming {
@@ -124,12 +131,15 @@ impl FileNaming {
             (true, Some(ts), Some(package)) => (format!("{ts}_{package}"), Some(package.to_owned())),
             _ => (stem.clone(), None),
         };
-        let is_2019 = shaped && rest.is_some_and(|r| r.starts_with("MIRAGE-2019"));
-        let device_folder = is_2019
-            .then(|| path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()))
-            .flatten();
-        FileNaming { session, app, device_folder }
+        let layout = rest.filter(|_| shaped).and_then(Layout::of_suffix);
+        let device_folder = (layout == Some(Layout::Mirage2019)).then(|| folder_name(path)).flatten();
+        FileNaming { session, app, device_folder, layout }
     }
+}
+
+/// The name of the folder holding `path`.
+pub fn folder_name(path: &Path) -> Option<String> {
+    path.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned())
 }
 
 fn end_reason(name: &str) -> Option<EndReason> {
@@ -371,6 +381,8 @@ struct RowExtras {
     /// The record's own `iat` list: MIRAGE-2019's are differences of float timestamps,
     /// finer than the store's nanoseconds, and export writes them back unchanged.
     iats: Vec<Vec<f64>>,
+    /// The record's `IP_header_bytes` and `L4_header_bytes` lists (empty when absent).
+    headers: [Vec<Vec<u32>>; 2],
 }
 
 impl Default for RowExtras {
@@ -393,6 +405,7 @@ impl Default for RowExtras {
             features: vec![Vec::new(); DATASET_QUANTITIES.len() * SET_KEYS.len() * STAT_KEYS.len()],
             has_features: Vec::new(),
             iats: Vec::new(),
+            headers: Default::default(),
         }
     }
 }
@@ -435,6 +448,10 @@ impl RowExtras {
         }
         self.has_features.push(!f.is_empty());
         self.iats.push(record.packet_data.iat.iter().map(|v| v.0).collect());
+        let p = &record.packet_data;
+        for (column, list) in self.headers.iter_mut().zip([&p.IP_header_bytes, &p.L4_header_bytes]) {
+            column.push(list.clone().unwrap_or_default());
+        }
     }
 
     fn append(&mut self, other: RowExtras) {
@@ -457,6 +474,9 @@ impl RowExtras {
         }
         self.has_features.extend(other.has_features);
         self.iats.extend(other.iats);
+        for (ours, theirs) in self.headers.iter_mut().zip(other.headers) {
+            ours.extend(theirs);
+        }
     }
 
     /// The columns, in store order, after the batch's own.
@@ -478,6 +498,10 @@ impl RowExtras {
         columns.push(Column::new(DATASET_FEATURES.into(), self.has_features));
         let iats: Vec<Series> = self.iats.into_iter().map(|v| Series::new(PlSmallStr::EMPTY, v)).collect();
         columns.push(Series::new(DATASET_IAT.into(), iats).into_column());
+        for (name, lists) in DATASET_HEADERS.into_iter().zip(self.headers) {
+            let lists: Vec<Series> = lists.into_iter().map(|v| Series::new(PlSmallStr::EMPTY, v)).collect();
+            columns.push(Series::new(name.into(), lists).into_column());
+        }
         let mut values = self.features.into_iter();
         for quantity in DATASET_QUANTITIES {
             for direction in DIRECTIONS {
@@ -791,6 +815,7 @@ mod tests {
         assert_eq!(n.session, "1494596297_air.com.hypah.io.slither");
         assert_eq!(n.app.as_deref(), Some("air.com.hypah.io.slither"));
         assert_eq!(n.device_folder.as_deref(), Some("Nexus7_bc_ee_7b_a4_09_47"));
+        assert_eq!(n.layout, Some(Layout::Mirage2019));
         let p = Path::new(
             "Raw_JSON/Discord/1646482845_com.discord_mirage2020dataset_labeled_biflows_all_packets_encryption_metadata.json",
         );
@@ -799,7 +824,8 @@ mod tests {
             (n.session.as_str(), n.app.as_deref(), n.device_folder),
             ("1646482845_com.discord", Some("com.discord"), None)
         );
+        assert_eq!(n.layout, Some(Layout::Mirage2022));
         let n = FileNaming::of(Path::new("dir/signal.pcap.json"));
-        assert_eq!((n.session.as_str(), n.app, n.device_folder), ("signal.pcap", None, None));
+        assert_eq!((n.session.as_str(), n.app, n.device_folder, n.layout), ("signal.pcap", None, None, None));
     }
 }

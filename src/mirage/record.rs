@@ -205,6 +205,109 @@ impl RecordKey {
     }
 }
 
+/// The file layout of a published MIRAGE dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `<device folder>/<unix_ts>_<package>_MIRAGE-2019_traffic_dataset_labeled_biflows.json`.
+    Mirage2019,
+    /// `Raw_JSON/<App>/<unix_ts>_<package>_mirage2020dataset_labeled_biflows_all_packets_encryption_metadata.json`.
+    Mirage2022,
+}
+
+impl Layout {
+    /// What follows `<unix_ts>_<package>_` in the dataset's file names.
+    pub fn file_suffix(self) -> &'static str {
+        match self {
+            Layout::Mirage2019 => "MIRAGE-2019_traffic_dataset_labeled_biflows",
+            Layout::Mirage2022 => "mirage2020dataset_labeled_biflows_all_packets_encryption_metadata",
+        }
+    }
+
+    /// The layout whose file names end in `rest` (the name after `<unix_ts>_<package>_`).
+    pub fn of_suffix(rest: &str) -> Option<Layout> {
+        [Layout::Mirage2019, Layout::Mirage2022].into_iter().find(|l| rest.starts_with(l.file_suffix()))
+    }
+}
+
+/// MIRAGE-2022's top folder, holding one folder per app.
+pub const RAW_JSON: &str = "Raw_JSON";
+
+/// `packet_data` fields in the order MIRAGE-2022 writes them (tcbench's schema).
+pub const PACKET_FIELDS_2022: [&str; 12] = [
+    "timestamp",
+    "src_port",
+    "dst_port",
+    "packet_dir",
+    "IP_packet_bytes",
+    "IP_header_bytes",
+    "L4_payload_bytes",
+    "L4_header_bytes",
+    "iat",
+    "TCP_win_size",
+    "TCP_flags",
+    "L4_raw_payload",
+];
+
+/// `packet_data` fields in MIRAGE-2019's order, then the 2022 fields flowmine also writes.
+pub const PACKET_FIELDS_2019: [&str; 10] = [
+    "src_port",
+    "dst_port",
+    "packet_dir",
+    "L4_payload_bytes",
+    "iat",
+    "TCP_win_size",
+    "L4_raw_payload",
+    "timestamp",
+    "IP_packet_bytes",
+    "TCP_flags",
+];
+
+/// `flow_metadata` fields in the order MIRAGE-2022 writes them (tcbench's schema).
+pub const METADATA_ORDER_2022: [&str; 24] = [
+    "BF_device",
+    "BF_label_source",
+    "BF_label",
+    "BF_sublabel",
+    "BF_label_version_code",
+    "BF_label_version_name",
+    "BF_labeling_type",
+    "BF_num_packets",
+    "BF_IP_packet_bytes",
+    "BF_L4_payload_bytes",
+    "BF_duration",
+    "UF_num_packets",
+    "UF_IP_packet_bytes",
+    "UF_L4_payload_bytes",
+    "UF_duration",
+    "UF_MSS",
+    "UF_WS",
+    "DF_num_packets",
+    "DF_IP_packet_bytes",
+    "DF_L4_payload_bytes",
+    "DF_duration",
+    "DF_MSS",
+    "DF_WS",
+    "BF_activity",
+];
+
+/// TCP flag letters, most significant bit first: the text form of a flags byte.
+const FLAG_LETTERS: [(char, u8); 8] = [
+    ('C', tcp::CWR),
+    ('E', tcp::ECE),
+    ('U', tcp::URG),
+    ('A', tcp::ACK),
+    ('P', tcp::PSH),
+    ('R', tcp::RST),
+    ('S', tcp::SYN),
+    ('F', tcp::FIN),
+];
+
+/// A flags byte as text: eight characters `CEUAPRSF`, `-` for a flag not set
+/// (`0x12` → `"---A--S-"`).
+pub fn tcp_flags_text(byte: u8) -> String {
+    FLAG_LETTERS.iter().map(|&(c, bit)| if byte & bit != 0 { c } else { '-' }).collect()
+}
+
 /// A TCP flags entry as the flags byte: a number, or text naming flags by letter
 /// (`F S R P A U E C`, any order, other characters such as `-` or `.` ignored).
 pub fn tcp_flags_byte(value: &serde_json::Value) -> Result<u8, String> {
@@ -216,21 +319,8 @@ pub fn tcp_flags_byte(value: &serde_json::Value) -> Result<u8, String> {
             if let Ok(v) = s.parse::<u8>() {
                 return Ok(v);
             }
-            let mut byte = 0;
-            for c in s.chars() {
-                byte |= match c.to_ascii_uppercase() {
-                    'F' => tcp::FIN,
-                    'S' => tcp::SYN,
-                    'R' => tcp::RST,
-                    'P' => tcp::PSH,
-                    'A' => tcp::ACK,
-                    'U' => tcp::URG,
-                    'E' => tcp::ECE,
-                    'C' => tcp::CWR,
-                    _ => 0,
-                };
-            }
-            Ok(byte)
+            let letter = |c: char| FLAG_LETTERS.iter().find(|&&(l, _)| l == c.to_ascii_uppercase()).map_or(0, |f| f.1);
+            Ok(s.chars().map(letter).fold(0, |a, b| a | b))
         }
         other => Err(format!("TCP flags {other} is neither a number nor text")),
     }
@@ -256,5 +346,9 @@ mod tests {
         assert_eq!(tcp_flags_byte(&serde_json::json!("---A--S-")), Ok(0x12));
         assert_eq!(tcp_flags_byte(&serde_json::json!("FA")), Ok(0x11));
         assert!(tcp_flags_byte(&serde_json::json!(300)).is_err());
+        for byte in [0u8, 0x02, 0x12, 0x18, 0x11, 0xff] {
+            assert_eq!(tcp_flags_byte(&serde_json::json!(tcp_flags_text(byte))), Ok(byte));
+        }
+        assert_eq!(tcp_flags_text(0x12), "---A--S-");
     }
 }
