@@ -29,8 +29,7 @@ use std::ops::Range;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
-use crate::capture::input::{InputSet, MappedFile};
-use crate::capture::{Format, Reader};
+use crate::capture::input::InputSet;
 use crate::codec::{Dec, Enc, StateError};
 use crate::flow::config::FlowConfig;
 use crate::flow::fragments::{FRAGMENT_TIMEOUT_NS, FragmentCounts, FragmentTable};
@@ -40,9 +39,8 @@ use crate::flow::record::{EndReason, Flow};
 use crate::flow::shard::{FlowShard, emit_sorted};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
-use crate::pieces::{self, Item};
-use crate::scan::{DamagedStretch, FileReport, Progress, ScanError, ScanOptions, ScanReport, SizeChange, thread_count};
-use crate::skip::{SkipCounts, SkipReason};
+use crate::pieces::{Item, Piece};
+use crate::scan::{FileReport, Progress, ScanError, ScanOptions, ScanReport, count_other, read_input, thread_count};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
 /// First bytes of a shard's hand-off (the digit is the layout version).
@@ -116,68 +114,24 @@ pub fn scan_shard<E: std::error::Error + 'static>(
     });
     for (index, input) in inputs.files.iter().enumerate().take(range.end).skip(range.start) {
         let index = index as u32;
-        let mapped = MappedFile::open(&input.path)?;
-        let bytes = mapped.bytes();
-        let mut file = FileReport {
-            path: input.path.clone(),
-            format: Format::detect(bytes),
-            bytes: bytes.len() as u64,
-            packets_total: 0,
-            skipped: SkipCounts::default(),
-            flows: 0,
-            damage: None,
-            damaged_stretches: Vec::new(),
-            skipped_bytes: 0,
-            unsupported_link_type: None,
-            first_skip_offset: Default::default(),
-            size_changed: None,
+        let each = |piece: Piece, file: &mut FileReport, _: &mut Progress| {
+            for item in piece.items() {
+                file.packets_total += 1;
+                match item {
+                    Item::Packet(p) => shard.packet(p, &mut ready),
+                    Item::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
+                    other => count_other(other, file),
+                }
+            }
+            for batch in ready.drain(..) {
+                sink(batch).map_err(ScanError::Sink)?;
+            }
+            if shard.journal.0.len() >= 1 << 20 {
+                journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+            }
+            Ok(())
         };
-        match Reader::new(bytes) {
-            Err(damage) => {
-                file.skipped_bytes = file.bytes;
-                file.damage = Some(damage);
-            }
-            Ok(reader) => {
-                let mut released = 0;
-                pieces::walk(bytes, reader, options.piece_bytes, decode_pool.as_ref(), index, |piece| {
-                    for item in piece.items() {
-                        file.packets_total += 1;
-                        match item {
-                            Item::Packet(p) => shard.packet(p, &mut ready),
-                            Item::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
-                            other => count_unused(other, &mut file),
-                        }
-                    }
-                    for batch in ready.drain(..) {
-                        sink(batch).map_err(ScanError::Sink)?;
-                    }
-                    if shard.journal.0.len() >= 1 << 20 {
-                        journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
-                    }
-                    let done = piece.stopped_at.unwrap_or(bytes.len());
-                    mapped.release(released, done);
-                    released = done;
-                    prog.packets = report.packets_total + file.packets_total;
-                    progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
-                    Ok::<(), ScanError<E>>(())
-                })?;
-            }
-        }
-        report.packets_total += file.packets_total;
-        report.skipped.merge(&file.skipped);
-        prog.bytes_done += input.len;
-        prog.packets = report.packets_total;
-        progress(prog);
-        let after = std::fs::metadata(&input.path).ok().map(|m| m.len());
-        if input.len != file.bytes || after != Some(file.bytes) {
-            file.size_changed = Some(SizeChange { listed: input.len, read: file.bytes, after });
-        }
-        if options.strict
-            && let Some((offset, what)) = file.first_problem()
-        {
-            return Err(ScanError::Strict { path: file.path, offset, what });
-        }
-        report.files.push(file);
+        read_input((index, input), options, decode_pool.as_ref(), &mut report, &mut prog, &mut progress, each)?;
     }
     journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
@@ -186,28 +140,6 @@ pub fn scan_shard<E: std::error::Error + 'static>(
         sink(batch).map_err(ScanError::Sink)?;
     }
     Ok(ShardRun { report, tail })
-}
-
-/// Counts a record that is in no flow (as the single run does).
-fn count_unused(item: Item, file: &mut FileReport) {
-    match item {
-        Item::Skip { reason, offset, link_type } => {
-            if reason == SkipReason::UnsupportedLinkType
-                && let Some(link_type) = link_type
-            {
-                file.unsupported_link_type.get_or_insert((link_type, offset));
-            }
-            file.skip(reason, offset);
-        }
-        Item::Damage { damage, resumed_at } => {
-            let offset = damage.offset;
-            file.skip(SkipReason::CorruptRecord, offset);
-            file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
-            file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
-            file.damage.get_or_insert(damage);
-        }
-        Item::Packet(_) | Item::Fragment(_) => unreachable!("packets go to the flow table"),
-    }
 }
 
 /// Journal entries.

@@ -3,14 +3,14 @@
 
 use std::path::PathBuf;
 
-use crate::capture::input::{InputError, InputSet, MappedFile};
+use crate::capture::input::{InputError, InputFile, InputSet, MappedFile};
 use crate::capture::{Format, Reader};
 use crate::checkpoint::{self, StateError};
 use crate::codec::{Dec, Enc};
 pub use crate::file_report::{DamagedStretch, FileReport, SizeChange};
 use crate::flow::fragments::FragmentCounts;
 use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
-use crate::pieces::{self, Item};
+use crate::pieces::{self, Item, Piece};
 use crate::skip::{SkipCounts, SkipReason};
 pub use crate::threads::thread_count;
 
@@ -200,69 +200,21 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     // apply the shards: the cores go to whichever side has work (see pieces.rs).
     let pool = table.pool();
     for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
-        let index = index as u32;
-        let mapped = MappedFile::open(&input.path)?;
-        let bytes = mapped.bytes();
-        let mut file = FileReport {
-            path: input.path.clone(),
-            format: Format::detect(bytes),
-            bytes: bytes.len() as u64,
-            packets_total: 0,
-            skipped: SkipCounts::default(),
-            flows: 0,
-            damage: None,
-            damaged_stretches: Vec::new(),
-            skipped_bytes: 0,
-            unsupported_link_type: None,
-            first_skip_offset: Default::default(),
-            size_changed: None,
+        let each = |piece: Piece, file: &mut FileReport, prog: &mut Progress| {
+            file.packets_total += piece.records();
+            for (_, item) in piece.others {
+                count_other(item, file);
+            }
+            table.submit(piece.routed, &mut ready);
+            if !ready.is_empty() {
+                deliver(&mut ready, &mut batch, &mut sink, &full)?;
+            }
+            prog.flows = table.flows_started();
+            Ok(())
         };
-        match Reader::new(bytes) {
-            Err(damage) => {
-                file.skipped_bytes = file.bytes;
-                file.damage = Some(damage);
-            }
-            Ok(reader) => {
-                let mut released = 0;
-                pieces::walk(bytes, reader, options.piece_bytes, pool.as_deref(), index, |piece| {
-                    file.packets_total += piece.records();
-                    for (_, item) in piece.others {
-                        count_other(item, &mut file);
-                    }
-                    table.submit(piece.routed, &mut ready);
-                    if !ready.is_empty() {
-                        deliver(&mut ready, &mut batch, &mut sink, &full)?;
-                    }
-                    // Records behind the walk are done with (flows copy what they keep).
-                    let done = piece.stopped_at.unwrap_or(bytes.len());
-                    mapped.release(released, done);
-                    released = done;
-                    prog.packets = report.packets_total + file.packets_total;
-                    prog.flows = table.flows_started();
-                    progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
-                    Ok::<(), ScanError<E>>(())
-                })?;
-            }
-        }
-        report.packets_total += file.packets_total;
-        report.skipped.merge(&file.skipped);
-        prog.bytes_done += input.len;
-        prog.packets = report.packets_total;
-        prog.flows = table.flows_started();
-        progress(prog);
-        // A capture appliance may still be writing a file it has already named as final.
-        let after = std::fs::metadata(&input.path).ok().map(|m| m.len());
-        if input.len != file.bytes || after != Some(file.bytes) {
-            file.size_changed = Some(SizeChange { listed: input.len, read: file.bytes, after });
-        }
-        if options.strict
-            && let Some((offset, what)) = file.first_problem()
-        {
-            return Err(ScanError::Strict { path: file.path, offset, what });
-        }
-        report.files.push(file);
+        read_input((index as u32, input), options, pool.as_deref(), &mut report, &mut prog, &mut progress, each)?;
         bytes_since_checkpoint += input.len;
-        let more = (index as usize) + 1 < inputs.files.len();
+        let more = index + 1 < inputs.files.len();
         let due = options
             .checkpoint_bytes
             .is_some_and(|every| bytes_since_checkpoint >= every.max(STATE_SPACING * last_state_len));
@@ -299,8 +251,75 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     Ok(report)
 }
 
+/// Reads input file `index` piece by piece, the loop of a whole run and of a shard
+/// (handoff.rs): `each` takes every piece (and counts its records in the file's report),
+/// the file's pages behind the walk are released, progress is reported, and the file's
+/// report, checked (`--strict`, a size that changed), is added to `report`.
+pub(crate) fn read_input<E: std::error::Error + 'static>(
+    (index, input): (u32, &InputFile),
+    options: &ScanOptions,
+    pool: Option<&rayon::ThreadPool>,
+    report: &mut ScanReport,
+    prog: &mut Progress,
+    progress: &mut impl FnMut(Progress),
+    mut each: impl FnMut(Piece, &mut FileReport, &mut Progress) -> Result<(), ScanError<E>>,
+) -> Result<(), ScanError<E>> {
+    let mapped = MappedFile::open(&input.path)?;
+    let bytes = mapped.bytes();
+    let mut file = FileReport {
+        path: input.path.clone(),
+        format: Format::detect(bytes),
+        bytes: bytes.len() as u64,
+        packets_total: 0,
+        skipped: SkipCounts::default(),
+        flows: 0,
+        damage: None,
+        damaged_stretches: Vec::new(),
+        skipped_bytes: 0,
+        unsupported_link_type: None,
+        first_skip_offset: Default::default(),
+        size_changed: None,
+    };
+    match Reader::new(bytes) {
+        Err(damage) => {
+            file.skipped_bytes = file.bytes;
+            file.damage = Some(damage);
+        }
+        Ok(reader) => {
+            let mut released = 0;
+            pieces::walk(bytes, reader, options.piece_bytes, pool, index, |piece| {
+                let done = piece.stopped_at.unwrap_or(bytes.len());
+                each(piece, &mut file, prog)?;
+                // Records behind the walk are done with (flows copy what they keep).
+                mapped.release(released, done);
+                released = done;
+                prog.packets = report.packets_total + file.packets_total;
+                progress(Progress { bytes_done: prog.bytes_done + done as u64, ..*prog });
+                Ok::<(), ScanError<E>>(())
+            })?;
+        }
+    }
+    report.packets_total += file.packets_total;
+    report.skipped.merge(&file.skipped);
+    prog.bytes_done += input.len;
+    prog.packets = report.packets_total;
+    progress(*prog);
+    // A capture appliance may still be writing a file it has already named as final.
+    let after = std::fs::metadata(&input.path).ok().map(|m| m.len());
+    if input.len != file.bytes || after != Some(file.bytes) {
+        file.size_changed = Some(SizeChange { listed: input.len, read: file.bytes, after });
+    }
+    if options.strict
+        && let Some((offset, what)) = file.first_problem()
+    {
+        return Err(ScanError::Strict { path: file.path, offset, what });
+    }
+    report.files.push(file);
+    Ok(())
+}
+
 /// Counts a record of `file` that did not become a packet.
-fn count_other(item: Item, file: &mut FileReport) {
+pub(crate) fn count_other(item: Item, file: &mut FileReport) {
     match item {
         Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed to the flow table"),
         Item::Skip { reason, offset, link_type } => {
