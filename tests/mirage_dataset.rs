@@ -305,7 +305,7 @@ fn a_mirage_2022_folder_exports_to_its_own_layout_and_imports_back_exactly() {
     let published = repo("testdata/mirage/MIRAGE-2022");
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    import_mirage(&[published.clone()], &store, false, 2, |_| {}).unwrap();
+    import_mirage(std::slice::from_ref(&published), &store, false, 2, |_| {}).unwrap();
     let out = dir.path().join("json");
     // No layout asked for: the store's own, MIRAGE-2022.
     export_store(&store, &out, &ExportOptions::new(None, Grouping::Capture, None), false).unwrap();

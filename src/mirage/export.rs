@@ -101,7 +101,10 @@ fn optional_f64(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<f6
     Ok(Some(column.f64()?.iter().collect()))
 }
 
-fn optional_list<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<Option<(Vec<i64>, Vec<T::Native>)>> {
+/// A list column of one row group: offsets (rebased to 0) and values.
+type Lists<T> = (Vec<i64>, Vec<T>);
+
+fn optional_list<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<Option<Lists<T::Native>>> {
     if df.schema().contains(name) { list_values::<T>(df, name).map(Some) } else { Ok(None) }
 }
 
@@ -143,9 +146,9 @@ struct Rows {
     /// An imported store's dataset statistics, and whether a row has them.
     dataset_features: Option<DatasetValues>,
     /// An imported store's `mirage_iat` lists (offsets, values), the records' own.
-    dataset_iat: Option<(Vec<i64>, Vec<f64>)>,
+    dataset_iat: Option<Lists<f64>>,
     /// An imported store's `IP_header_bytes` and `L4_header_bytes` lists (offsets, values).
-    dataset_headers: [Option<(Vec<i64>, Vec<u32>)>; 2],
+    dataset_headers: [Option<Lists<u32>>; 2],
     offsets: Vec<i64>,
     ts: Vec<i64>,
     dir: Vec<u8>,
@@ -332,7 +335,7 @@ impl Packets<'_> {
 
     /// A per-packet list the store keeps beside its own (the dataset's), when this row has
     /// one entry per packet.
-    fn dataset<'s, T>(&self, list: &'s Option<(Vec<i64>, Vec<T>)>) -> Option<&'s [T]> {
+    fn dataset<'s, T>(&self, list: &'s Option<Lists<T>>) -> Option<&'s [T]> {
         let (offsets, values) = list.as_ref()?;
         let own = &values[offsets[self.i] as usize..offsets[self.i + 1] as usize];
         (own.len() == self.range.len()).then(|| &own[..self.kept])
