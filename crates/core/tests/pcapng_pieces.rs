@@ -130,11 +130,8 @@ impl Writer {
                 let units = self.interfaces.get(iface as usize).map_or(1_000_000, |i| i.1);
                 let raw = (1_700_000_000 + u64::from(second)) * units + u64::from(port);
                 let data = self.data(iface, port);
-                let mut body = if obsolete {
-                    [self.u16(iface as u16), self.u16(0)].concat()
-                } else {
-                    self.u32(iface).to_vec()
-                };
+                let mut body =
+                    if obsolete { [self.u16(iface as u16), self.u16(0)].concat() } else { self.u32(iface).to_vec() };
                 body.extend(self.u32((raw >> 32) as u32));
                 body.extend(self.u32(raw as u32));
                 body.extend(self.u32(data.len() as u32));
@@ -189,7 +186,8 @@ fn items(bytes: &[u8], piece_bytes: usize, threads: usize) -> (Vec<Item>, usize)
 
 fn scan(path: &Path, threads: usize, piece_bytes: usize) -> (FlowBatch, ScanReport) {
     let len = std::fs::metadata(path).unwrap().len();
-    let inputs = InputSet { files: vec![InputFile { path: path.to_owned(), len, first_ts_ns: None }], ..Default::default() };
+    let inputs =
+        InputSet { files: vec![InputFile { path: path.to_owned(), len, first_ts_ns: None }], ..Default::default() };
     let options = ScanOptions { flow: FlowConfig::default(), threads, piece_bytes, ..ScanOptions::default() };
     scan_to_batch(&inputs, &options).unwrap()
 }
@@ -238,7 +236,12 @@ fn every_piece_size_gives_the_walk_from_the_start() {
         blocks.push(Block::Section { big: s % 2 == 1 });
         blocks.push(Block::Interface { raw_ip: false, tsresol: Some(9), offset_sec: None });
         for p in 0..12u16 {
-            blocks.push(Block::Packet { obsolete: p == 3, iface: u32::from(p % 3), second: u32::from(s * 20 + p), port: p });
+            blocks.push(Block::Packet {
+                obsolete: p == 3,
+                iface: u32::from(p % 3),
+                second: u32::from(s * 20 + p),
+                port: p,
+            });
             if p == 4 {
                 // Interfaces 1 and 2 only from here on: earlier packets on them are unknown.
                 blocks.push(Block::Interface { raw_ip: true, tsresol: None, offset_sec: Some(2) });
@@ -287,7 +290,11 @@ fn every_sample_pcapng_gives_the_same_flows_in_pieces() {
         for piece_bytes in [16, 100, 613, 4099] {
             for threads in [2, 4] {
                 let got = scan(path, threads, piece_bytes);
-                assert!(got.0 == expected.0, "{}: rows differ, {threads} threads, pieces of {piece_bytes}", path.display());
+                assert!(
+                    got.0 == expected.0,
+                    "{}: rows differ, {threads} threads, pieces of {piece_bytes}",
+                    path.display()
+                );
                 assert_eq!(got.1, expected.1, "{}: {threads} threads, pieces of {piece_bytes}", path.display());
             }
         }
