@@ -5,6 +5,7 @@
 #   pcap_reader, resync,  every classic pcap under testdata/pcaps (told by magic number)
 #   and pieces
 #   pcapng_reader         every pcapng under testdata/pcaps
+#   and pieces
 #   decode                single frames cut out of those captures, as the target reads
 #                         them: [link-type selector, wire-length byte, frame...]
 #                         (needs python3; skipped without it)
@@ -38,6 +39,7 @@ while IFS= read -r -d '' f; do
       ;;
     0a0d0d0a)
       put "$corpus/pcapng_reader" "$f"
+      put "$corpus/pieces" "$f"
       pcapngs=$((pcapngs + 1))
       ;;
   esac

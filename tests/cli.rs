@@ -285,6 +285,63 @@ fn stores_are_byte_identical_for_any_thread_count() {
     assert!(one == parts("3"), "--threads 3 wrote different part files");
 }
 
+/// The parquet part files of a store, by name.
+fn part_files(store: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(store)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn pcapng_stores_are_byte_identical_when_read_in_small_pieces() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcapngs: Vec<PathBuf> = flowmine::core::collect_inputs(&[testdata("pcaps")])
+        .unwrap()
+        .files
+        .into_iter()
+        .map(|f| f.path)
+        .filter(|p| std::fs::read(p).unwrap().starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]))
+        .collect();
+    assert!(pcapngs.len() >= 20, "{} pcapng files", pcapngs.len());
+    for (i, input) in pcapngs.iter().enumerate() {
+        // (exit status, manifest counters, part files) of one run.
+        let run = |threads: &str, piece_bytes: Option<&str>| {
+            let store = dir.path().join(format!("{i}-{threads}-{}", piece_bytes.unwrap_or("default")));
+            let mut command = Command::new(env!("CARGO_BIN_EXE_flowmine"));
+            command.arg("flows").arg(input).arg("--out").arg(&store).args(["--quiet", "--threads", threads]);
+            if let Some(bytes) = piece_bytes {
+                command.env("FLOWMINE_PIECE_BYTES", bytes);
+            }
+            let out = command.output().unwrap();
+            let status = out.status.code();
+            assert!(matches!(status, Some(0 | 3)), "{}: {}", input.display(), String::from_utf8_lossy(&out.stderr));
+            let m = manifest(&store);
+            (status, m.packets_total, m.skipped, part_files(&store))
+        };
+        let one = run("1", None);
+        for piece_bytes in ["64", "1000"] {
+            assert!(one == run("2", Some(piece_bytes)), "{}: pieces of {piece_bytes} on 2 threads", input.display());
+        }
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_flowmine"))
+        .arg("flows")
+        .arg(&pcapngs[0])
+        .arg("--out")
+        .arg(dir.path().join("refused"))
+        .env("FLOWMINE_PIECE_BYTES", "0")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("FLOWMINE_PIECE_BYTES=\"0\": not a positive number of bytes")
+    );
+}
+
 #[test]
 fn max_flows_evicts_the_oldest_and_counts_them() {
     let dir = tempfile::tempdir().unwrap();

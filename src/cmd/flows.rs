@@ -133,6 +133,23 @@ fn parse_packets(s: &str) -> Result<PacketLimit, String> {
     }
 }
 
+/// The environment variable that sets the bytes of a piece of a file read on several
+/// threads: the flows are the same for any value, so it is no option, but tests force
+/// small captures into many pieces with it (formats/pcapng.md, "Reading in pieces").
+const PIECE_BYTES_VAR: &str = "FLOWMINE_PIECE_BYTES";
+
+fn piece_bytes() -> Result<usize, Error> {
+    match std::env::var(PIECE_BYTES_VAR) {
+        Err(std::env::VarError::NotPresent) => Ok(flowmine::core::pieces::PIECE_BYTES),
+        Ok(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::Usage(format!("{PIECE_BYTES_VAR}={v:?}: not a positive number of bytes"))),
+        Err(e) => Err(Error::Usage(format!("{PIECE_BYTES_VAR}: {e}"))),
+    }
+}
+
 pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
     if args.threads > 0 {
         // Polars sizes its pool from this variable when the pool is first used, after this.
@@ -162,6 +179,7 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
             threads: args.threads,
             strict: args.strict,
             checkpoint_bytes: Some(args.checkpoint_every),
+            piece_bytes: piece_bytes()?,
             ..ScanOptions::default()
         },
     );

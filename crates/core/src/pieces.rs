@@ -1,26 +1,36 @@
 //! One capture file read in pieces, decoded side by side on several threads.
 //!
-//! A classic pcap file is cut where plausible chains of records start, found from even
-//! splits of the file ([`chunk_starts`]). Each piece is walked from its start until a
-//! record starts at or past the next piece's start, and its records are decoded: packets
-//! go straight to their flow-table shard's bucket ([`Routed`]), so that no thread handles
-//! every packet; other records become [`Item`]s. A found start is only a candidate: the walk of the piece before must stop
-//! exactly on it (the seam). Where it does not — a false boundary, or damage whose way
-//! back in lies past the seam — the piece is walked again from where the one before
-//! stopped, on the consuming thread. The items, in order, are therefore always those of
-//! one walk from the start of the file; threads change only who decodes them.
-//! (ShardedTable::submit then takes the pieces in order, which the flow table needs.)
+//! A file is cut at record (or block) starts near even splits of it. Each piece is walked
+//! from its start until a record starts at or past the next piece's start, and its
+//! records are decoded: packets go straight to their flow-table shard's bucket
+//! ([`Routed`]), so that no thread handles every packet; other records become [`Item`]s.
 //!
-//! pcapng files, and every file when there is one thread, are walked once from the start,
-//! in pieces of [`PIECE_BYTES`] so that decoded items never pile up.
+//! - A classic pcap file is cut where plausible chains of records start, found from the
+//!   even splits ([`chunk_starts`]): its record headers carry no marker, and nothing
+//!   before a record is needed to read it.
+//! - A pcapng file is cut by a first pass that hops from block to block ([`Hops`]),
+//!   learning the sections and interfaces a piece's packets refer to, a few pieces ahead
+//!   of the decoding.
+//!
+//! A start is only a candidate: the walk of the piece before must stop exactly on it,
+//! knowing what the piece's reader was given (the seam). Where it does not — a false
+//! boundary, or damage whose way back in lies past the seam — the piece is walked again
+//! from where the one before stopped, on the consuming thread. The items, in order, are
+//! therefore always those of one walk from the start of the file; threads change only who
+//! decodes them. (ShardedTable::submit then takes the pieces in order, which the flow table
+//! needs.)
+//!
+//! With one thread, files are walked once from the start, in pieces of [`PIECE_BYTES`] so
+//! that decoded items never pile up.
 
 use std::collections::VecDeque;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{Receiver, sync_channel};
 
 use ahash::RandomState;
 
 use crate::capture::pcap::{FILE_HEADER_LEN, PcapInfo, PcapReader};
-use crate::capture::resync::{TimeWindow, chunk_starts};
+use crate::capture::pcapng::PcapngReader;
+use crate::capture::resync::{self, TimeWindow, chunk_starts};
 use crate::capture::{Damage, Event, Reader};
 use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::flow::sharded::Routed;
@@ -125,43 +135,104 @@ fn decode_piece(reader: &mut Reader, end: usize, input_index: u32, hasher: &Rand
     }
 }
 
-/// Where the pieces of a pcap file start, and what a reader starting there must know.
-struct Cuts {
-    starts: Vec<usize>,
-    info: PcapInfo,
-    first_ts_ns: i64,
+/// Where the pieces of a file start: for each, a reader standing there as the walk from
+/// the start of the file would (a candidate, for pcap; exact, for pcapng).
+enum Starts<'a> {
+    /// Plausible chains of records found from even splits of a pcap file.
+    Pcap { bytes: &'a [u8], cuts: Vec<usize>, info: PcapInfo, first_ts_ns: i64, next: usize },
+    /// The first pass over a pcapng file.
+    Pcapng(Hops<'a>),
 }
 
-impl Cuts {
-    /// Cuts for a pcap file of more than one piece whose first record can be read (its
-    /// time bounds where chains may lie, as for the reader from the start).
-    fn find(bytes: &[u8], reader: &Reader, piece_bytes: usize) -> Option<Cuts> {
-        let Reader::Pcap(r) = reader else { return None };
+impl<'a> Starts<'a> {
+    /// Starts for a file of more than one piece, or `None` when it is read in one walk:
+    /// a pcap file whose first record cannot be read (its time bounds where chains may
+    /// lie, as for the reader from the start) or where no second start is found.
+    fn find(bytes: &'a [u8], reader: &Reader<'a>, piece_bytes: usize) -> Option<Starts<'a>> {
         let pieces = bytes.len().div_ceil(piece_bytes.max(1));
         if pieces < 2 {
             return None;
         }
+        let r = match reader {
+            Reader::Pcapng(r) => return Some(Starts::Pcapng(Hops { reader: r.clone(), piece_bytes, first: true })),
+            Reader::Pcap(r) => r,
+        };
         let info = *r.info();
         let Some(Ok(Event::Packet(first))) = PcapReader::at(bytes, info, FILE_HEADER_LEN, None).next_event() else {
             return None;
         };
-        let starts = chunk_starts(bytes, &info, TimeWindow::after(first.ts_ns), pieces);
-        (starts.len() > 1).then_some(Cuts { starts, info, first_ts_ns: first.ts_ns })
-    }
-
-    fn reader_at<'a>(&self, bytes: &'a [u8], pos: usize) -> Reader<'a> {
-        Reader::Pcap(PcapReader::at(bytes, self.info, pos, Some(self.first_ts_ns)))
-    }
-
-    fn end(&self, bytes: &[u8], piece: usize) -> usize {
-        self.starts.get(piece + 1).copied().unwrap_or(bytes.len())
+        let cuts = chunk_starts(bytes, &info, TimeWindow::after(first.ts_ns), pieces);
+        (cuts.len() > 1).then_some(Starts::Pcap { bytes, cuts, info, first_ts_ns: first.ts_ns, next: 0 })
     }
 }
 
+impl<'a> Iterator for Starts<'a> {
+    type Item = Reader<'a>;
+
+    fn next(&mut self) -> Option<Reader<'a>> {
+        match self {
+            Starts::Pcap { bytes, cuts, info, first_ts_ns, next } => {
+                let at = *cuts.get(*next)?;
+                *next += 1;
+                Some(Reader::Pcap(PcapReader::at(bytes, *info, at, Some(*first_ts_ns))))
+            }
+            Starts::Pcapng(hops) => hops.next().map(Reader::Pcapng),
+        }
+    }
+}
+
+/// The first pass over a pcapng file: the reader itself, hopping from block to block
+/// without decoding packets (a block's trailer lies next to the following header, so this
+/// reads about one cache line per block). It stops at the first place, at or past each
+/// multiple of the piece size, where a walk from the start would check whether its piece
+/// is over (after a block that gave a packet or skip, or after a resynchronisation),
+/// and hands out a copy of itself: the sections, interfaces and last packet time in force
+/// there. Damage is passed over as the walk does. A piece walked from such a copy is
+/// therefore the walk from the start, and it ends exactly where the next copy stands.
+/// It runs on the consuming thread, a few pieces ahead of the pieces decoded.
+struct Hops<'a> {
+    reader: PcapngReader<'a>,
+    piece_bytes: usize,
+    first: bool,
+}
+
+impl<'a> Iterator for Hops<'a> {
+    type Item = PcapngReader<'a>;
+
+    fn next(&mut self) -> Option<PcapngReader<'a>> {
+        if std::mem::take(&mut self.first) {
+            return Some(self.reader.clone());
+        }
+        let pos = self.reader.position();
+        let target = (pos / self.piece_bytes + 1).saturating_mul(self.piece_bytes);
+        let r = &mut self.reader;
+        loop {
+            if r.damaged_at().is_some() || r.position() >= r.bytes().len() {
+                return None;
+            }
+            if r.position() >= target {
+                return Some(r.clone());
+            }
+            if let Some(Err(_)) = r.next_event() {
+                resync::pcapng_reader(r);
+            }
+        }
+    }
+}
+
+/// A piece handed to a decoding task: the reader where it starts, where it ends, and the
+/// answer to come (the piece and the reader where its walk stopped).
+struct Pending<'a> {
+    start: Reader<'a>,
+    end: usize,
+    answer: Receiver<(Piece, Reader<'a>)>,
+}
+
 /// Hands the pieces of the file `bytes`, read by `reader` (fresh from
-/// [`Reader::new`]), to `consume` in file order, pieces of about `piece_bytes`. With a `pool`, pcap pieces are decoded on
-/// it, a few ahead of the one consumed; the items are the same either way. Returns how
-/// many pieces had to be walked again because their seam did not hold.
+/// [`Reader::new`]), to `consume` in file order, pieces of about `piece_bytes`. With a
+/// `pool`, pieces are decoded on it, a few ahead of the one consumed; the items are the
+/// same either way. Returns how many pieces had to be walked again because their seam did
+/// not hold.
 pub fn walk<E>(
     bytes: &[u8],
     reader: Reader,
@@ -171,7 +242,7 @@ pub fn walk<E>(
     mut consume: impl FnMut(Piece) -> Result<(), E>,
 ) -> Result<usize, E> {
     let hasher = key_hasher();
-    let (Some(pool), Some(cuts)) = (pool, Cuts::find(bytes, &reader, piece_bytes)) else {
+    let (Some(pool), Some(mut starts)) = (pool, Starts::find(bytes, &reader, piece_bytes)) else {
         let mut reader = reader;
         loop {
             let end = Reader::position(&reader).saturating_add(piece_bytes.max(1));
@@ -187,32 +258,43 @@ pub fn walk<E>(
     // thread that feeds the flow table waits for the shard work. On the 20M campus capture
     // with 2 threads, 8 ran in 0.94 of the time of 3 (paired, n=5); 16 was no faster.
     let ahead = 4 * pool.current_num_threads();
-    let (cuts, hasher) = (&cuts, &hasher);
+    let hasher = &hasher;
     pool.in_place_scope(|scope| {
         let mut pending = VecDeque::new();
-        let mut expected = Some(cuts.starts[0]);
+        let mut upcoming = starts.next();
+        // The walk from the start: where it stands, and what it knows there.
+        let mut walker = upcoming.clone().expect("two starts at least");
         let mut walked_again = 0;
-        for i in 0..cuts.starts.len() {
-            while pending.len() < ahead && i + pending.len() < cuts.starts.len() {
-                let next = i + pending.len();
-                let (tx, rx) = sync_channel(1);
+        loop {
+            while pending.len() < ahead
+                && let Some(start) = upcoming.take()
+            {
+                upcoming = starts.next();
+                let end = upcoming.as_ref().map_or(bytes.len(), Reader::position);
+                let (tx, answer) = sync_channel(1);
+                let mut reader = start.clone();
                 scope.spawn(move |_| {
-                    let mut reader = cuts.reader_at(bytes, cuts.starts[next]);
-                    let _ = tx.send(decode_piece(&mut reader, cuts.end(bytes, next), input_index, hasher));
+                    let piece = decode_piece(&mut reader, end, input_index, hasher);
+                    let _ = tx.send((piece, reader));
                 });
-                pending.push_back(rx);
+                pending.push_back(Pending { start, end, answer });
             }
-            let piece = pending.pop_front().expect("spawned above").recv().expect("a decoding task answers");
-            let Some(from) = expected else { break };
-            let piece = if piece.start == from {
+            let Some(next) = pending.pop_front() else { break };
+            let (piece, after) = next.answer.recv().expect("a decoding task answers");
+            let at = &mut walker;
+            let piece = if next.start.same_state(at) {
+                *at = after;
                 piece
             } else {
                 // The seam did not hold: walk this piece again from where the last stopped.
                 walked_again += 1;
-                decode_piece(&mut cuts.reader_at(bytes, from), cuts.end(bytes, i), input_index, hasher)
+                decode_piece(at, next.end, input_index, hasher)
             };
-            expected = piece.stopped_at;
+            let over = piece.stopped_at.is_none();
             consume(piece)?;
+            if over {
+                break;
+            }
         }
         Ok(walked_again)
     })

@@ -39,6 +39,7 @@ impl Format {
 }
 
 /// A reader over one capture in memory, whatever its format.
+#[derive(Clone)]
 pub enum Reader<'a> {
     Pcap(pcap::PcapReader<'a>),
     Pcapng(pcapng::PcapngReader<'a>),
@@ -69,6 +70,17 @@ impl<'a> Reader<'a> {
         match self {
             Reader::Pcap(r) => r.position(),
             Reader::Pcapng(r) => r.position(),
+        }
+    }
+
+    /// Whether `other`, a reader of the same file, stands where this one does knowing the
+    /// same (for pcapng, the section's byte order, interfaces and last time): reading on
+    /// from either gives the same events.
+    pub fn same_state(&self, other: &Reader) -> bool {
+        match (self, other) {
+            (Reader::Pcap(a), Reader::Pcap(b)) => a.same_state(b),
+            (Reader::Pcapng(a), Reader::Pcapng(b)) => a.same_state(b),
+            _ => false,
         }
     }
 

@@ -137,6 +137,7 @@ enum LengthOrder {
 }
 
 /// Walks the records of a classic pcap file.
+#[derive(Clone)]
 pub struct PcapReader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -158,6 +159,14 @@ impl<'a> PcapReader<'a> {
     /// the file's first record read (it bounds where [`resync`](super::resync) looks).
     pub fn at(bytes: &'a [u8], info: PcapInfo, pos: usize, first_ts_ns: Option<i64>) -> Self {
         PcapReader { bytes, pos, info, first_ts_ns, damaged_at: None }
+    }
+
+    /// Whether `other`, a reader of the same file, stands where this one does knowing
+    /// the same: reading on from either gives the same events.
+    pub fn same_state(&self, other: &PcapReader) -> bool {
+        std::ptr::eq(self.bytes, other.bytes)
+            && (self.pos, self.info, self.first_ts_ns, self.damaged_at)
+                == (other.pos, other.info, other.first_ts_ns, other.damaged_at)
     }
 
     pub fn info(&self) -> &PcapInfo {

@@ -39,6 +39,7 @@ impl Interface {
 }
 
 /// Walks the blocks of a pcapng file.
+#[derive(Clone)]
 pub struct PcapngReader<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -71,6 +72,15 @@ impl<'a> PcapngReader<'a> {
     /// Byte offset of the next block.
     pub fn position(&self) -> usize {
         self.pos
+    }
+
+    /// Whether `other`, a reader of the same file, stands where this one does knowing
+    /// the same section (byte order, interfaces, the time an SPB would take): reading on
+    /// from either gives the same events.
+    pub fn same_state(&self, other: &PcapngReader) -> bool {
+        std::ptr::eq(self.bytes, other.bytes)
+            && (self.pos, self.endian, &self.interfaces, self.last_ts_ns, self.damaged_at)
+                == (other.pos, other.endian, &other.interfaces, other.last_ts_ns, other.damaged_at)
     }
 
     /// Interfaces of the current section.
