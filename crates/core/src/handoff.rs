@@ -19,7 +19,7 @@
 //!
 //! Every step the joiner takes on the strength of that reasoning is checked (a flow that
 //! must end at a packet does end by the table's rules); when one does not hold (time going
-//! backwards across a boundary, say), joining stops with [`JoinError::NotExact`] rather
+//! backwards across a boundary, say), joining stops with [`Error::NotExact`] rather
 //! than give flows a single run would not. With the idle timeout off no key is ever
 //! settled: shards journal every packet and the joiner does the flow work of one run.
 //! `max_flows` ends flows by the table's global size, which no shard knows: refused.
@@ -29,9 +29,10 @@ use std::ops::Range;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
+use crate::Error;
 use crate::capture::input::{InputSet, MappedFile};
 use crate::capture::{Format, Reader};
-use crate::codec::{Dec, Enc, StateError};
+use crate::codec::{Dec, Enc};
 use crate::flow::config::FlowConfig;
 use crate::flow::fragments::{FRAGMENT_TIMEOUT_NS, FragmentCounts, FragmentTable};
 use crate::flow::key::FlowKey;
@@ -41,7 +42,7 @@ use crate::flow::shard::{FlowShard, emit_sorted};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
 use crate::pieces::{self, Item};
-use crate::scan::{DamagedStretch, FileReport, Progress, ScanError, ScanOptions, ScanReport, SizeChange, thread_count};
+use crate::scan::{DamagedStretch, FileReport, Progress, ScanOptions, ScanReport, SizeChange, thread_count};
 use crate::skip::{SkipCounts, SkipReason};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
@@ -71,15 +72,6 @@ pub fn plan(inputs: &InputSet, n: usize) -> Vec<Range<usize>> {
     cuts.windows(2).map(|w| w[0]..w[1]).collect()
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum JoinError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// A shard cannot be joined to the ones before it with the flows of a single run.
-    #[error("cannot join exactly: {0}")]
-    NotExact(String),
-}
-
 /// What a shard run produced besides its flows: its report (files of the shard only;
 /// `flows` per file is left at 0: the joiner counts rows) and its hand-off tail.
 pub struct ShardRun {
@@ -90,14 +82,14 @@ pub struct ShardRun {
 /// Runs the files `range` of `inputs` as a shard: flows sure to be those of a single run
 /// go to `sink`, the journal of pending keys to `journal` (in pieces, in order), and the
 /// rest is in the returned tail. Input indices are those of the whole list.
-pub fn scan_shard<E: std::error::Error + 'static>(
+pub fn scan_shard<E: From<Error>>(
     inputs: &InputSet,
     options: &ScanOptions,
     range: Range<usize>,
     mut sink: impl FnMut(FlowBatch) -> Result<(), E>,
     mut journal: impl FnMut(&[u8]) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
-) -> Result<ShardRun, ScanError<E>> {
+) -> Result<ShardRun, E> {
     assert!(options.flow.max_flows.is_none(), "shards cannot keep a global cap on open flows");
     let mut ready: Vec<FlowBatch> = Vec::new();
     let mut report =
@@ -149,17 +141,17 @@ pub fn scan_shard<E: std::error::Error + 'static>(
                         }
                     }
                     for batch in ready.drain(..) {
-                        sink(batch).map_err(ScanError::Sink)?;
+                        sink(batch)?;
                     }
                     if shard.journal.0.len() >= 1 << 20 {
-                        journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+                        journal(&std::mem::take(&mut shard.journal.0))?;
                     }
                     let done = piece.stopped_at.unwrap_or(bytes.len());
                     mapped.release(released, done);
                     released = done;
                     prog.packets = report.packets_total + file.packets_total;
                     progress(Progress { bytes_done: prog.bytes_done + done as u64, ..prog });
-                    Ok::<(), ScanError<E>>(())
+                    Ok::<(), E>(())
                 })?;
             }
         }
@@ -175,15 +167,15 @@ pub fn scan_shard<E: std::error::Error + 'static>(
         if options.strict
             && let Some((offset, what)) = file.first_problem()
         {
-            return Err(ScanError::Strict { path: file.path, offset, what });
+            return Err(Error::Strict { path: file.path, offset, what }.into());
         }
         report.files.push(file);
     }
-    journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+    journal(&std::mem::take(&mut shard.journal.0))?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
     let (tail, rows) = shard.finish(&report.files);
     for batch in rows {
-        sink(batch).map_err(ScanError::Sink)?;
+        sink(batch)?;
     }
     Ok(ShardRun { report, tail })
 }
@@ -396,7 +388,7 @@ impl Shard {
 fn open_flows(state: &[u8], config: &FlowConfig) -> Vec<Flow> {
     let mut d = Dec::new(state);
     let hasher = key_hasher();
-    let read = |d: &mut Dec| -> Result<Vec<Flow>, StateError> {
+    let read = |d: &mut Dec| -> Result<Vec<Flow>, Error> {
         Clock::load(d, config)?;
         FragmentTable::load(d)?;
         let mut open = Vec::new();
@@ -423,7 +415,7 @@ fn put_key(e: &mut Enc, k: &FlowKey) {
     e.u16(k.hi_port);
 }
 
-fn get_key(d: &mut Dec) -> Result<FlowKey, StateError> {
+fn get_key(d: &mut Dec) -> Result<FlowKey, Error> {
     Ok(FlowKey {
         vlan: d.u16()?,
         ip_version: d.u8()?,
@@ -449,7 +441,7 @@ fn put_packet(e: &mut Enc, tag: u8, p: &FlowPacket) {
     e.u8(p.tunnel);
 }
 
-fn get_packet(d: &mut Dec, hasher: &RandomState) -> Result<FlowPacket, StateError> {
+fn get_packet(d: &mut Dec, hasher: &RandomState) -> Result<FlowPacket, Error> {
     let key = get_key(d)?;
     Ok(FlowPacket {
         key,
@@ -496,7 +488,7 @@ fn put_later_fragment(e: &mut Enc, m: &PacketMeta, ts_ns: i64, wire_len: u32, in
     e.u32(input_index);
 }
 
-fn get_later_fragment(d: &mut Dec) -> Result<(PacketMeta, i64, u32, u32), StateError> {
+fn get_later_fragment(d: &mut Dec) -> Result<(PacketMeta, i64, u32, u32), Error> {
     let id = FragmentId {
         ip_version: d.u8()?,
         protocol: d.u8()?,
@@ -549,10 +541,10 @@ impl Joiner {
     /// Joins the next shard: its journal is replayed on the flows carried so far, then
     /// the flows it left open are carried on. Flows this ends go to `out`; the shard's
     /// file reports are returned.
-    pub fn join(&mut self, journal: &[u8], tail: &[u8], out: &mut FlowBatch) -> Result<Vec<FileReport>, JoinError> {
+    pub fn join(&mut self, journal: &[u8], tail: &[u8], out: &mut FlowBatch) -> Result<Vec<FileReport>, Error> {
         let mut t = Dec::new(tail);
         if t.take(TAIL_MAGIC.len()).ok() != Some(&TAIL_MAGIC[..]) {
-            return Err(StateError::NotAState.into());
+            return Err(Error::NotAState);
         }
         let start = match t.u8()? {
             0 => None,
@@ -587,7 +579,7 @@ impl Joiner {
             return Err(t.corrupt().into());
         }
         if let Some(why) = inexact {
-            return Err(JoinError::NotExact(why));
+            return Err(Error::NotExact(why));
         }
         let Some(start) = start else {
             // No packets: nothing happened.
@@ -600,7 +592,7 @@ impl Joiner {
         let mut local = Clock::new(&self.config);
         local.advance(start);
         if global.next_sweep_ns() != local.next_sweep_ns() {
-            return Err(JoinError::NotExact(format!(
+            return Err(Error::NotExact(format!(
                 "the shard's first packet ({start} ns) is earlier than packets before it ({} ns), across a sweep",
                 self.clock.now_ns
             )));
@@ -622,17 +614,17 @@ impl Joiner {
 
     /// Ends the carried flow of `key`, if one is open, before the shard's packet at
     /// `ts_ns`: it must end there by the table's rules.
-    fn end_carried(&mut self, key: &FlowKey, tcp_flags: u8, ts_ns: i64) -> Result<(), JoinError> {
+    fn end_carried(&mut self, key: &FlowKey, tcp_flags: u8, ts_ns: i64) -> Result<(), Error> {
         let hash = self.hasher.hash_one(key);
         match self.table.end_before(key, hash, tcp_flags, ts_ns, &self.config, &mut self.ended) {
-            Some(false) => Err(JoinError::NotExact(format!(
+            Some(false) => Err(Error::NotExact(format!(
                 "a flow open at the shard's start would go on at {ts_ns} ns, after the shard settled its key"
             ))),
             _ => Ok(()),
         }
     }
 
-    fn replay(&mut self, journal: &[u8], first_sweep_due: bool) -> Result<(), JoinError> {
+    fn replay(&mut self, journal: &[u8], first_sweep_due: bool) -> Result<(), Error> {
         let mut d = Dec::new(journal);
         let mut first = true;
         while !d.is_done() {
@@ -654,7 +646,7 @@ impl Joiner {
                     if self.table.end_before(&p.key, p.hash, p.tcp_flags, p.ts_ns, &self.config, &mut self.ended)
                         == Some(false)
                     {
-                        return Err(JoinError::NotExact(format!(
+                        return Err(Error::NotExact(format!(
                             "a flow would go on at {} ns, where the shard found an idle gap",
                             p.ts_ns
                         )));
