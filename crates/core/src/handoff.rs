@@ -549,7 +549,7 @@ impl Joiner {
         let start = match t.u8()? {
             0 => None,
             1 => Some(t.i64()?),
-            _ => return Err(t.corrupt().into()),
+            _ => return Err(t.corrupt()),
         };
         let end_clock = Clock::load(&mut t, &self.config)?;
         let local_fragments = FragmentTable::load(&mut t)?;
@@ -573,10 +573,10 @@ impl Joiner {
         let inexact = match t.u8()? {
             0 => None,
             1 => Some(String::from_utf8_lossy(t.bytes()?).into_owned()),
-            _ => return Err(t.corrupt().into()),
+            _ => return Err(t.corrupt()),
         };
         if !t.is_done() {
-            return Err(t.corrupt().into());
+            return Err(t.corrupt());
         }
         if let Some(why) = inexact {
             return Err(Error::NotExact(why));
@@ -658,7 +658,7 @@ impl Joiner {
                     let p = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
                     self.table.add(&p, &self.config, &mut self.ended);
                 }
-                _ => return Err(d.corrupt().into()),
+                _ => return Err(d.corrupt()),
             }
         }
         Ok(())
