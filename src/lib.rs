@@ -181,7 +181,7 @@ impl FlowsJob {
     ) -> Result<ScanReport, Error> {
         let ctx = self.row_context(inputs);
         let to_frame = |batch: FlowBatch| -> Result<(), Error> { sink(batch_to_rows(batch, &ctx)?) };
-        Ok(scan(inputs, &self.options, to_frame, progress)?)
+        scan(inputs, &self.options, to_frame, progress)
     }
 
     /// Runs the scan and returns every flow in one DataFrame.
