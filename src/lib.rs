@@ -24,9 +24,9 @@ pub mod store;
 use std::path::{Path, PathBuf};
 
 pub use flowmine_core as core;
-use flowmine_core::capture::input::{InputError, InputSet};
+use flowmine_core::capture::input::InputSet;
 use flowmine_core::flow::sharded::enforced_max_flows;
-use flowmine_core::scan::{Progress, ScanError, ScanOptions, ScanReport, scan, scan_resumable, thread_count};
+use flowmine_core::scan::{Progress, ScanOptions, ScanReport, scan, scan_resumable, thread_count};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
 
@@ -41,8 +41,10 @@ use store::{Manifest, Resumed, StoreError, StoreWriter, ToWriter, write_parts};
 /// Messages never name command-line options: the binary adds those hints.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// What stopped the engine: inputs that cannot be read, strict mode, a shard that
+    /// cannot be joined (a run state that cannot be used is [`Error::Resume`]).
     #[error(transparent)]
-    Input(#[from] InputError),
+    Core(flowmine_core::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -62,15 +64,12 @@ pub enum Error {
     Evaluate(#[from] evaluate::EvaluateError),
     #[error(transparent)]
     Import(#[from] mirage::ImportError),
-    /// Unusable input in strict mode; the store is left without a manifest.
-    #[error("{0}")]
-    Strict(String),
     /// The thread writing the store stopped (its own error says why).
     #[error("the store writer stopped")]
     WriterStopped,
     /// The checkpoint of an interrupted run cannot be used.
     #[error("{}: cannot resume: {source}", store.display())]
-    Resume { store: PathBuf, source: flowmine_core::checkpoint::StateError },
+    Resume { store: PathBuf, source: flowmine_core::Error },
     /// Partial stores that cannot be merged (see [`shards::merge`]).
     #[error(transparent)]
     Merge(#[from] shards::MergeError),
@@ -94,15 +93,14 @@ impl Error {
     }
 }
 
-/// The one conversion of a scan's error, whatever its sink's error.
-impl<E: std::error::Error + Into<Error> + 'static> From<ScanError<E>> for Error {
-    fn from(e: ScanError<E>) -> Self {
-        match e {
-            ScanError::Input(e) => Error::Input(e),
-            ScanError::Sink(e) => e.into(),
-            strict @ ScanError::Strict { .. } => Error::Strict(strict.to_string()),
+/// The one conversion of the engine's error.
+impl From<flowmine_core::Error> for Error {
+    fn from(e: flowmine_core::Error) -> Self {
+        if e.is_state() {
             // Only store runs resume, and they map this error with the store's path.
-            ScanError::State(source) => Error::Resume { store: PathBuf::new(), source },
+            Error::Resume { store: PathBuf::new(), source: e }
+        } else {
+            Error::Core(e)
         }
     }
 }
@@ -183,7 +181,7 @@ impl FlowsJob {
     ) -> Result<ScanReport, Error> {
         let ctx = self.row_context(inputs);
         let to_frame = |batch: FlowBatch| -> Result<(), Error> { sink(batch_to_rows(batch, &ctx)?) };
-        Ok(scan(inputs, &self.options, to_frame, progress)?)
+        scan(inputs, &self.options, to_frame, progress)
     }
 
     /// Runs the scan and returns every flow in one DataFrame.

@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use flowmine_core::capture::input::MappedFile;
-use flowmine_core::handoff::{self, JoinError, Joiner};
+use flowmine_core::handoff::{self, Joiner};
 use flowmine_core::scan::{Progress, ScanReport};
 use flowmine_core::{FlowBatch, FlowConfig, PacketLimit};
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,7 @@ pub enum MergeError {
     #[error("{} was made from another input list than {}", path.display(), first.display())]
     Inputs { path: PathBuf, first: PathBuf },
     #[error("{}: {source}", path.display())]
-    Join { path: PathBuf, source: JoinError },
+    Join { path: PathBuf, source: flowmine_core::Error },
 }
 
 fn bad(path: &Path, what: impl Into<String>) -> MergeError {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use flowmine::Error;
-use flowmine::core::slice::{SliceError, SliceReport, slice};
+use flowmine::core::slice::{SliceReport, slice};
 
 use super::EXIT_DAMAGED_INPUT;
 
@@ -38,8 +38,8 @@ fn run_slice(args: &SliceArgs) -> Result<SliceReport, Error> {
     let file = File::create(&args.out).map_err(Error::io(&args.out))?;
     match slice(&inputs, BufWriter::new(file)) {
         Ok((report, _)) => Ok(report),
-        Err(SliceError::Write(e)) => Err(Error::io(&args.out)(e)),
-        Err(SliceError::Input(e)) => Err(e.into()),
+        Err(flowmine::core::Error::Write { source, .. }) => Err(Error::io(&args.out)(source)),
+        Err(e) => Err(e.into()),
     }
 }
 

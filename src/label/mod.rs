@@ -15,7 +15,7 @@ use flowmine_core::capture::input::InputSet;
 use flowmine_core::flow::FlowBatch;
 use flowmine_core::label::clock::{OffsetEstimate, estimate_offset};
 use flowmine_core::label::dns::{DNS_PORT, dns_answers, match_dns};
-use flowmine_core::label::filter::{FilterError, FilterReport, write_kept_packets};
+use flowmine_core::label::filter::{FilterReport, write_kept_packets};
 use flowmine_core::label::matcher::{flow_addr, phone_addrs};
 use flowmine_core::label::strace::{Problem, parse_date, parse_utc_offset, pid_from_file_name};
 use flowmine_core::label::{Clock, MatchConfig, SocketTable, StraceLog, match_flows};
@@ -36,8 +36,6 @@ pub const DEFAULT_TOLERANCE_NS: i64 = 2_000_000_000;
 /// crate's [`Error`].
 #[derive(Debug, thiserror::Error)]
 pub enum LabelError {
-    #[error(transparent)]
-    Filter(#[from] FilterError),
     #[error("session: {0}")]
     Session(String),
     #[error("no line of the strace logs could be read ({lines} lines, first problem: {first})")]
@@ -364,15 +362,17 @@ impl LabelJob {
                 break;
             }
         }
-        let filtered = match pcap {
-            None => None,
-            Some(file) => {
+        let filtered = match (pcap, filtered_pcap) {
+            (Some(file), Some(path)) => {
                 let keep: Vec<bool> = labelled.labeling.iter().map(|l| l.is_app()).collect();
-                Some(
-                    write_kept_packets(&labelled.inputs, &labelled.flows, &keep, BufWriter::new(file))
-                        .map_err(LabelError::from)?,
-                )
+                let kept = write_kept_packets(&labelled.inputs, &labelled.flows, &keep, BufWriter::new(file));
+                // A failed write names the pcap's file, as other output errors do.
+                Some(kept.map_err(|e| match e {
+                    flowmine_core::Error::Write { source, .. } => Error::io(path)(source),
+                    e => e.into(),
+                })?)
             }
+            _ => None,
         };
         let mut flows_job = FlowsJob::new(self.captures.clone(), self.options.clone());
         flows_job.label = Some(self.app.clone());

@@ -96,7 +96,12 @@ pub fn json_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
     for input in inputs {
         let err = |e: std::io::Error| ImportError::File { path: input.clone(), message: e.to_string() };
         if input.is_dir() {
-            files.extend(files_below(input, |p| has_extension(p, "json")).map_err(err)?);
+            let found = files_below(input, |p| has_extension(p, "json")).map_err(|e| match e {
+                // The walk names the directory it could not read.
+                flowmine_core::Error::Io { path, source } => ImportError::File { path, message: source.to_string() },
+                e => ImportError::File { path: input.clone(), message: e.to_string() },
+            })?;
+            files.extend(found);
         } else {
             std::fs::metadata(input).map_err(err)?;
             files.push(input.clone());

@@ -77,6 +77,7 @@ pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// Every Parquet file below `dir`.
 fn parquet_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     flowmine_core::walk::files_below(dir, |p| p.extension().is_some_and(|e| e == "parquet"))
+        .map_err(|e| std::io::Error::other(e.to_string()))
 }
 
 /// Rows per Parquet part where rows are written from a frame (label, import-mirage): as

@@ -3,7 +3,6 @@
 //!
 //! `cargo run --release -p flowmine-core --example scan -- [--timeouts-off] [--threads N] FILE_OR_DIR...`
 
-use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -33,7 +32,7 @@ fn main() {
     let report = scan(
         &inputs,
         &options,
-        |b: FlowBatch| -> Result<(), Infallible> {
+        |b: FlowBatch| -> Result<(), flowmine_core::Error> {
             rows += b.len();
             entries += b.packet_entries();
             Ok(())

@@ -8,8 +8,8 @@
 
 use std::path::PathBuf;
 
+use crate::Error;
 use crate::capture::input::InputSet;
-pub use crate::codec::StateError;
 use crate::codec::{Dec, Enc};
 use crate::file_report::FileReport;
 
@@ -28,9 +28,9 @@ pub fn put_header(e: &mut Enc, files: &[FileReport]) {
 
 /// Reads what [`put_header`] wrote and checks it against this run's inputs: they must
 /// begin with the files the state has read, unchanged in size.
-pub fn get_header(d: &mut Dec, inputs: &InputSet) -> Result<Vec<FileReport>, StateError> {
+pub fn get_header(d: &mut Dec, inputs: &InputSet) -> Result<Vec<FileReport>, Error> {
     if d.take(MAGIC.len()).ok() != Some(&MAGIC[..]) {
-        return Err(StateError::NotAState);
+        return Err(Error::NotAState);
     }
     let n = d.count(1)?;
     let mut files = Vec::with_capacity(n);
@@ -40,7 +40,7 @@ pub fn get_header(d: &mut Dec, inputs: &InputSet) -> Result<Vec<FileReport>, Sta
             Some(input) if input.path == f.path && input.len == f.bytes => files.push(f),
             other => {
                 let (is, now) = other.map_or((PathBuf::from("(no such input)"), 0), |i| (i.path.clone(), i.len));
-                return Err(StateError::InputsChanged { index, was: f.path, then: f.bytes, is, now });
+                return Err(Error::InputsChanged { index, was: f.path, then: f.bytes, is, now });
             }
         }
     }

@@ -5,20 +5,7 @@
 //! fixed little-endian layout read back with bounds checks is smaller than a
 //! serialisation framework and never depends on its versioning.
 
-use std::path::PathBuf;
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum StateError {
-    #[error("not a flowmine run state (magic or layout version differs)")]
-    NotAState,
-    #[error("run state cut short or corrupt at byte {0}")]
-    Corrupt(usize),
-    #[error(
-        "input {index} is not the one the interrupted run read: it read {} ({then} bytes), this run has {} ({now} bytes)",
-        was.display(), is.display()
-    )]
-    InputsChanged { index: usize, was: PathBuf, then: u64, is: PathBuf, now: u64 },
-}
+use crate::Error;
 
 /// Appends fixed-width little-endian fields.
 #[derive(Default)]
@@ -74,35 +61,35 @@ impl<'a> Dec<'a> {
         Dec { bytes, pos: 0 }
     }
 
-    pub fn corrupt(&self) -> StateError {
-        StateError::Corrupt(self.pos)
+    pub fn corrupt(&self) -> Error {
+        Error::CorruptState { offset: self.pos }
     }
 
-    pub fn take(&mut self, n: usize) -> Result<&'a [u8], StateError> {
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len()).ok_or(self.corrupt())?;
         let out = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(out)
     }
-    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], StateError> {
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         Ok(self.take(N)?.try_into().expect("N bytes"))
     }
-    pub fn u8(&mut self) -> Result<u8, StateError> {
+    pub fn u8(&mut self) -> Result<u8, Error> {
         Ok(self.array::<1>()?[0])
     }
-    pub fn u16(&mut self) -> Result<u16, StateError> {
+    pub fn u16(&mut self) -> Result<u16, Error> {
         self.array().map(u16::from_le_bytes)
     }
-    pub fn u32(&mut self) -> Result<u32, StateError> {
+    pub fn u32(&mut self) -> Result<u32, Error> {
         self.array().map(u32::from_le_bytes)
     }
-    pub fn u64(&mut self) -> Result<u64, StateError> {
+    pub fn u64(&mut self) -> Result<u64, Error> {
         self.array().map(u64::from_le_bytes)
     }
-    pub fn i64(&mut self) -> Result<i64, StateError> {
+    pub fn i64(&mut self) -> Result<i64, Error> {
         self.array().map(i64::from_le_bytes)
     }
-    pub fn bool(&mut self) -> Result<bool, StateError> {
+    pub fn bool(&mut self) -> Result<bool, Error> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -111,18 +98,18 @@ impl<'a> Dec<'a> {
     }
     /// A count of items that each take at least `min_item` bytes: checked against what is
     /// left, so a corrupt count cannot ask for an absurd allocation.
-    pub fn count(&mut self, min_item: usize) -> Result<usize, StateError> {
+    pub fn count(&mut self, min_item: usize) -> Result<usize, Error> {
         let n = usize::try_from(self.u64()?).map_err(|_| self.corrupt())?;
         if n.saturating_mul(min_item.max(1)) > self.bytes.len() - self.pos {
             return Err(self.corrupt());
         }
         Ok(n)
     }
-    pub fn bytes(&mut self) -> Result<&'a [u8], StateError> {
+    pub fn bytes(&mut self) -> Result<&'a [u8], Error> {
         let n = self.count(1)?;
         self.take(n)
     }
-    pub fn opt_u64(&mut self) -> Result<Option<u64>, StateError> {
+    pub fn opt_u64(&mut self) -> Result<Option<u64>, Error> {
         match self.u8()? {
             0 => Ok(None),
             1 => self.u64().map(Some),

@@ -5,8 +5,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use crate::Error;
 use crate::capture::{Damage, Format};
-use crate::codec::{Dec, Enc, StateError};
+use crate::codec::{Dec, Enc};
 use crate::skip::{SkipCounts, SkipReason};
 
 /// What happened to one input file.
@@ -106,7 +107,7 @@ impl FileReport {
     }
 
     /// Reads what [`save`](Self::save) wrote.
-    pub fn load(d: &mut Dec) -> Result<FileReport, StateError> {
+    pub fn load(d: &mut Dec) -> Result<FileReport, Error> {
         let path = PathBuf::from(OsStr::from_bytes(d.bytes()?));
         let format = match d.u8()? {
             0 => None,

@@ -19,7 +19,7 @@
 //!
 //! Every step the joiner takes on the strength of that reasoning is checked (a flow that
 //! must end at a packet does end by the table's rules); when one does not hold (time going
-//! backwards across a boundary, say), joining stops with [`JoinError::NotExact`] rather
+//! backwards across a boundary, say), joining stops with [`Error::NotExact`] rather
 //! than give flows a single run would not. With the idle timeout off no key is ever
 //! settled: shards journal every packet and the joiner does the flow work of one run.
 //! `max_flows` ends flows by the table's global size, which no shard knows: refused.
@@ -30,7 +30,8 @@ use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
 use crate::capture::input::InputSet;
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::flow::config::FlowConfig;
 use crate::flow::fragments::{FRAGMENT_TIMEOUT_NS, FragmentCounts, FragmentTable};
 use crate::flow::key::FlowKey;
@@ -40,7 +41,7 @@ use crate::flow::shard::{FlowShard, emit_sorted};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
 use crate::pieces::{Item, Piece};
-use crate::scan::{FileReport, Progress, ScanError, ScanOptions, ScanReport, count_other, read_input, thread_count};
+use crate::scan::{FileReport, Progress, ScanOptions, ScanReport, count_other, read_input, thread_count};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
 /// First bytes of a shard's hand-off (the digit is the layout version).
@@ -69,15 +70,6 @@ pub fn plan(inputs: &InputSet, n: usize) -> Vec<Range<usize>> {
     cuts.windows(2).map(|w| w[0]..w[1]).collect()
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum JoinError {
-    #[error(transparent)]
-    State(#[from] StateError),
-    /// A shard cannot be joined to the ones before it with the flows of a single run.
-    #[error("cannot join exactly: {0}")]
-    NotExact(String),
-}
-
 /// What a shard run produced besides its flows: its report (files of the shard only;
 /// `flows` per file is left at 0: the joiner counts rows) and its hand-off tail.
 pub struct ShardRun {
@@ -88,14 +80,14 @@ pub struct ShardRun {
 /// Runs the files `range` of `inputs` as a shard: flows sure to be those of a single run
 /// go to `sink`, the journal of pending keys to `journal` (in pieces, in order), and the
 /// rest is in the returned tail. Input indices are those of the whole list.
-pub fn scan_shard<E: std::error::Error + 'static>(
+pub fn scan_shard<E: From<Error>>(
     inputs: &InputSet,
     options: &ScanOptions,
     range: Range<usize>,
     mut sink: impl FnMut(FlowBatch) -> Result<(), E>,
     mut journal: impl FnMut(&[u8]) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
-) -> Result<ShardRun, ScanError<E>> {
+) -> Result<ShardRun, E> {
     assert!(options.flow.max_flows.is_none(), "shards cannot keep a global cap on open flows");
     let mut ready: Vec<FlowBatch> = Vec::new();
     let mut report =
@@ -124,20 +116,20 @@ pub fn scan_shard<E: std::error::Error + 'static>(
                 }
             }
             for batch in ready.drain(..) {
-                sink(batch).map_err(ScanError::Sink)?;
+                sink(batch)?;
             }
             if shard.journal.0.len() >= 1 << 20 {
-                journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+                journal(&std::mem::take(&mut shard.journal.0))?;
             }
-            Ok(())
+            Ok::<(), E>(())
         };
         read_input((index, input), options, decode_pool.as_ref(), &mut report, &mut prog, &mut progress, each)?;
     }
-    journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
+    journal(&std::mem::take(&mut shard.journal.0))?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
     let (tail, rows) = shard.finish(&report.files);
     for batch in rows {
-        sink(batch).map_err(ScanError::Sink)?;
+        sink(batch)?;
     }
     Ok(ShardRun { report, tail })
 }
@@ -328,7 +320,7 @@ impl Shard {
 fn open_flows(state: &[u8], config: &FlowConfig) -> Vec<Flow> {
     let mut d = Dec::new(state);
     let hasher = key_hasher();
-    let read = |d: &mut Dec| -> Result<Vec<Flow>, StateError> {
+    let read = |d: &mut Dec| -> Result<Vec<Flow>, Error> {
         Clock::load(d, config)?;
         FragmentTable::load(d)?;
         let mut open = Vec::new();
@@ -355,7 +347,7 @@ fn put_key(e: &mut Enc, k: &FlowKey) {
     e.u16(k.hi_port);
 }
 
-fn get_key(d: &mut Dec) -> Result<FlowKey, StateError> {
+fn get_key(d: &mut Dec) -> Result<FlowKey, Error> {
     Ok(FlowKey {
         vlan: d.u16()?,
         ip_version: d.u8()?,
@@ -381,7 +373,7 @@ fn put_packet(e: &mut Enc, tag: u8, p: &FlowPacket) {
     e.u8(p.tunnel);
 }
 
-fn get_packet(d: &mut Dec, hasher: &RandomState) -> Result<FlowPacket, StateError> {
+fn get_packet(d: &mut Dec, hasher: &RandomState) -> Result<FlowPacket, Error> {
     let key = get_key(d)?;
     Ok(FlowPacket {
         key,
@@ -428,7 +420,7 @@ fn put_later_fragment(e: &mut Enc, m: &PacketMeta, ts_ns: i64, wire_len: u32, in
     e.u32(input_index);
 }
 
-fn get_later_fragment(d: &mut Dec) -> Result<(PacketMeta, i64, u32, u32), StateError> {
+fn get_later_fragment(d: &mut Dec) -> Result<(PacketMeta, i64, u32, u32), Error> {
     let id = FragmentId {
         ip_version: d.u8()?,
         protocol: d.u8()?,
@@ -481,15 +473,15 @@ impl Joiner {
     /// Joins the next shard: its journal is replayed on the flows carried so far, then
     /// the flows it left open are carried on. Flows this ends go to `out`; the shard's
     /// file reports are returned.
-    pub fn join(&mut self, journal: &[u8], tail: &[u8], out: &mut FlowBatch) -> Result<Vec<FileReport>, JoinError> {
+    pub fn join(&mut self, journal: &[u8], tail: &[u8], out: &mut FlowBatch) -> Result<Vec<FileReport>, Error> {
         let mut t = Dec::new(tail);
         if t.take(TAIL_MAGIC.len()).ok() != Some(&TAIL_MAGIC[..]) {
-            return Err(StateError::NotAState.into());
+            return Err(Error::NotAState);
         }
         let start = match t.u8()? {
             0 => None,
             1 => Some(t.i64()?),
-            _ => return Err(t.corrupt().into()),
+            _ => return Err(t.corrupt()),
         };
         let end_clock = Clock::load(&mut t, &self.config)?;
         let local_fragments = FragmentTable::load(&mut t)?;
@@ -513,13 +505,13 @@ impl Joiner {
         let inexact = match t.u8()? {
             0 => None,
             1 => Some(String::from_utf8_lossy(t.bytes()?).into_owned()),
-            _ => return Err(t.corrupt().into()),
+            _ => return Err(t.corrupt()),
         };
         if !t.is_done() {
-            return Err(t.corrupt().into());
+            return Err(t.corrupt());
         }
         if let Some(why) = inexact {
-            return Err(JoinError::NotExact(why));
+            return Err(Error::NotExact(why));
         }
         let Some(start) = start else {
             // No packets: nothing happened.
@@ -532,7 +524,7 @@ impl Joiner {
         let mut local = Clock::new(&self.config);
         local.advance(start);
         if global.next_sweep_ns() != local.next_sweep_ns() {
-            return Err(JoinError::NotExact(format!(
+            return Err(Error::NotExact(format!(
                 "the shard's first packet ({start} ns) is earlier than packets before it ({} ns), across a sweep",
                 self.clock.now_ns
             )));
@@ -554,17 +546,17 @@ impl Joiner {
 
     /// Ends the carried flow of `key`, if one is open, before the shard's packet at
     /// `ts_ns`: it must end there by the table's rules.
-    fn end_carried(&mut self, key: &FlowKey, tcp_flags: u8, ts_ns: i64) -> Result<(), JoinError> {
+    fn end_carried(&mut self, key: &FlowKey, tcp_flags: u8, ts_ns: i64) -> Result<(), Error> {
         let hash = self.hasher.hash_one(key);
         match self.table.end_before(key, hash, tcp_flags, ts_ns, &self.config, &mut self.ended) {
-            Some(false) => Err(JoinError::NotExact(format!(
+            Some(false) => Err(Error::NotExact(format!(
                 "a flow open at the shard's start would go on at {ts_ns} ns, after the shard settled its key"
             ))),
             _ => Ok(()),
         }
     }
 
-    fn replay(&mut self, journal: &[u8], first_sweep_due: bool) -> Result<(), JoinError> {
+    fn replay(&mut self, journal: &[u8], first_sweep_due: bool) -> Result<(), Error> {
         let mut d = Dec::new(journal);
         let mut first = true;
         while !d.is_done() {
@@ -586,7 +578,7 @@ impl Joiner {
                     if self.table.end_before(&p.key, p.hash, p.tcp_flags, p.ts_ns, &self.config, &mut self.ended)
                         == Some(false)
                     {
-                        return Err(JoinError::NotExact(format!(
+                        return Err(Error::NotExact(format!(
                             "a flow would go on at {} ns, where the shard found an idle gap",
                             p.ts_ns
                         )));
@@ -598,7 +590,7 @@ impl Joiner {
                     let p = FlowPacket::new(&meta, ts_ns, wire_len, input_index, &self.hasher);
                     self.table.add(&p, &self.config, &mut self.ended);
                 }
-                _ => return Err(d.corrupt().into()),
+                _ => return Err(d.corrupt()),
             }
         }
         Ok(())

@@ -6,7 +6,7 @@
 //! in a flow or in a named [`skip`] counter). No module imports a later one, and no two
 //! modules import each other.
 //!
-//! Beneath them all sit leaves: [`skip`], [`codec`] (the cursors run states are
+//! Beneath them all sit leaves: [`error`] (the one error type), [`skip`], [`codec`] (the cursors run states are
 //! written with, each type's encoding beside the type), [`threads`] (the thread policy)
 //! and [`walk`] (files below a directory). Between flow and scan: [`file_report`] (what happened to one input),
 //! [`checkpoint`] (a run's state) and [`pieces`] (one file decoded on several threads).
@@ -19,6 +19,7 @@
 pub mod capture;
 pub mod checkpoint;
 pub mod codec;
+pub mod error;
 pub mod file_report;
 pub mod flow;
 pub mod handoff;
@@ -32,6 +33,7 @@ pub mod walk;
 pub mod wire;
 
 pub use capture::input::{InputFile, InputSet, collect as collect_inputs};
+pub use error::{Error, Result};
 pub use flow::{EndReason, FlowBatch, FlowConfig, PacketLimit};
 pub use scan::{FileReport, Progress, ScanOptions, ScanReport, scan};
 pub use skip::{SkipCounts, SkipReason};

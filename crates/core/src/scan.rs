@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use crate::capture::input::{InputError, InputFile, InputSet, MappedFile};
+use crate::Error;
+use crate::capture::input::{InputFile, InputSet, MappedFile};
 use crate::capture::{Format, Reader};
-use crate::checkpoint::{self, StateError};
+use crate::checkpoint;
 use crate::codec::{Dec, Enc};
 pub use crate::file_report::{DamagedStretch, FileReport, SizeChange};
 use crate::flow::fragments::FragmentCounts;
@@ -91,20 +92,6 @@ pub struct Progress {
     pub flows: u64,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ScanError<E: std::error::Error + 'static> {
-    #[error(transparent)]
-    Input(#[from] InputError),
-    #[error("writing flows: {0}")]
-    Sink(#[source] E),
-    /// With [`ScanOptions::strict`]: the first file with input that could not be used.
-    #[error("{}: offset {offset}: {what} (strict mode: the run stops here)", path.display())]
-    Strict { path: PathBuf, offset: u64, what: String },
-    /// The state to resume from cannot be used.
-    #[error("cannot resume: {0}")]
-    State(#[from] StateError),
-}
-
 /// A point a run can go on from: every flow ended before it has been handed to the sink,
 /// and `state` holds the rest (see [`checkpoint`](crate::checkpoint)).
 #[derive(Debug, Clone)]
@@ -116,12 +103,9 @@ pub struct Checkpoint {
 
 /// Runs [`scan`] and keeps every flow in one batch: for inputs that fit in memory (tests,
 /// phone sessions, notebooks); large runs hand batches to a sink instead.
-pub fn scan_to_batch(
-    inputs: &InputSet,
-    options: &ScanOptions,
-) -> Result<(FlowBatch, ScanReport), ScanError<std::convert::Infallible>> {
+pub fn scan_to_batch(inputs: &InputSet, options: &ScanOptions) -> Result<(FlowBatch, ScanReport), Error> {
     let mut all = FlowBatch::new();
-    let report = scan(
+    let report = scan::<Error>(
         inputs,
         options,
         |b: FlowBatch| {
@@ -139,12 +123,12 @@ pub fn scan_to_batch(
 
 /// Reads every input in order through one flow table; flows continue across files.
 /// `sink` receives full batches, its own to keep.
-pub fn scan<E: std::error::Error + 'static>(
+pub fn scan<E: From<Error>>(
     inputs: &InputSet,
     options: &ScanOptions,
     sink: impl FnMut(FlowBatch) -> Result<(), E>,
     progress: impl FnMut(Progress),
-) -> Result<ScanReport, ScanError<E>> {
+) -> Result<ScanReport, E> {
     let options = ScanOptions { checkpoint_bytes: None, ..options.clone() };
     scan_resumable(inputs, &options, None, sink, |_| Ok(()), progress)
 }
@@ -154,14 +138,14 @@ pub fn scan<E: std::error::Error + 'static>(
 /// state. The flows handed to `sink` before a checkpoint plus those after a resumption
 /// from it are exactly the flows of an uninterrupted run. The inputs must begin with the
 /// files the checkpoint has read, unchanged.
-pub fn scan_resumable<E: std::error::Error + 'static>(
+pub fn scan_resumable<E: From<Error>>(
     inputs: &InputSet,
     options: &ScanOptions,
     resume_from: Option<&[u8]>,
     mut sink: impl FnMut(FlowBatch) -> Result<(), E>,
     mut checkpoint: impl FnMut(Checkpoint) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
-) -> Result<ScanReport, ScanError<E>> {
+) -> Result<ScanReport, E> {
     // Batches of ended flows as the table hands them out, and the batch being filled
     // for the sink.
     let mut ready: Vec<FlowBatch> = Vec::new();
@@ -210,7 +194,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
                 deliver(&mut ready, &mut batch, &mut sink, &full)?;
             }
             prog.flows = table.flows_started();
-            Ok(())
+            Ok::<(), E>(())
         };
         read_input((index as u32, input), options, pool.as_deref(), &mut report, &mut prog, &mut progress, each)?;
         bytes_since_checkpoint += input.len;
@@ -226,10 +210,10 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
             // Every flow ended so far goes to the sink before the checkpoint does.
             deliver(&mut ready, &mut batch, &mut sink, &full)?;
             if !batch.is_empty() {
-                sink(std::mem::replace(&mut batch, FlowBatch::new())).map_err(ScanError::Sink)?;
+                sink(std::mem::replace(&mut batch, FlowBatch::new()))?;
             }
             last_state_len = e.0.len() as u64;
-            checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 }).map_err(ScanError::Sink)?;
+            checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 })?;
         }
     }
     while table.finish_step(&mut ready) {
@@ -237,7 +221,7 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     }
     deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {
-        sink(batch).map_err(ScanError::Sink)?;
+        sink(batch)?;
     }
     report.packets_in_flows = report.packets_total - report.skipped.total();
     // Flows are started as windows are applied, so they are counted at the end.
@@ -255,15 +239,15 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
 /// (handoff.rs): `each` takes every piece (and counts its records in the file's report),
 /// the file's pages behind the walk are released, progress is reported, and the file's
 /// report, checked (`--strict`, a size that changed), is added to `report`.
-pub(crate) fn read_input<E: std::error::Error + 'static>(
+pub(crate) fn read_input<E: From<Error>>(
     (index, input): (u32, &InputFile),
     options: &ScanOptions,
     pool: Option<&rayon::ThreadPool>,
     report: &mut ScanReport,
     prog: &mut Progress,
     progress: &mut impl FnMut(Progress),
-    mut each: impl FnMut(Piece, &mut FileReport, &mut Progress) -> Result<(), ScanError<E>>,
-) -> Result<(), ScanError<E>> {
+    mut each: impl FnMut(Piece, &mut FileReport, &mut Progress) -> Result<(), E>,
+) -> Result<(), E> {
     let mapped = MappedFile::open(&input.path)?;
     let bytes = mapped.bytes();
     let mut file = FileReport {
@@ -295,7 +279,7 @@ pub(crate) fn read_input<E: std::error::Error + 'static>(
                 released = done;
                 prog.packets = report.packets_total + file.packets_total;
                 progress(Progress { bytes_done: prog.bytes_done + done as u64, ..*prog });
-                Ok::<(), ScanError<E>>(())
+                Ok::<(), E>(())
             })?;
         }
     }
@@ -312,7 +296,7 @@ pub(crate) fn read_input<E: std::error::Error + 'static>(
     if options.strict
         && let Some((offset, what)) = file.first_problem()
     {
-        return Err(ScanError::Strict { path: file.path, offset, what });
+        return Err(Error::Strict { path: file.path, offset, what }.into());
     }
     report.files.push(file);
     Ok(())
@@ -344,20 +328,20 @@ pub(crate) fn count_other(item: Item, file: &mut FileReport) {
 /// Hands ended flows to the sink in batches of about the configured size: a large batch
 /// from the table goes as it is, small ones are gathered first. Decisions depend on batch
 /// sizes only, so the batches the sink sees are the same on every run.
-fn deliver<E: std::error::Error + 'static>(
+fn deliver<E: From<Error>>(
     ready: &mut Vec<FlowBatch>,
     batch: &mut FlowBatch,
     sink: &mut impl FnMut(FlowBatch) -> Result<(), E>,
     full: &impl Fn(&FlowBatch) -> bool,
-) -> Result<(), ScanError<E>> {
+) -> Result<(), E> {
     for next in ready.drain(..) {
         if batch.is_empty() && full(&next) {
-            sink(next).map_err(ScanError::Sink)?;
+            sink(next)?;
             continue;
         }
         batch.extend_from(&next);
         if full(batch) {
-            sink(std::mem::replace(batch, FlowBatch::new())).map_err(ScanError::Sink)?;
+            sink(std::mem::replace(batch, FlowBatch::new()))?;
         }
     }
     Ok(())

@@ -7,11 +7,12 @@
 //! The decoder says where the headers sit ([`Layers`]); the cut packet is decoded again
 //! to check that it still gives the same packet, so a slice never changes a flow silently.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::ops::Range;
 use std::path::PathBuf;
 
-use crate::capture::input::{InputError, InputSet, MappedFile};
+use crate::Error;
+use crate::capture::input::{InputSet, MappedFile};
 use crate::capture::writer::{DEFAULT_SNAPLEN, PcapWriter};
 use crate::capture::{Damage, Event, Reader};
 use crate::skip::SkipReason;
@@ -51,18 +52,13 @@ impl SliceReport {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SliceError {
-    #[error(transparent)]
-    Input(#[from] InputError),
-    #[error("writing the slice: {0}")]
-    Write(#[from] io::Error),
-}
+/// What a failed write was writing (the caller names the file).
+const WRITING: &str = "writing the slice";
 
 /// Writes the header-only copy of every packet of `inputs` to `out`, as a pcap of link
 /// type RAW with nanosecond timestamps, and hands `out` back.
-pub fn slice<W: Write>(inputs: &InputSet, out: W) -> Result<(SliceReport, W), SliceError> {
-    let mut writer = PcapWriter::new(out, linktype::RAW, DEFAULT_SNAPLEN)?;
+pub fn slice<W: Write>(inputs: &InputSet, out: W) -> Result<(SliceReport, W), Error> {
+    let mut writer = PcapWriter::new(out, linktype::RAW, DEFAULT_SNAPLEN).map_err(Error::write(WRITING))?;
     let mut report = SliceReport::default();
     for input in &inputs.files {
         let mapped = MappedFile::open(&input.path)?;
@@ -91,7 +87,7 @@ pub fn slice<W: Write>(inputs: &InputSet, out: W) -> Result<(SliceReport, W), Sl
             report.read += 1;
             match headers(rec.link_type, rec.data, rec.orig_len) {
                 Ok(range) => {
-                    writer.write(rec.ts_ns, rec.orig_len, &rec.data[range])?;
+                    writer.write(rec.ts_ns, rec.orig_len, &rec.data[range]).map_err(Error::write(WRITING))?;
                     report.written += 1;
                 }
                 Err(Unsliced::Skipped(SkipReason::UnsupportedLinkType)) => {
@@ -110,7 +106,7 @@ pub fn slice<W: Write>(inputs: &InputSet, out: W) -> Result<(SliceReport, W), Sl
         }
         report.unsupported_link_types.extend(unsupported);
     }
-    Ok((report, writer.finish()?))
+    Ok((report, writer.finish().map_err(Error::write(WRITING))?))
 }
 
 /// Why a frame has no header-only copy.

@@ -25,7 +25,7 @@ fn a_file_that_grows_while_it_is_read_is_reported() {
     let report = scan(
         &inputs,
         &ScanOptions::default(),
-        |_: FlowBatch| Ok::<(), std::convert::Infallible>(()),
+        |_: FlowBatch| Ok::<(), flowmine_core::Error>(()),
         |p| {
             if p.bytes_done == len && !appended {
                 let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();

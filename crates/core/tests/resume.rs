@@ -4,9 +4,9 @@
 mod common;
 
 use common::captures_in;
-use flowmine_core::checkpoint::StateError;
+use flowmine_core::Error;
 use flowmine_core::flow::{FlowBatch, FlowRow};
-use flowmine_core::scan::{Checkpoint, STATE_SPACING, ScanError, ScanOptions, ScanReport, scan_resumable};
+use flowmine_core::scan::{Checkpoint, STATE_SPACING, ScanOptions, ScanReport, scan_resumable};
 use flowmine_core::{FlowConfig, InputFile, InputSet};
 
 fn inputs() -> InputSet {
@@ -26,15 +26,11 @@ type Run = (Vec<FlowRow>, Vec<(usize, Checkpoint)>, ScanReport);
 
 /// Runs (or resumes) a scan; returns its rows in order, the checkpoints with how many rows
 /// had been handed out before each, and the report.
-fn run(
-    inputs: &InputSet,
-    options: &ScanOptions,
-    resume: Option<&[u8]>,
-) -> Result<Run, ScanError<std::convert::Infallible>> {
+fn run(inputs: &InputSet, options: &ScanOptions, resume: Option<&[u8]>) -> Result<Run, Error> {
     let mut rows = Vec::new();
     let mut checkpoints = Vec::new();
     let rows_ref = std::cell::RefCell::new(&mut rows);
-    let report = scan_resumable(
+    let report = scan_resumable::<Error>(
         inputs,
         options,
         resume,
@@ -103,14 +99,14 @@ fn a_checkpoint_of_other_inputs_is_refused() {
     let state = &checkpoints.iter().find(|(_, c)| c.files_done >= 3).expect("a checkpoint after file 3").1.state;
     let mut other = inputs.clone();
     other.files.swap(1, 2);
-    let Err(ScanError::State(StateError::InputsChanged { index: 1, .. })) = run(&other, &options, Some(state)) else {
+    let Err(Error::InputsChanged { index: 1, .. }) = run(&other, &options, Some(state)) else {
         panic!("a reordered input list must be refused")
     };
     // A damaged state is an error, never a panic.
     for cut in [0, 8, 16, state.len() / 2, state.len() - 1] {
-        assert!(matches!(run(&inputs, &options, Some(&state[..cut])), Err(ScanError::State(_))), "cut at {cut}");
+        assert!(matches!(run(&inputs, &options, Some(&state[..cut])), Err(e) if e.is_state()), "cut at {cut}");
     }
     let mut flipped = state.clone();
     flipped[0] ^= 1;
-    assert!(matches!(run(&inputs, &options, Some(&flipped)), Err(ScanError::State(StateError::NotAState))));
+    assert!(matches!(run(&inputs, &options, Some(&flipped)), Err(Error::NotAState)));
 }

@@ -5,11 +5,10 @@
 #[path = "support/dumpset.rs"]
 mod dumpset;
 
-use std::convert::Infallible;
-
+use flowmine_core::Error;
 use flowmine_core::flow::FlowRow;
 use flowmine_core::flow::config::SECOND;
-use flowmine_core::handoff::{self, JoinError, Joiner};
+use flowmine_core::handoff::{self, Joiner};
 use flowmine_core::scan::{FileReport, ScanOptions, ScanReport, scan_to_batch};
 use flowmine_core::{FlowBatch, FlowConfig, InputSet, collect_inputs};
 
@@ -36,13 +35,13 @@ struct Joined {
 }
 
 /// Runs every shard of `n` (journals and tails kept in memory), then joins them in order.
-fn sharded(inputs: &InputSet, options: &ScanOptions, n: usize) -> Result<Joined, JoinError> {
+fn sharded(inputs: &InputSet, options: &ScanOptions, n: usize) -> Result<Joined, Error> {
     let mut joiner = Joiner::new(options.flow.clone());
     let mut flows = FlowBatch::new();
     let mut files = Vec::new();
     for range in handoff::plan(inputs, n) {
         let mut journal = Vec::new();
-        let run = handoff::scan_shard::<Infallible>(
+        let run = handoff::scan_shard::<Error>(
             inputs,
             options,
             range,
@@ -141,7 +140,7 @@ fn a_shard_joined_out_of_order_is_refused() {
     let ranges = handoff::plan(&inputs, 3);
     let run = |k: usize| {
         let mut journal = Vec::new();
-        let run = handoff::scan_shard::<Infallible>(
+        let run = handoff::scan_shard::<Error>(
             &inputs,
             &options,
             ranges[k].clone(),
@@ -162,7 +161,7 @@ fn a_shard_joined_out_of_order_is_refused() {
     // Shard 3 after shard 1 goes back in time across sweeps: refused, never joined wrong.
     joiner.join(&j2, &t2, &mut out).unwrap();
     let err = joiner.join(&j0, &t0, &mut out).unwrap_err();
-    assert!(matches!(err, JoinError::NotExact(_)), "{err}");
+    assert!(matches!(err, Error::NotExact(_)), "{err}");
     // A damaged tail is an error naming the byte, not a panic.
     let mut joiner = Joiner::new(options.flow.clone());
     assert!(joiner.join(&j0, &t0[..t0.len() - 3], &mut out).is_err());

@@ -9,25 +9,8 @@ use std::path::{Path, PathBuf};
 use memmap2::Mmap;
 
 use super::{Event, Format, Reader};
-
-/// Nesting below which a directory walk stops (symlink loops end here too).
-const MAX_DEPTH: usize = 64;
-
-#[derive(Debug, thiserror::Error)]
-pub enum InputError {
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("no input given")]
-    Empty,
-    /// A FIFO, socket or device given as an input: it cannot be mapped, and opening a
-    /// FIFO waits for a writer.
-    #[error("{}: not a regular file or directory", path.display())]
-    NotRegular { path: PathBuf },
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> InputError + '_ {
-    move |source| InputError::Io { path: path.to_owned(), source }
-}
+use crate::Error;
+use crate::walk::{Found, Walker};
 
 /// One capture file to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,20 +35,21 @@ pub struct InputSet {
 
 /// Expands `paths`: a file is taken as is (and reported later if it is not a capture);
 /// a directory contributes every capture below it, recognised by magic, not by name.
-pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
+pub fn collect(paths: &[PathBuf]) -> Result<InputSet, Error> {
     if paths.is_empty() {
-        return Err(InputError::Empty);
+        return Err(Error::NoInput);
     }
     let mut set = InputSet::default();
-    let mut seen = Seen::default();
+    let mut seen = HashSet::new();
+    let mut walker = Walker::default();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(io_error(path))?;
+        let meta = std::fs::metadata(path).map_err(Error::io(path))?;
         if meta.is_dir() {
-            walk_dir(path, path, 0, &mut seen, &mut set)?;
+            add_dir(path, &mut walker, &mut seen, &mut set)?;
         } else if meta.is_file() {
-            add_file(path, &mut seen.files, &mut set)?;
+            add_file(path, &mut seen, &mut set)?;
         } else {
-            return Err(InputError::NotRegular { path: path.clone() });
+            return Err(Error::NotRegular { path: path.clone() });
         }
     }
     for f in &mut set.files {
@@ -77,69 +61,35 @@ pub fn collect(paths: &[PathBuf]) -> Result<InputSet, InputError> {
     Ok(set)
 }
 
-fn add_file(path: &Path, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Result<(), InputError> {
-    let canonical = std::fs::canonicalize(path).map_err(io_error(path))?;
+fn add_file(path: &Path, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Result<(), Error> {
+    let canonical = std::fs::canonicalize(path).map_err(Error::io(path))?;
     if seen.insert(canonical) {
-        let len = std::fs::metadata(path).map_err(io_error(path))?.len();
+        let len = std::fs::metadata(path).map_err(Error::io(path))?.len();
         set.files.push(InputFile { path: path.to_owned(), len, first_ts_ns: None });
     }
     Ok(())
 }
 
-/// Canonical paths already taken, so each file and each directory is read once however
-/// many links lead to it.
-#[derive(Default)]
-struct Seen {
-    files: HashSet<PathBuf>,
-    dirs: HashSet<PathBuf>,
-}
-
-/// Walks `dir`, part of the tree given as `root` (the root resolves dangling absolute links).
-fn walk_dir(root: &Path, dir: &Path, depth: usize, seen: &mut Seen, set: &mut InputSet) -> Result<(), InputError> {
-    // Without the directory check, two links back to a parent would make the walk
-    // exponential in MAX_DEPTH; the depth limit stays as a bound on path length.
-    let canonical = std::fs::canonicalize(dir).map_err(io_error(dir))?;
-    if depth > MAX_DEPTH || !seen.dirs.insert(canonical) {
-        return Ok(());
-    }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io_error(dir))?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io_error(dir))?;
-    entries.sort();
-    for mut path in entries {
-        if path.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".tmp")) {
-            set.in_progress.push(path);
-            continue;
-        }
-        let meta = match std::fs::metadata(&path) {
-            Ok(meta) => meta,
-            Err(_) => match relocate_link(root, &path) {
-                // A timeline link written on the capture host, pointing into this dump set.
-                Some(found) => {
-                    path = found;
-                    std::fs::metadata(&path).map_err(io_error(&path))?
-                }
-                // Broken links and unreadable entries are passed over, not fatal.
-                None => {
-                    set.ignored.push(path);
-                    continue;
-                }
-            },
-        };
-        if meta.is_dir() {
-            walk_dir(root, &path, depth + 1, seen, set)?;
-        } else if !meta.is_file() {
-            // FIFOs, sockets, devices: opening a FIFO to read its magic would wait forever
-            // for a writer.
-            set.ignored.push(path);
-        } else if looks_like_capture(&path) {
-            add_file(&path, &mut seen.files, set)?;
+/// Adds the captures below `root` to `set`, with what the walk passed over.
+fn add_dir(root: &Path, walker: &mut Walker, seen: &mut HashSet<PathBuf>, set: &mut InputSet) -> Result<(), Error> {
+    let mut found = Found::default();
+    // n2disk writes `*.pcap.tmp` until a file is complete.
+    let in_progress = |p: &Path| p.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".tmp"));
+    // A timeline link written on the capture host, pointing into this dump set.
+    let relocate = |link: &Path| relocate_link(root, link);
+    walker.walk(root, &in_progress, &relocate, &mut found)?;
+    set.in_progress.append(&mut found.set_aside);
+    let mut ignored = found.passed_over;
+    for path in found.files {
+        if looks_like_capture(&path) {
+            add_file(&path, seen, set)?;
         } else {
-            set.ignored.push(path);
+            ignored.push(path);
         }
     }
+    // In walk order, as the walk met them (component-wise path order).
+    ignored.sort();
+    set.ignored.append(&mut ignored);
     Ok(())
 }
 
@@ -181,9 +131,9 @@ pub struct MappedFile {
 }
 
 impl MappedFile {
-    pub fn open(path: &Path) -> Result<MappedFile, InputError> {
-        let file = File::open(path).map_err(io_error(path))?;
-        let len = file.metadata().map_err(io_error(path))?.len();
+    pub fn open(path: &Path) -> Result<MappedFile, Error> {
+        let file = File::open(path).map_err(Error::io(path))?;
+        let len = file.metadata().map_err(Error::io(path))?.len();
         if len == 0 {
             return Ok(MappedFile { map: None });
         }
@@ -197,7 +147,7 @@ impl MappedFile {
         //   read garbage (damage, counted) but never read outside the map;
         // - truncating: touching a page past the new end raises SIGBUS and the process
         //   dies. Do not truncate captures being read.
-        let map = unsafe { Mmap::map(&file) }.map_err(io_error(path))?;
+        let map = unsafe { Mmap::map(&file) }.map_err(Error::io(path))?;
         // The file is read front to back once: ask for read-ahead and early reclaim.
         #[cfg(unix)]
         let _ = map.advise(memmap2::Advice::Sequential);

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::skip::SkipReason;
 
 /// One captured packet.
@@ -132,7 +133,7 @@ impl Damage {
     }
 
     /// Reads what [`save`](Self::save) wrote.
-    pub fn load(d: &mut Dec) -> Result<Damage, StateError> {
+    pub fn load(d: &mut Dec) -> Result<Damage, Error> {
         let offset = d.u64()?;
         let usize_of = |v: u64| v as usize;
         let kind = match d.u8()? {

@@ -5,7 +5,8 @@ use ahash::RandomState;
 use hashbrown::HashMap;
 
 use super::packet::FlowPacket;
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
 /// How long (capture time) a first fragment's key is remembered. Linux drops incomplete
@@ -122,7 +123,7 @@ impl FragmentTable {
     }
 
     /// Reads what [`save`](Self::save) wrote.
-    pub fn load(d: &mut Dec) -> Result<FragmentTable, StateError> {
+    pub fn load(d: &mut Dec) -> Result<FragmentTable, Error> {
         let counts = FragmentCounts { joined: d.u64()?, unmatched: d.u64()? };
         let mut table = FragmentTable { counts, ..FragmentTable::default() };
         let n = d.count(80)?;

@@ -3,7 +3,8 @@
 
 use super::key::{Direction, FlowKey};
 use super::packet::FlowPacket;
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::wire::tcp;
 
 /// Why a flow ended.
@@ -197,7 +198,7 @@ impl Flow {
     }
 
     /// Reads what [`save`](Self::save) wrote; the `hash` is left for the table to set.
-    pub fn load(d: &mut Dec) -> Result<Flow, StateError> {
+    pub fn load(d: &mut Dec) -> Result<Flow, Error> {
         let key = FlowKey {
             vlan: d.u16()?,
             ip_version: d.u8()?,

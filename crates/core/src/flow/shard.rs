@@ -12,7 +12,8 @@ use super::config::FlowConfig;
 use super::key::FlowKey;
 use super::packet::FlowPacket;
 use super::record::{EndReason, Flow};
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::wire::protocol::PROTOCOL_TCP;
 use crate::wire::tcp;
 
@@ -169,7 +170,7 @@ impl FlowShard {
     }
 
     /// Reads what [`save`](Self::save) wrote, hashing keys with `hasher`.
-    pub fn load(d: &mut Dec, max_open: Option<usize>, hasher: &RandomState) -> Result<FlowShard, StateError> {
+    pub fn load(d: &mut Dec, max_open: Option<usize>, hasher: &RandomState) -> Result<FlowShard, Error> {
         let mut shard = FlowShard::with_max_open(max_open);
         let n = d.count(8)?;
         for _ in 0..n {

@@ -31,7 +31,8 @@ use super::packet::{FlowPacket, key_hasher};
 use super::record::{EndReason, Flow};
 use super::shard::{FlowShard, emit_sorted};
 use super::table::Clock;
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::wire::decode::{Fragment, PacketMeta};
 
 /// Shards: enough to spread work evenly over threads.
@@ -371,7 +372,7 @@ impl ShardedTable {
 
     /// A table that goes on from a state [`save`](Self::save)d by a table of the same
     /// configuration (any thread count).
-    pub fn restore(config: FlowConfig, threads: usize, d: &mut Dec) -> Result<ShardedTable, StateError> {
+    pub fn restore(config: FlowConfig, threads: usize, d: &mut Dec) -> Result<ShardedTable, Error> {
         let clock = Clock::load(d, &config)?;
         let fragments = FragmentTable::load(d)?;
         let max_open = max_open_per_shard(&config);

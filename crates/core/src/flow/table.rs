@@ -16,7 +16,8 @@ use super::fragments::{FragmentCounts, FragmentTable};
 use super::packet::key_hasher;
 use super::record::{EndReason, Flow};
 use super::shard::{FlowShard, emit_sorted};
-use crate::codec::{Dec, Enc, StateError};
+use crate::Error;
+use crate::codec::{Dec, Enc};
 use crate::wire::decode::PacketMeta;
 
 /// How often (in capture time) open flows are checked for timeouts. Every eighth of the
@@ -47,7 +48,7 @@ impl Clock {
     }
 
     /// Reads what [`save`](Self::save) wrote; the interval comes from the configuration.
-    pub fn load(d: &mut Dec, config: &FlowConfig) -> Result<Clock, StateError> {
+    pub fn load(d: &mut Dec, config: &FlowConfig) -> Result<Clock, Error> {
         Ok(Clock { now_ns: d.i64()?, next_sweep_ns: d.i64()?, interval_ns: sweep_interval_ns(config) })
     }
 

@@ -6,7 +6,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::capture::input::{InputError, InputSet};
+use crate::Error;
+use crate::capture::input::InputSet;
 use crate::flow::FlowBatch;
 use crate::wire::protocol::PROTOCOL_UDP;
 
@@ -26,9 +27,9 @@ pub fn dns_answers(
     inputs: &InputSet,
     batch: &FlowBatch,
     candidates: &[bool],
-) -> Result<Vec<Vec<(i64, IpAddr)>>, InputError> {
+) -> Result<Vec<Vec<(i64, IpAddr)>>, Error> {
     let mut answers = vec![Vec::new(); batch.len()];
-    replay(inputs, batch, |rec, meta, row| -> Result<(), InputError> {
+    replay(inputs, batch, |rec, meta, row| -> Result<(), Error> {
         if candidates[row]
             && meta.protocol == PROTOCOL_UDP
             && meta.src_port == DNS_PORT

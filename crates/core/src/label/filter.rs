@@ -3,22 +3,16 @@
 
 use std::io::Write;
 
-use crate::capture::input::{InputError, InputSet};
+use crate::Error;
+use crate::capture::input::InputSet;
 use crate::capture::writer::{DEFAULT_SNAPLEN, PcapWriter};
 use crate::flow::FlowBatch;
 use crate::wire::linktype;
 
 use super::replay::replay;
 
-#[derive(Debug, thiserror::Error)]
-pub enum FilterError {
-    #[error(transparent)]
-    Input(#[from] InputError),
-    #[error("writing the filtered capture: {0}")]
-    Write(#[from] std::io::Error),
-    #[error("the app's packets have link types {0} and {1}; a pcap file holds one")]
-    MixedLinkTypes(u16, u16),
-}
+/// What a failed write was writing (the caller names the file).
+const WRITING: &str = "writing the filtered capture";
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FilterReport {
@@ -36,28 +30,33 @@ pub fn write_kept_packets<W: Write>(
     batch: &FlowBatch,
     keep: &[bool],
     out: W,
-) -> Result<FilterReport, FilterError> {
+) -> Result<FilterReport, Error> {
     let mut out = Some(out);
     let mut writer: Option<PcapWriter<W>> = None;
     let mut written = 0;
-    let replayed = replay(inputs, batch, |rec, _, row| -> Result<(), FilterError> {
+    let replayed = replay(inputs, batch, |rec, _, row| -> Result<(), Error> {
         if !keep[row] {
             return Ok(());
         }
         let w = match &mut writer {
             Some(w) => w,
-            None => writer.insert(PcapWriter::new(out.take().expect("one writer"), rec.link_type, DEFAULT_SNAPLEN)?),
+            None => writer.insert(
+                PcapWriter::new(out.take().expect("one writer"), rec.link_type, DEFAULT_SNAPLEN)
+                    .map_err(Error::write(WRITING))?,
+            ),
         };
         if w.link_type() != rec.link_type {
-            return Err(FilterError::MixedLinkTypes(w.link_type(), rec.link_type));
+            return Err(Error::MixedLinkTypes(w.link_type(), rec.link_type));
         }
-        w.write(rec.ts_ns, rec.orig_len, rec.data)?;
+        w.write(rec.ts_ns, rec.orig_len, rec.data).map_err(Error::write(WRITING))?;
         written += 1;
         Ok(())
     })?;
     match writer {
-        Some(w) => w.finish()?,
-        None => PcapWriter::new(out.take().expect("unused"), linktype::ETHERNET, DEFAULT_SNAPLEN)?.finish()?,
+        Some(w) => w.finish().map_err(Error::write(WRITING))?,
+        None => PcapWriter::new(out.take().expect("unused"), linktype::ETHERNET, DEFAULT_SNAPLEN)
+            .and_then(|w| w.finish())
+            .map_err(Error::write(WRITING))?,
     };
     Ok(FilterReport {
         packets_read: replayed.packets_read,

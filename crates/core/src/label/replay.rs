@@ -7,7 +7,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::capture::input::{InputError, InputSet, MappedFile};
+use crate::Error;
+use crate::capture::input::{InputSet, MappedFile};
 use crate::capture::{Event, Reader, Record};
 use crate::flow::fragments::FragmentTable;
 use crate::flow::packet::key_hasher;
@@ -32,7 +33,7 @@ pub fn row_key(batch: &FlowBatch, row: usize) -> FlowKey {
 /// Calls `visit(record, packet, row)` for every packet of `inputs` that is in a flow of
 /// `batch` (every flow of a scan of `inputs`, rows in the order the scan emitted them).
 /// `visit` may stop the pass by returning an error.
-pub fn replay<E: From<InputError>>(
+pub fn replay<E: From<Error>>(
     inputs: &InputSet,
     batch: &FlowBatch,
     mut visit: impl FnMut(&Record<'_>, &PacketMeta, usize) -> Result<(), E>,

@@ -1,6 +1,6 @@
 //! IP Authentication Header (RFC 4302): skipped to reach the protected protocol.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::U32;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -26,7 +26,7 @@ impl AhHeader {
     /// Returns the header and the bytes after the whole AH (ICV included).
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, _) = split_header::<Self>(bytes)?;
-        let rest = bytes.get(h.header_len()..).ok_or(WireError::Truncated)?;
+        let rest = bytes.get(h.header_len()..).ok_or(Unreadable::Truncated)?;
         Ok((h, rest))
     }
 }

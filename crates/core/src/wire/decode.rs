@@ -26,7 +26,7 @@ use super::tcp::TcpHeader;
 use super::udp::UdpHeader;
 use super::vlan::VlanTag;
 use super::vxlan::{self, VxlanHeader};
-use super::{WireError, linktype};
+use super::{Unreadable, linktype};
 use crate::skip::SkipReason;
 
 /// SCTP's common header: ports, verification tag, checksum (RFC 9260).
@@ -97,15 +97,15 @@ pub struct PacketMeta {
 
 type Skip = SkipReason;
 
-fn wire_skip(e: WireError) -> Skip {
+fn wire_skip(e: Unreadable) -> Skip {
     match e {
-        WireError::Truncated => SkipReason::TruncatedHeader,
-        WireError::Malformed => SkipReason::MalformedHeader,
+        Unreadable::Truncated => SkipReason::TruncatedHeader,
+        Unreadable::Malformed => SkipReason::MalformedHeader,
     }
 }
 
-impl From<WireError> for SkipReason {
-    fn from(e: WireError) -> Self {
+impl From<Unreadable> for SkipReason {
+    fn from(e: Unreadable) -> Self {
         wire_skip(e)
     }
 }

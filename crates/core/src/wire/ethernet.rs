@@ -63,6 +63,6 @@ mod tests {
 
     #[test]
     fn short_frame_is_truncated() {
-        assert_eq!(EthernetHeader::parse(&[0u8; 13]).unwrap_err(), super::super::WireError::Truncated);
+        assert_eq!(EthernetHeader::parse(&[0u8; 13]).unwrap_err(), super::super::Unreadable::Truncated);
     }
 }

@@ -1,6 +1,6 @@
 //! Geneve header (RFC 8926), carried in UDP to port 6081.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -37,9 +37,9 @@ impl GeneveHeader {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, _) = split_header::<Self>(bytes)?;
         if h.version() != 0 {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
-        let payload = bytes.get(h.header_len()..).ok_or(WireError::Truncated)?;
+        let payload = bytes.get(h.header_len()..).ok_or(Unreadable::Truncated)?;
         Ok((h, payload))
     }
 }

@@ -1,6 +1,6 @@
 //! GRE header (RFC 2784/2890) and PPTP's enhanced GRE (RFC 2637, version 1).
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -51,9 +51,9 @@ impl GreHeader {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, _) = split_header::<Self>(bytes)?;
         if h.version() > 1 || h.flags_version.get() & FLAG_ROUTING != 0 {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
-        let payload = bytes.get(h.header_len()..).ok_or(WireError::Truncated)?;
+        let payload = bytes.get(h.header_len()..).ok_or(Unreadable::Truncated)?;
         Ok((h, payload))
     }
 }
@@ -90,6 +90,6 @@ mod tests {
 
     #[test]
     fn refuses_version_2() {
-        assert_eq!(GreHeader::parse(&[0x00, 0x02, 0x08, 0x00]).unwrap_err(), WireError::Malformed);
+        assert_eq!(GreHeader::parse(&[0x00, 0x02, 0x08, 0x00]).unwrap_err(), Unreadable::Malformed);
     }
 }

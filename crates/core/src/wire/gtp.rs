@@ -1,6 +1,6 @@
 //! GTPv1-U header (3GPP TS 29.281), carried in UDP to port 2152; G-PDUs carry user IP packets.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -40,20 +40,20 @@ impl GtpHeader {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, mut rest) = split_header::<Self>(bytes)?;
         if h.version() != 1 || h.flags & 0x10 == 0 {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
         if h.flags & (FLAG_EXTENSION | FLAG_SEQUENCE | FLAG_NPDU) != 0 {
             // sequence (2), N-PDU (1), next extension type (1)
-            let [_, _, _, first_ext, tail @ ..] = rest else { return Err(WireError::Truncated) };
+            let [_, _, _, first_ext, tail @ ..] = rest else { return Err(Unreadable::Truncated) };
             let mut next = *first_ext;
             rest = tail;
             while h.flags & FLAG_EXTENSION != 0 && next != 0 {
                 // each extension: length in 4-byte units (first byte), content, next type (last byte)
-                let units = usize::from(*rest.first().ok_or(WireError::Truncated)?);
+                let units = usize::from(*rest.first().ok_or(Unreadable::Truncated)?);
                 if units == 0 {
-                    return Err(WireError::Malformed);
+                    return Err(Unreadable::Malformed);
                 }
-                let ext = rest.get(..units * 4).ok_or(WireError::Truncated)?;
+                let ext = rest.get(..units * 4).ok_or(Unreadable::Truncated)?;
                 next = ext[ext.len() - 1];
                 rest = &rest[units * 4..];
             }
@@ -90,6 +90,6 @@ mod tests {
 
     #[test]
     fn refuses_gtp_prime() {
-        assert_eq!(GtpHeader::parse(&[0x20, 0xff, 0, 0, 0, 0, 0, 0]).unwrap_err(), WireError::Malformed);
+        assert_eq!(GtpHeader::parse(&[0x20, 0xff, 0, 0, 0, 0, 0, 0]).unwrap_err(), Unreadable::Malformed);
     }
 }

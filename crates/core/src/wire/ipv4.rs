@@ -1,6 +1,6 @@
 //! IPv4 header (RFC 791), options included in `header_len`.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -62,9 +62,9 @@ impl Ipv4Header {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, _) = split_header::<Self>(bytes)?;
         if h.version() != 4 || h.header_len() < Self::MIN_LEN {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
-        let payload = bytes.get(h.header_len()..).ok_or(WireError::Truncated)?;
+        let payload = bytes.get(h.header_len()..).ok_or(Unreadable::Truncated)?;
         Ok((h, payload))
     }
 }
@@ -110,10 +110,10 @@ mod tests {
     fn rejects_bad_version_and_short_ihl() {
         let mut bytes = HEADER;
         bytes[0] = 0x65;
-        assert_eq!(Ipv4Header::parse(&bytes).unwrap_err(), WireError::Malformed);
+        assert_eq!(Ipv4Header::parse(&bytes).unwrap_err(), Unreadable::Malformed);
         bytes[0] = 0x44;
-        assert_eq!(Ipv4Header::parse(&bytes).unwrap_err(), WireError::Malformed);
+        assert_eq!(Ipv4Header::parse(&bytes).unwrap_err(), Unreadable::Malformed);
         bytes[0] = 0x4f; // 60-byte header, 20 captured
-        assert_eq!(Ipv4Header::parse(&bytes).unwrap_err(), WireError::Truncated);
+        assert_eq!(Ipv4Header::parse(&bytes).unwrap_err(), Unreadable::Truncated);
     }
 }

@@ -2,7 +2,7 @@
 
 use super::ah::AhHeader;
 use super::protocol::PROTOCOL_AH;
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -48,7 +48,7 @@ impl Ipv6Header {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, rest) = split_header::<Self>(bytes)?;
         if h.version() != 6 {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
         Ok((h, rest))
     }
@@ -89,9 +89,9 @@ pub fn walk_extensions(first: u8, bytes: &[u8]) -> Result<Ipv6Chain> {
         let rest = &bytes[at..];
         match next {
             NEXT_HOP_BY_HOP | NEXT_ROUTING | NEXT_DEST_OPTIONS | NEXT_MOBILITY | NEXT_HIP | NEXT_SHIM6 => {
-                let [nh, len, ..] = *rest else { return Err(WireError::Truncated) };
+                let [nh, len, ..] = *rest else { return Err(Unreadable::Truncated) };
                 let size = (usize::from(len) + 1) * 8;
-                let body = rest.get(..size).ok_or(WireError::Truncated)?;
+                let body = rest.get(..size).ok_or(Unreadable::Truncated)?;
                 if next == NEXT_HOP_BY_HOP {
                     jumbo_length = jumbo_length.or(find_jumbo(&body[2..]));
                 }
@@ -99,7 +99,7 @@ pub fn walk_extensions(first: u8, bytes: &[u8]) -> Result<Ipv6Chain> {
                 at += size;
             }
             NEXT_FRAGMENT => {
-                let body = rest.get(..8).ok_or(WireError::Truncated)?;
+                let body = rest.get(..8).ok_or(Unreadable::Truncated)?;
                 let off_flags = u16::from_be_bytes([body[2], body[3]]);
                 let frag = Ipv6Fragment {
                     identification: u32::from_be_bytes([body[4], body[5], body[6], body[7]]),
@@ -206,6 +206,6 @@ mod tests {
 
     #[test]
     fn truncated_extension() {
-        assert_eq!(walk_extensions(NEXT_ROUTING, &[6, 1, 0, 0]).unwrap_err(), WireError::Truncated);
+        assert_eq!(walk_extensions(NEXT_ROUTING, &[6, 1, 0, 0]).unwrap_err(), Unreadable::Truncated);
     }
 }

@@ -31,16 +31,19 @@ pub mod vxlan;
 
 use zerocopy::{FromBytes, Immutable, KnownLayout};
 
-/// Why a header could not be read.
+/// Why a header could not be read: not an error a caller sees but a per-packet outcome,
+/// which the decoder maps to a skip counter ([`SkipReason`](crate::skip::SkipReason)) so
+/// that the packet is counted and the run goes on. (The engine's one error type is
+/// [`crate::Error`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WireError {
+pub enum Unreadable {
     /// Fewer bytes were captured than the header needs.
     Truncated,
     /// The bytes are there but a field is impossible (bad version, length below minimum, …).
     Malformed,
 }
 
-pub type Result<T> = core::result::Result<T, WireError>;
+pub type Result<T> = core::result::Result<T, Unreadable>;
 
 /// Lays the fixed header `H` over the start of `bytes`; returns it and the bytes after it.
 #[inline]
@@ -48,5 +51,5 @@ pub(crate) fn split_header<H>(bytes: &[u8]) -> Result<(&H, &[u8])>
 where
     H: FromBytes + KnownLayout + Immutable,
 {
-    H::ref_from_prefix(bytes).map_err(|_| WireError::Truncated)
+    H::ref_from_prefix(bytes).map_err(|_| Unreadable::Truncated)
 }

@@ -1,6 +1,6 @@
 //! BSD loopback header (link types NULL = 0 and LOOP = 108): a 4-byte address family.
 
-use super::{Result, WireError};
+use super::{Result, Unreadable};
 
 /// What a loopback header says the payload is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ fn family(value: u32) -> LoopbackFamily {
 /// Reads the family. NULL headers are in the capturing host's byte order, which the file
 /// does not record, so the order whose value is a small number wins; LOOP is big-endian.
 pub fn parse(bytes: &[u8], always_big_endian: bool) -> Result<(LoopbackFamily, &[u8])> {
-    let (head, rest) = bytes.split_first_chunk::<4>().ok_or(WireError::Truncated)?;
+    let (head, rest) = bytes.split_first_chunk::<4>().ok_or(Unreadable::Truncated)?;
     let be = u32::from_be_bytes(*head);
     let value = if always_big_endian || be < 0x100 { be } else { u32::from_le_bytes(*head) };
     Ok((family(value), rest))
@@ -41,6 +41,6 @@ mod tests {
         assert_eq!(parse(&[30, 0, 0, 0], false).unwrap().0, LoopbackFamily::Ipv6);
         assert_eq!(parse(&[0, 0, 0, 24], true).unwrap().0, LoopbackFamily::Ipv6);
         assert_eq!(parse(&[7, 0, 0, 0], false).unwrap().0, LoopbackFamily::Other(7));
-        assert_eq!(parse(&[2, 0], false).unwrap_err(), WireError::Truncated);
+        assert_eq!(parse(&[2, 0], false).unwrap_err(), Unreadable::Truncated);
     }
 }

@@ -1,7 +1,7 @@
 //! Per-Packet Information header (link type 192): a little-endian wrapper that names the
 //! link type of the frame inside.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::little_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -32,9 +32,9 @@ impl PpiHeader {
         let (h, _) = split_header::<Self>(bytes)?;
         let len = usize::from(h.length());
         if len < Self::MIN_LEN {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
-        let inner = bytes.get(len..).ok_or(WireError::Truncated)?;
+        let inner = bytes.get(len..).ok_or(Unreadable::Truncated)?;
         Ok((h, inner))
     }
 }
@@ -49,6 +49,6 @@ mod tests {
         let (h, inner) = PpiHeader::parse(&bytes).unwrap();
         assert_eq!(h.dlt(), 1);
         assert_eq!(inner, &[0xee]);
-        assert_eq!(PpiHeader::parse(&[0, 0, 4, 0, 1, 0, 0, 0]).unwrap_err(), WireError::Malformed);
+        assert_eq!(PpiHeader::parse(&[0, 0, 4, 0, 1, 0, 0, 0]).unwrap_err(), Unreadable::Malformed);
     }
 }

@@ -1,6 +1,6 @@
 //! PPP protocol field (RFC 1661), as carried by PPPoE and PPTP's GRE.
 
-use super::{Result, WireError};
+use super::{Result, Unreadable};
 
 pub const PPP_IPV4: u16 = 0x0021;
 pub const PPP_IPV6: u16 = 0x0057;
@@ -18,7 +18,7 @@ pub fn parse_protocol(bytes: &[u8]) -> Result<(u16, &[u8])> {
     match bytes {
         [first, rest @ ..] if first & 1 == 1 => Ok((u16::from(*first), rest)),
         [hi, lo, rest @ ..] => Ok((u16::from_be_bytes([*hi, *lo]), rest)),
-        _ => Err(WireError::Truncated),
+        _ => Err(Unreadable::Truncated),
     }
 }
 
@@ -31,6 +31,6 @@ mod tests {
         assert_eq!(parse_protocol(&[0x00, 0x21, 0x45]).unwrap(), (PPP_IPV4, &[0x45][..]));
         assert_eq!(parse_protocol(&[0x21, 0x45]).unwrap(), (PPP_IPV4, &[0x45][..]));
         assert_eq!(parse_protocol(&[0xff, 0x03, 0x00, 0x57]).unwrap(), (PPP_IPV6, &[][..]));
-        assert_eq!(parse_protocol(&[0x00]).unwrap_err(), WireError::Truncated);
+        assert_eq!(parse_protocol(&[0x00]).unwrap_err(), Unreadable::Truncated);
     }
 }

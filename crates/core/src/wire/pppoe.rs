@@ -1,6 +1,6 @@
 //! PPPoE session header (RFC 2516); the PPP protocol field follows it.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::U16;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -29,7 +29,7 @@ impl PppoeHeader {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, rest) = split_header::<Self>(bytes)?;
         if h.ver_type != 0x11 {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
         Ok((h, rest))
     }
@@ -45,6 +45,6 @@ mod tests {
         assert_eq!(h.session_id(), 0x1234);
         assert_eq!(h.length(), 2);
         assert_eq!(rest, &[0x00, 0x21]);
-        assert_eq!(PppoeHeader::parse(&[0x21, 0, 0, 0, 0, 0]).unwrap_err(), WireError::Malformed);
+        assert_eq!(PppoeHeader::parse(&[0x21, 0, 0, 0, 0, 0]).unwrap_err(), Unreadable::Malformed);
     }
 }

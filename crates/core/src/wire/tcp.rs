@@ -1,6 +1,6 @@
 //! TCP header (RFC 9293), the fixed 20 bytes; options are counted, not read.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::{U16, U32};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -62,7 +62,7 @@ impl TcpHeader {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, rest) = split_header::<Self>(bytes)?;
         if h.header_len() < Self::MIN_LEN {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
         Ok((h, rest))
     }
@@ -96,7 +96,7 @@ mod tests {
     fn bad_offset_and_truncation() {
         let mut bytes = [0u8; 20];
         bytes[12] = 0x40;
-        assert_eq!(TcpHeader::parse(&bytes).unwrap_err(), WireError::Malformed);
-        assert_eq!(TcpHeader::parse(&bytes[..19]).unwrap_err(), WireError::Truncated);
+        assert_eq!(TcpHeader::parse(&bytes).unwrap_err(), Unreadable::Malformed);
+        assert_eq!(TcpHeader::parse(&bytes[..19]).unwrap_err(), Unreadable::Truncated);
     }
 }

@@ -1,6 +1,6 @@
 //! VXLAN header (RFC 7348), carried in UDP to port 4789; an Ethernet frame follows.
 
-use super::{Result, WireError, split_header};
+use super::{Result, Unreadable, split_header};
 use zerocopy::byteorder::network_endian::U32;
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
@@ -26,7 +26,7 @@ impl VxlanHeader {
     pub fn parse(bytes: &[u8]) -> Result<(&Self, &[u8])> {
         let (h, rest) = split_header::<Self>(bytes)?;
         if h.flags & 0x08 == 0 {
-            return Err(WireError::Malformed);
+            return Err(Unreadable::Malformed);
         }
         Ok((h, rest))
     }
@@ -41,6 +41,6 @@ mod tests {
         let (h, rest) = VxlanHeader::parse(&[0x08, 0, 0, 0, 0x00, 0x00, 0x7b, 0x00, 0xaa]).unwrap();
         assert_eq!(h.vni(), 123);
         assert_eq!(rest, &[0xaa]);
-        assert_eq!(VxlanHeader::parse(&[0; 8]).unwrap_err(), WireError::Malformed);
+        assert_eq!(VxlanHeader::parse(&[0; 8]).unwrap_err(), Unreadable::Malformed);
     }
 }
