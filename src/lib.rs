@@ -47,6 +47,9 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error(transparent)]
     Polars(#[from] PolarsError),
+    /// A long-lived flow's entries could not be moved out of memory or read back.
+    #[error(transparent)]
+    Spill(#[from] flowmine_core::flow::spill::SpillError),
     /// A file that could not be read or written.
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
@@ -103,6 +106,7 @@ impl<E: std::error::Error + Into<Error> + 'static> From<ScanError<E>> for Error 
             strict @ ScanError::Strict { .. } => Error::Strict(strict.to_string()),
             // Only store runs resume, and they map this error with the store's path.
             ScanError::State(source) => Error::Resume { store: PathBuf::new(), source },
+            ScanError::Spill(e) => Error::Spill(e),
         }
     }
 }

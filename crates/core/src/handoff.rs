@@ -38,6 +38,7 @@ use crate::flow::key::FlowKey;
 use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::flow::record::{EndReason, Flow};
 use crate::flow::shard::{FlowShard, emit_sorted};
+use crate::flow::spill::SpillError;
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
 use crate::pieces::{self, Item};
@@ -78,6 +79,9 @@ pub enum JoinError {
     /// A shard cannot be joined to the ones before it with the flows of a single run.
     #[error("cannot join exactly: {0}")]
     NotExact(String),
+    /// A long-lived flow's entries could not be moved out of memory or read back.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
 }
 
 /// What a shard run produced besides its flows: its report (files of the shard only;
@@ -181,7 +185,7 @@ pub fn scan_shard<E: std::error::Error + 'static>(
     }
     journal(&std::mem::take(&mut shard.journal.0)).map_err(ScanError::Sink)?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
-    let (tail, rows) = shard.finish(&report.files);
+    let (tail, rows) = shard.finish(&report.files)?;
     for batch in rows {
         sink(batch).map_err(ScanError::Sink)?;
     }
@@ -350,10 +354,13 @@ impl Shard {
 
     /// Writes the tail: the start, the clock, the fragment table, the flows left open
     /// (taken out of the table unended), the boundary keys, the file reports.
-    fn finish(mut self, files: &[FileReport]) -> (Vec<u8>, Vec<FlowBatch>) {
+    fn finish(mut self, files: &[FileReport]) -> Result<(Vec<u8>, Vec<FlowBatch>), SpillError> {
         let mut rows = Vec::new();
         let mut state = Enc::default();
         self.table.save(&mut rows, &mut state);
+        if let Some(e) = self.table.spill_error() {
+            return Err(e);
+        }
         let open = open_flows(&state.0, &self.config);
         let mut e = Enc::default();
         e.array(TAIL_MAGIC);
@@ -388,7 +395,7 @@ impl Shard {
                 e.bytes(why.as_bytes());
             }
         }
-        (e.0, rows)
+        Ok((e.0, rows))
     }
 }
 
@@ -673,9 +680,13 @@ impl Joiner {
     }
 
     /// Ends every flow still open (the last shard is joined) into `out`.
-    pub fn finish(&mut self, out: &mut FlowBatch) {
+    pub fn finish(&mut self, out: &mut FlowBatch) -> Result<(), JoinError> {
         self.table.finish(&mut self.ended);
         emit_sorted(&mut self.ended, out);
+        match self.table.spill_error() {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
     }
 
     /// Fragment counts over all shards joined so far.

@@ -9,6 +9,7 @@ use crate::checkpoint::{self, StateError};
 use crate::codec::{Dec, Enc};
 pub use crate::file_report::{DamagedStretch, FileReport, SizeChange};
 use crate::flow::fragments::FragmentCounts;
+use crate::flow::spill::SpillError;
 use crate::flow::{FlowBatch, FlowConfig, ShardedTable};
 use crate::pieces::{self, Item};
 use crate::skip::{SkipCounts, SkipReason};
@@ -103,6 +104,9 @@ pub enum ScanError<E: std::error::Error + 'static> {
     /// The state to resume from cannot be used.
     #[error("cannot resume: {0}")]
     State(#[from] StateError),
+    /// A long-lived flow's entries could not be moved out of memory or read back.
+    #[error(transparent)]
+    Spill(#[from] SpillError),
 }
 
 /// A point a run can go on from: every flow ended before it has been handed to the sink,
@@ -271,6 +275,9 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
             let mut e = Enc::default();
             checkpoint::put_header(&mut e, &report.files);
             table.save(&mut ready, &mut e);
+            if let Some(e) = table.spill_error() {
+                return Err(e.into());
+            }
             // Every flow ended so far goes to the sink before the checkpoint does.
             deliver(&mut ready, &mut batch, &mut sink, &full)?;
             if !batch.is_empty() {
@@ -282,6 +289,9 @@ pub fn scan_resumable<E: std::error::Error + 'static>(
     }
     while table.finish_step(&mut ready) {
         deliver(&mut ready, &mut batch, &mut sink, &full)?;
+    }
+    if let Some(e) = table.spill_error() {
+        return Err(e.into());
     }
     deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {
