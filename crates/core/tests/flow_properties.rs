@@ -1,12 +1,12 @@
 //! Invariants of the flow table on random packet sequences.
 
 use ahash::RandomState;
+use flowmine_core::codec::{Dec, Enc};
 use flowmine_core::flow::packet::key_hasher;
 use flowmine_core::flow::sharded::Routed;
 use flowmine_core::flow::{EndReason, FlowBatch, FlowConfig, FlowRow, FlowTable, PacketLimit, ShardedTable};
 use flowmine_core::wire::decode::{Fragment, FragmentId, PacketMeta, tunnel};
 use flowmine_core::wire::protocol::{PROTOCOL_ICMP, PROTOCOL_TCP, PROTOCOL_UDP};
-use flowmine_core::codec::{Dec, Enc};
 use proptest::prelude::*;
 
 /// A packet among a small pool of hosts and ports, so keys collide often: IPv4 or IPv6,

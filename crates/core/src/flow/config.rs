@@ -44,7 +44,7 @@ pub struct FlowConfig {
 /// Entries an open flow holds in memory before it spills them: 80 kB. Far above what most
 /// flows keep (a few), so only the long-lived ones spill; large enough that a spill is
 /// one write of 80 kB.
-pub const SPILL_AFTER: usize = 4096;
+pub const SPILL_AFTER: usize = 1024;
 
 pub const SECOND: u64 = 1_000_000_000;
 

@@ -54,7 +54,9 @@ impl Spill {
         match self.append(&flow.packets) {
             Ok(()) => {
                 flow.spilled.push((offset, flow.packets.len() as u32));
-                flow.packets.clear();
+                // Its room goes too: a flow that spilled is long-lived, and one idle for
+                // minutes would otherwise hold a bound's worth of memory for nothing.
+                flow.packets = Vec::new();
                 self.live += 1;
             }
             Err(e) => self.fail(offset, e),
