@@ -49,6 +49,16 @@ OPTIONS:
     --snaplen N        snaplen of the file (default 128, at least 78); records keep only the
                        layer 2-4 headers, while orig_len, the IP total length and the UDP
                        length keep the true sizes
+    --rate PPS         packets per second of capture time (default: the campus rate, about
+                       260k): flows arrive more or less often, with the same mix, so the
+                       same --packets then spans a longer or shorter stretch. Expected rate;
+                       one seed varies by a few percent. The stretch of N packets of a seed
+                       is the first N packets of any longer capture of that seed and rate
+                       (20k pkt/s: --packets 5M is the first 250 s of --packets 20M)
+    --streams N        N long-lived UDP streams (tunnels, feeds) from the first packet to the
+                       last, at 2 to 50 packets/s each (log-uniform), counted in --rate; they
+                       never idle past a timeout, so an open flow keeps collecting packets
+                       (default 0)
     --stats            per-class breakdown on stderr
     -h, --help         this text
 
@@ -71,6 +81,16 @@ const CAPTURE_START_NS: u64 = MAX_LIFETIME_NS;
 /// Flow arrivals per second, set so the link carries ~1.5 Gbit/s of frames (measured: an
 /// arrival brings ~9.4 kB of frames on average, most of it in the rare elephants).
 const FLOWS_PER_SECOND: f64 = 20_000.0;
+/// Packets per second the arrivals at `FLOWS_PER_SECOND` bring (measured over 20 M packets of
+/// seed 1: 20 M packets span 75.3 s); `--rate` scales the arrivals by its ratio to this.
+const DEFAULT_PACKETS_PER_SECOND: f64 = 265_600.0;
+/// `--streams` rates: log-uniform in this range of packets/s.
+const STREAM_RATE_PPS: (f64, f64) = (2.0, 50.0);
+/// A stream lasts this long: longer than any capture made here.
+const STREAM_LIFETIME_NS: u64 = 1_000_000 * SEC;
+/// Seed offset of the streams' own generator, so the arrivals draw the same numbers with
+/// and without streams.
+const STREAM_SEED: u64 = 0x5EED_5EA3;
 /// Gaps at least this long end a flow under flowmine's default idle timeout.
 const IDLE_TIMEOUT_US: u64 = 120_000_000;
 
@@ -82,6 +102,8 @@ struct Args {
     truth: Option<PathBuf>,
     seed: u64,
     snaplen: u32,
+    rate: Option<f64>,
+    streams: u32,
     stats: bool,
 }
 
@@ -105,6 +127,8 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
         truth: None,
         seed: 1,
         snaplen: 128,
+        rate: None,
+        streams: 0,
         stats: false,
     };
     let mut raw = raw.peekable();
@@ -120,6 +144,17 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
             "--seed" => args.seed = parse_count(&value()?)?,
             "--snaplen" => {
                 args.snaplen = u32::try_from(parse_count(&value()?)?).map_err(|_| "snaplen too large".to_string())?
+            }
+            "--rate" => {
+                let text = value()?;
+                let rate = parse_count(&text)? as f64;
+                if rate < 1.0 {
+                    return Err(format!("--rate must be at least 1 packet/s, not {text:?}"));
+                }
+                args.rate = Some(rate);
+            }
+            "--streams" => {
+                args.streams = u32::try_from(parse_count(&value()?)?).map_err(|_| "too many streams".to_string())?
             }
             "--stats" => args.stats = true,
             other => return Err(format!("unknown argument {other:?} (see --help)")),
@@ -140,7 +175,22 @@ fn parse_args(raw: impl Iterator<Item = String>) -> Result<Option<Args>, String>
              transport header, and the truth assumes it reads them all"
         ));
     }
+    if let Some(rate) = args.rate {
+        let streams_pps = f64::from(args.streams) * stream_mean_pps();
+        if streams_pps >= rate {
+            return Err(format!(
+                "--streams {} carry about {streams_pps:.0} packets/s, more than --rate {rate:.0}",
+                args.streams
+            ));
+        }
+    }
     Ok(Some(args))
+}
+
+/// Mean packets/s of one stream (the mean of the log-uniform rate).
+fn stream_mean_pps() -> f64 {
+    let (lo, hi) = STREAM_RATE_PPS;
+    (hi - lo) / (hi / lo).ln()
 }
 
 /// What flowmine will count for a flow, kept per side (0 = client, 1 = server) until the
@@ -259,7 +309,7 @@ struct Generator {
 }
 
 impl Generator {
-    fn new(seed: u64) -> Generator {
+    fn new(seed: u64, flows_per_second: f64) -> Generator {
         let mut rng = Rng::new(seed);
         let endpoints = EndpointAllocator::new(&mut rng);
         Generator {
@@ -269,7 +319,33 @@ impl Generator {
             free: Vec::new(),
             queue: BinaryHeap::new(),
             next_arrival_ns: 0.0,
-            mean_arrival_gap_ns: SEC as f64 / FLOWS_PER_SECOND,
+            mean_arrival_gap_ns: SEC as f64 / flows_per_second,
+        }
+    }
+
+    /// Starts `n` streams at the capture's first instant, drawn from their own generator.
+    fn start_streams(&mut self, n: u32, seed: u64) {
+        let mut rng = Rng::new(seed ^ STREAM_SEED);
+        for _ in 0..n {
+            let rate = rng.log_uniform(STREAM_RATE_PPS.0, STREAM_RATE_PPS.1);
+            let plan = Plan::stream(rate, STREAM_LIFETIME_NS, &mut rng);
+            let ipv6 = rng.chance(IPV6_SHARE);
+            let vlan = model::draw_vlan(&mut rng);
+            let (client, port) = self.endpoints.client_port();
+            let server_addr = wire::server_addr(wire::server_index(&mut rng), ipv6);
+            let server_port = Class::Vpn.server_port(&mut rng);
+            let wire = Wire::new(
+                ipv6,
+                Class::Vpn.protocol(ipv6),
+                vlan,
+                client,
+                wire::client_addr(client, ipv6),
+                server_addr,
+                port,
+                server_port,
+                &mut rng,
+            );
+            self.insert(CAPTURE_START_NS, 0, plan, wire);
         }
     }
 
@@ -323,6 +399,11 @@ impl Generator {
             server_port,
             rng,
         );
+        self.insert(start_ns, first, plan, wire);
+    }
+
+    /// Adds an open flow whose next packet is `plan`'s packet `first`.
+    fn insert(&mut self, start_ns: u64, first: u32, plan: Plan, wire: Wire) {
         let pending = plan.packet(first);
         let due = start_ns + pending.offset_ns;
         let flow = Flow { plan, wire, start_ns, next: first, pending, truth: Truth::default() };
@@ -357,7 +438,12 @@ fn run(args: &Args) -> io::Result<()> {
     };
     let mut pcap = PcapSink::create(paths.clone(), args.packets, args.snaplen)?;
     let mut truth = TruthSink::create(args.truth.as_deref())?;
-    let mut generator = Generator::new(args.seed);
+    // Streams take their share of the rate; the arrivals bring the rest.
+    let flows_per_second = args.rate.map_or(FLOWS_PER_SECOND, |rate| {
+        FLOWS_PER_SECOND * (rate - f64::from(args.streams) * stream_mean_pps()) / DEFAULT_PACKETS_PER_SECOND
+    });
+    let mut generator = Generator::new(args.seed, flows_per_second);
+    generator.start_streams(args.streams, args.seed);
     let mut totals = Totals::default();
     let mut frame = [0u8; MAX_HEADER_LEN];
 

@@ -4,6 +4,10 @@
 # timeouts; prints peak RSS per capture and each as a ratio to the first.
 #
 #   scripts/bench_memory.sh [PACKETS...]      # default: 20M 40M 80M 160M
+#   RATE=20000 STREAMS=200 scripts/bench_memory.sh 5M 20M
+#                                             # long runs: 20k packets/s, so 5M packets are
+#                                             # the first 265 s of the 20M (1,008 s), with 200
+#                                             # streams open from the first packet to the last
 #
 # Captures are made once in $BENCH_DIR (default /tmp/flowmine-bench; 160M is 12 GB).
 # At ~1.5 Gbit/s a 20M-packet capture spans 76 s, less than the 120 s idle timeout, so
@@ -15,6 +19,12 @@ cd "$(dirname "$0")/.."
 BENCH_DIR=${BENCH_DIR:-/tmp/flowmine-bench}
 FLOWMINE=${FLOWMINE:-target/release/flowmine}
 SIZES=("$@")
+# gen-campus --rate/--streams (empty: the campus rate, no streams); in the capture names.
+RATE=${RATE:-}
+STREAMS=${STREAMS:-0}
+GEN_ARGS=(--streams "$STREAMS")
+[ -n "$RATE" ] && GEN_ARGS+=(--rate "$RATE")
+TAG=${RATE:+r$RATE-}s$STREAMS
 [ ${#SIZES[@]} -eq 0 ] && SIZES=(20M 40M 80M 160M)
 mkdir -p "$BENCH_DIR"
 
@@ -29,8 +39,8 @@ peak_mib() { # CMD...: peak RSS in MiB
 printf '%-8s %12s %10s %14s %10s\n' packets engine_MiB ratio flowmine_MiB ratio
 first_engine="" first_flowmine=""
 for size in "${SIZES[@]}"; do
-  capture="$BENCH_DIR/campus-$size.pcap"
-  [ -f "$capture" ] || target/release/gen-campus --packets "$size" --seed 1 --snaplen 128 --out "$capture"
+  capture="$BENCH_DIR/campus-$TAG-$size.pcap"
+  [ -f "$capture" ] || target/release/gen-campus --packets "$size" --seed 1 --snaplen 128 "${GEN_ARGS[@]}" --out "$capture"
   engine=$(MIMALLOC_PURGE_DELAY=-1 peak_mib target/release/examples/scan --threads 2 "$capture")
   first_engine=${first_engine:-$engine}
   flowmine=-

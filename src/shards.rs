@@ -83,6 +83,7 @@ impl ExactConfig {
             tcp_close_linger_ns: self.tcp_close_linger_ns,
             packets: self.packets.map_or(PacketLimit::All, PacketLimit::First),
             max_flows: None,
+            ..FlowConfig::default()
         }
     }
 }
@@ -323,7 +324,8 @@ pub fn merge(parts: &[PathBuf], out: &Path, overwrite: bool) -> Result<StoreOutc
         }
     }
     let mut rows = FlowBatch::new();
-    joiner.finish(&mut rows);
+    let last = &shards[shards.len() - 1].0;
+    joiner.finish(&mut rows).map_err(|source| MergeError::Join { path: last.clone(), source })?;
     write_rows(&mut writer, &mut flows_by_input, rows)?;
     if writer.parts().is_empty() {
         writer.write_part(&mut batch_to_rows(FlowBatch::new(), &RowContext::default())?)?;

@@ -478,6 +478,22 @@ impl Plan {
         plan
     }
 
+    /// A stream that outlasts any capture (a site-to-site tunnel, a camera feed, a
+    /// monitoring session): a short handshake, then `rate_pps` packets per second, both
+    /// ways, for `lifetime_ns`. Never idle long enough to time out, so a flow table holds it
+    /// (and every packet it keeps of it) from the capture's start to its end.
+    pub fn stream(rate_pps: f64, lifetime_ns: u64, rng: &mut Rng) -> Plan {
+        let seed = rng.next_u64();
+        let rtt_ns = ns(rng.log_uniform(0.3e-3, 0.05));
+        let mut plan = Plan::new(Class::Vpn, seed, rtt_ns);
+        plan.head(0, true, 148, 0);
+        plan.head(rtt_ns, false, 92, 0);
+        let len = (rate_pps * lifetime_ns as f64 / SEC as f64).min(f64::from(u32::MAX - 8)) as u32;
+        plan.spread(rtt_ns + 100 * US, len.max(1), lifetime_ns);
+        plan.bulk_share = share_of(0.6);
+        plan
+    }
+
     /// A TCP/QUIC data phase of `len` packets at a per-flow rate, at most 300 s long.
     fn bulk_transfer(&mut self, start_ns: u64, len: u32, rng: &mut Rng) {
         let rate_pps = rng.log_uniform(5.0, 25_000.0);

@@ -126,6 +126,7 @@ fn job(
         tcp_close_linger_ns: (tcp_close_linger * SECOND as f64).round() as u64,
         packets: packets.map_or(PacketLimit::All, PacketLimit::First),
         max_flows: None,
+        ..FlowConfig::default()
     };
     let mut job = FlowsJob::new(paths, ScanOptions { flow, threads, ..ScanOptions::default() });
     job.label = label;

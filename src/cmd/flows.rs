@@ -163,6 +163,7 @@ pub fn run(args: FlowsArgs) -> Result<ExitCode, Error> {
         tcp_close_linger_ns: (args.tcp_close_linger * SECOND as f64).round() as u64,
         packets: args.packets,
         max_flows: args.max_flows.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+        ..FlowConfig::default()
     };
     if let Some(asked) = args.max_flows
         && !args.quiet

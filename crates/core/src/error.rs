@@ -48,6 +48,9 @@ pub enum Error {
     /// Packets of several link types for one pcap file, which holds one.
     #[error("the app's packets have link types {0} and {1}; a pcap file holds one")]
     MixedLinkTypes(u16, u16),
+    /// A long-lived flow's entries could not be moved out of memory or read back.
+    #[error(transparent)]
+    Spill(#[from] crate::flow::spill::SpillError),
 }
 
 /// The engine's results.

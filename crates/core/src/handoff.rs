@@ -29,8 +29,8 @@ use std::ops::Range;
 use ahash::RandomState;
 use hashbrown::{HashMap, HashSet};
 
-use crate::capture::input::InputSet;
 use crate::Error;
+use crate::capture::input::InputSet;
 use crate::codec::{Dec, Enc};
 use crate::flow::config::FlowConfig;
 use crate::flow::fragments::{FRAGMENT_TIMEOUT_NS, FragmentCounts, FragmentTable};
@@ -127,7 +127,7 @@ pub fn scan_shard<E: From<Error>>(
     }
     journal(&std::mem::take(&mut shard.journal.0))?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
-    let (tail, rows) = shard.finish(&report.files);
+    let (tail, rows) = shard.finish(&report.files)?;
     for batch in rows {
         sink(batch)?;
     }
@@ -274,10 +274,13 @@ impl Shard {
 
     /// Writes the tail: the start, the clock, the fragment table, the flows left open
     /// (taken out of the table unended), the boundary keys, the file reports.
-    fn finish(mut self, files: &[FileReport]) -> (Vec<u8>, Vec<FlowBatch>) {
+    fn finish(mut self, files: &[FileReport]) -> Result<(Vec<u8>, Vec<FlowBatch>), Error> {
         let mut rows = Vec::new();
         let mut state = Enc::default();
         self.table.save(&mut rows, &mut state);
+        if let Some(e) = self.table.spill_error() {
+            return Err(e.into());
+        }
         let open = open_flows(&state.0, &self.config);
         let mut e = Enc::default();
         e.array(TAIL_MAGIC);
@@ -312,7 +315,7 @@ impl Shard {
                 e.bytes(why.as_bytes());
             }
         }
-        (e.0, rows)
+        Ok((e.0, rows))
     }
 }
 
@@ -597,9 +600,13 @@ impl Joiner {
     }
 
     /// Ends every flow still open (the last shard is joined) into `out`.
-    pub fn finish(&mut self, out: &mut FlowBatch) {
+    pub fn finish(&mut self, out: &mut FlowBatch) -> Result<(), Error> {
         self.table.finish(&mut self.ended);
         emit_sorted(&mut self.ended, out);
+        match self.table.spill_error() {
+            Some(e) => Err(e.clone().into()),
+            None => Ok(()),
+        }
     }
 
     /// Fragment counts over all shards joined so far.

@@ -207,6 +207,9 @@ pub fn scan_resumable<E: From<Error>>(
             let mut e = Enc::default();
             checkpoint::put_header(&mut e, &report.files);
             table.save(&mut ready, &mut e);
+            if let Some(e) = table.spill_error() {
+                return Err(Error::from(e).into());
+            }
             // Every flow ended so far goes to the sink before the checkpoint does.
             deliver(&mut ready, &mut batch, &mut sink, &full)?;
             if !batch.is_empty() {
@@ -218,6 +221,9 @@ pub fn scan_resumable<E: From<Error>>(
     }
     while table.finish_step(&mut ready) {
         deliver(&mut ready, &mut batch, &mut sink, &full)?;
+    }
+    if let Some(e) = table.spill_error() {
+        return Err(Error::from(e).into());
     }
     deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {

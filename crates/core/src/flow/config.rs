@@ -34,7 +34,17 @@ pub struct FlowConfig {
     /// early (reason `evicted`), so a flood of new keys (a scan) cannot exhaust memory.
     /// `None`: no cap.
     pub max_flows: Option<usize>,
+    /// An open flow holding this many per-packet entries in memory moves them to its
+    /// shard's spill file (see `flow::spill`). Not a user option: tests set it tiny to
+    /// check that spilling never changes the flows.
+    #[doc(hidden)]
+    pub spill_after: usize,
 }
+
+/// Entries an open flow holds in memory before it spills them: 80 kB. Far above what most
+/// flows keep (a few), so only the long-lived ones spill; large enough that a spill is
+/// one write of 80 kB.
+pub const SPILL_AFTER: usize = 1024;
 
 pub const SECOND: u64 = 1_000_000_000;
 
@@ -47,6 +57,7 @@ impl Default for FlowConfig {
             tcp_close_linger_ns: SECOND,
             packets: PacketLimit::All,
             max_flows: None,
+            spill_after: SPILL_AFTER,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod packet;
 pub mod record;
 pub mod shard;
 pub mod sharded;
+pub mod spill;
 pub mod table;
 
 pub use batch::{FlowBatch, FlowRow};

@@ -99,8 +99,12 @@ pub struct Flow {
     pub input_index: u32,
     /// Set once a TCP close is seen: the flow lingers, then ends for this reason.
     pub closed: Option<EndReason>,
-    /// The kept packets, in arrival order.
+    /// The kept packets, in arrival order: those in the spill file (`spilled`) first, then
+    /// these.
     pub packets: Vec<PacketEntry>,
+    /// Segments of the shard's spill file holding the flow's earlier entries, in order
+    /// (see `flow::spill`); empty once the flow has ended.
+    pub spilled: Vec<(u64, u32)>,
 }
 
 impl Flow {
@@ -117,6 +121,7 @@ impl Flow {
             input_index,
             closed: None,
             packets: Vec::new(),
+            spilled: Vec::new(),
         }
     }
 
@@ -166,6 +171,7 @@ impl Flow {
 
     /// Writes the flow (layout in `formats/checkpoint.md`).
     pub fn save(&self, e: &mut Enc) {
+        debug_assert!(self.spilled.is_empty(), "a flow is joined before it is written");
         let k = &self.key;
         e.u16(k.vlan);
         e.u8(k.ip_version);
@@ -246,6 +252,7 @@ impl Flow {
             input_index,
             closed,
             packets,
+            spilled: Vec::new(),
         })
     }
 }

@@ -12,6 +12,7 @@ use super::config::FlowConfig;
 use super::key::FlowKey;
 use super::packet::FlowPacket;
 use super::record::{EndReason, Flow};
+use super::spill::{Spill, SpillError};
 use crate::Error;
 use crate::codec::{Dec, Enc};
 use crate::wire::protocol::PROTOCOL_TCP;
@@ -31,6 +32,9 @@ pub struct FlowShard {
     evicted: u64,
     /// Scratch for choosing whom to evict: (last packet time, key) of every open flow.
     ages: Vec<(i64, FlowKey)>,
+    /// Where long-lived flows' entries go (see `flow::spill`); a flow leaving the shard
+    /// takes them back first.
+    spill: Spill,
 }
 
 impl FlowShard {
@@ -59,9 +63,15 @@ impl FlowShard {
         &self.started_by_input
     }
 
+    /// The first I/O error of the shard's spill file: the flows it touched lack entries.
+    pub fn spill_error(&self) -> Option<&SpillError> {
+        self.spill.error()
+    }
+
     /// Puts a packet in its flow; flows it ends go to `ended`.
     #[inline]
     pub fn add(&mut self, p: &FlowPacket, config: &FlowConfig, ended: &mut Vec<(Flow, EndReason)>) {
+        let before = ended.len();
         let new_flow = || {
             let mut flow = Flow::new(p.key, p.sender_is_lo, p.ts_ns, p.tunnel, p.input_index);
             flow.hash = p.hash;
@@ -87,12 +97,18 @@ impl FlowShard {
         };
         let keep = config.packets.keeps(flow.total_packets());
         flow.add(p, keep);
+        if keep && flow.packets.len() >= config.spill_after {
+            self.spill.spill(flow);
+        }
         if config.tcp_close && p.key.protocol == PROTOCOL_TCP && flow.closed.is_none() {
             if p.tcp_flags & tcp::RST != 0 {
                 flow.closed = Some(EndReason::TcpRst);
             } else if flow.fwd.fin && flow.bwd.fin {
                 flow.closed = Some(EndReason::TcpFin);
             }
+        }
+        if ended.len() > before {
+            self.spill.rejoin(&mut ended[before..]);
         }
     }
 
@@ -116,10 +132,12 @@ impl FlowShard {
 
     /// Ends every flow whose time is up at `now`.
     pub fn sweep(&mut self, now: i64, config: &FlowConfig, ended: &mut Vec<(Flow, EndReason)>) {
+        let before = ended.len();
         ended.extend(self.flows.extract_if(|flow| expired(flow, now, config).is_some()).map(|flow| {
             let reason = expired(&flow, now, config).expect("filtered on it");
             (flow, reason)
         }));
+        self.spill.rejoin(&mut ended[before..]);
     }
 
     /// Ends the open flow of `key` if the table's rules end it before a packet at `ts_ns`
@@ -136,7 +154,9 @@ impl FlowShard {
     ) -> Option<bool> {
         let entry = self.flows.find_entry(hash, |f| f.key == *key).ok()?;
         let Some(reason) = ends_before(entry.get(), tcp_flags, ts_ns, config) else { return Some(false) };
-        ended.push((entry.remove().0, reason));
+        let mut flow = entry.remove().0;
+        self.spill.join(&mut flow);
+        ended.push((flow, reason));
         Some(true)
     }
 
@@ -148,16 +168,22 @@ impl FlowShard {
 
     /// Ends all open flows (the input is over).
     pub fn finish(&mut self, ended: &mut Vec<(Flow, EndReason)>) {
+        let before = ended.len();
         ended.extend(self.flows.drain().map(|flow| {
             let reason = flow.closed.unwrap_or(EndReason::EndOfInput);
             (flow, reason)
         }));
+        self.spill.rejoin(&mut ended[before..]);
     }
 }
 
 impl FlowShard {
-    /// Writes the shard's state: counters, then every open flow.
-    pub fn save(&self, e: &mut Enc) {
+    /// Writes the shard's state: counters, then every open flow with all its entries
+    /// (spilled ones are taken back into memory first; the flows spill again as they grow).
+    pub fn save(&mut self, e: &mut Enc) {
+        for flow in self.flows.iter_mut() {
+            self.spill.join(flow);
+        }
         e.u64(self.started_by_input.len() as u64);
         for &n in &self.started_by_input {
             e.u64(n);

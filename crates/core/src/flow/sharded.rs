@@ -30,6 +30,7 @@ use super::fragments::{FragmentCounts, FragmentTable};
 use super::packet::{FlowPacket, key_hasher};
 use super::record::{EndReason, Flow};
 use super::shard::{FlowShard, emit_sorted};
+use super::spill::SpillError;
 use super::table::Clock;
 use crate::Error;
 use crate::codec::{Dec, Enc};
@@ -595,9 +596,15 @@ impl ShardedTable {
         self.settle(out);
         self.clock.save(e);
         self.fragments.save(e);
-        for s in self.shared.shards() {
+        for mut s in self.shared.shards() {
             s.table.save(e);
         }
+    }
+
+    /// The first I/O error of a shard's spill file (see `flow::spill`): when there is one,
+    /// flows written since may lack entries, and the run must fail with it.
+    pub fn spill_error(&self) -> Option<SpillError> {
+        self.shared.shards().find_map(|s| s.table.spill_error().cloned())
     }
 
     /// Ends all open flows (the input is over) and writes every ended flow to `out`.

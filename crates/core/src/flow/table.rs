@@ -141,6 +141,12 @@ impl FlowTable {
         self.shard.started_by_input().iter().sum()
     }
 
+    /// The first I/O error of the spill file (see `flow::spill`): flows written since may
+    /// lack entries.
+    pub fn spill_error(&self) -> Option<&super::spill::SpillError> {
+        self.shard.spill_error()
+    }
+
     /// Flows ended early to stay under `FlowConfig::max_flows`.
     pub fn flows_evicted(&self) -> u64 {
         self.shard.evicted()
