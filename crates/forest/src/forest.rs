@@ -6,7 +6,7 @@
 //! the seed, so the trees are trained on all cores at once and a seed gives the same
 //! forest on any number of threads.
 
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -119,16 +119,15 @@ impl Forest {
     /// features) ends in: `proba[[row, class]]`, scikit-learn's `predict_proba`.
     pub fn predict_proba(&self, x: ArrayView2<'_, f64>) -> Result<Array2<f64>, ForestError> {
         self.check_features(x)?;
-        let classes = self.classes;
+        let (classes, features) = (self.classes, self.features);
+        // Row-major values as one slice (a copy only when `x` is in another layout).
+        let x = x.as_standard_layout();
+        let values = x.as_slice().expect("standard layout");
         let mut proba = vec![0.0; x.nrows() * classes];
         proba.par_chunks_mut(BLOCK * classes).enumerate().for_each(|(b, out)| {
-            let rows = x.slice(s![b * BLOCK..b * BLOCK + out.len() / classes, ..]);
+            let rows = &values[b * BLOCK * features..(b * BLOCK + out.len() / classes) * features];
             for tree in &self.trees {
-                for (row, p) in rows.rows().into_iter().zip(out.chunks_exact_mut(classes)) {
-                    for &(class, share) in tree.leaf_shares(tree.leaf(row)) {
-                        p[class as usize] += share;
-                    }
-                }
+                tree.add_leaf_shares(rows, features, out, classes);
             }
         });
         let trees = self.trees.len() as f64;

@@ -66,6 +66,9 @@ pub struct NodeStats {
 
 pub const LEAF: u32 = u32::MAX;
 
+/// Rows that walk a tree together in [`Tree::add_leaf_shares`].
+pub const LANES: usize = 8;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tree {
     pub nodes: Vec<Node>,
@@ -185,6 +188,71 @@ impl Tree {
             node = self.nodes[(node.next + u32::from(row[node.feature as usize] > node.threshold)) as usize];
         }
         node.next
+    }
+
+    /// Adds to `out` (`classes` values per row) the class shares of the leaf each row of
+    /// `rows` (row-major, `features` values per row) ends in — the per-row sums of
+    /// [`Tree::leaf`] and [`Tree::leaf_shares`], in the same order, so the same values.
+    ///
+    /// Rows walk the tree [`LANES`] at a time, in step: a walk is a chain of dependent
+    /// loads, and walking several rows together lets those loads overlap instead of each
+    /// waiting on the memory behind it.
+    pub fn add_leaf_shares(&self, rows: &[f64], features: usize, out: &mut [f64], classes: usize) {
+        if features == 0 {
+            // A forest of no features is one leaf per tree, for every row.
+            out.chunks_exact_mut(classes).for_each(|p| self.add_shares(self.leaf_of(&[]), p));
+            return;
+        }
+        let mut groups = rows.chunks_exact(features * LANES);
+        let mut outs = out.chunks_exact_mut(classes * LANES);
+        for (group, out) in (&mut groups).zip(&mut outs) {
+            let leaves = self.leaves_in_step(group, features);
+            for (leaf, p) in leaves.into_iter().zip(out.chunks_exact_mut(classes)) {
+                self.add_shares(leaf, p);
+            }
+        }
+        let rest = groups.remainder().chunks_exact(features);
+        for (row, p) in rest.zip(outs.into_remainder().chunks_exact_mut(classes)) {
+            self.add_shares(self.leaf_of(row), p);
+        }
+    }
+
+    /// The leaves of [`LANES`] rows walked together.
+    #[inline]
+    fn leaves_in_step(&self, group: &[f64], features: usize) -> [u32; LANES] {
+        let nodes = &self.nodes[..];
+        let mut at = [0u32; LANES];
+        loop {
+            let mut moving = false;
+            for (lane, at) in at.iter_mut().enumerate() {
+                let node = nodes[*at as usize];
+                if node.feature != LEAF {
+                    let value = group[lane * features + node.feature as usize];
+                    *at = node.next + u32::from(value > node.threshold);
+                    moving = true;
+                }
+            }
+            if !moving {
+                return at.map(|a| nodes[a as usize].next);
+            }
+        }
+    }
+
+    /// [`Tree::leaf`] of a row given as a slice.
+    #[inline]
+    fn leaf_of(&self, row: &[f64]) -> u32 {
+        let mut node = self.nodes[0];
+        while node.feature != LEAF {
+            node = self.nodes[(node.next + u32::from(row[node.feature as usize] > node.threshold)) as usize];
+        }
+        node.next
+    }
+
+    #[inline]
+    fn add_shares(&self, leaf: u32, p: &mut [f64]) {
+        for &(class, share) in self.leaf_shares(leaf) {
+            p[class as usize] += share;
+        }
     }
 
     /// The (class, share) pairs of a leaf.
