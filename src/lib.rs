@@ -13,6 +13,7 @@
 
 pub mod cluster;
 pub mod collect;
+mod error;
 pub mod evaluate;
 pub mod features;
 pub mod label;
@@ -23,6 +24,7 @@ pub mod store;
 
 use std::path::{Path, PathBuf};
 
+pub use error::{Error, Result};
 pub use flowmine_core as core;
 use flowmine_core::capture::input::InputSet;
 use flowmine_core::flow::sharded::enforced_max_flows;
@@ -32,84 +34,7 @@ use polars::prelude::*;
 
 use store::manifest::Parameters;
 use store::rows::{RowContext, batch_to_rows};
-use store::{Manifest, Resumed, StoreError, StoreWriter, ToWriter, write_parts};
-
-/// The one error of the `flowmine` crate: each variant says what failed and names the file
-/// (and offset, where there is one) it failed on, in one line. The errors of the parts
-/// with their own vocabulary (labelling, experiments, MIRAGE import) are variants of it,
-/// so the binary prints every error the same way and picks its exit status from it.
-/// Messages never name command-line options: the binary adds those hints.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// What stopped the engine: inputs that cannot be read, strict mode, a shard that
-    /// cannot be joined (a run state that cannot be used is [`Error::Resume`]).
-    #[error(transparent)]
-    Core(flowmine_core::Error),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Polars(#[from] PolarsError),
-    /// A file that could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    /// An output file that exists already.
-    #[error("{}: exists already", .0.display())]
-    Exists(PathBuf),
-    /// Arguments that do not fit together (exit status 2).
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Label(#[from] label::LabelError),
-    #[error(transparent)]
-    Evaluate(#[from] evaluate::EvaluateError),
-    #[error(transparent)]
-    Import(#[from] mirage::ImportError),
-    /// The thread writing the store stopped (its own error says why).
-    #[error("the store writer stopped")]
-    WriterStopped,
-    /// The checkpoint of an interrupted run cannot be used.
-    #[error("{}: cannot resume: {source}", store.display())]
-    Resume { store: PathBuf, source: flowmine_core::Error },
-    /// Partial stores that cannot be merged (see [`shards::merge`]).
-    #[error(transparent)]
-    Merge(#[from] shards::MergeError),
-    /// A shard run that cannot be made as asked.
-    #[error("{0}")]
-    Shard(String),
-    /// `--resume` with other flow parameters than the interrupted run's.
-    #[error("{}: cannot resume with other parameters than the interrupted run's ({what})", store.display())]
-    ResumeParameters { store: PathBuf, what: String },
-}
-
-impl Error {
-    /// An error for a file that could not be read or written.
-    pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        move |source| Error::Io { path: path.to_owned(), source }
-    }
-
-    /// Whether the arguments were wrong rather than the run (exit status 2, not 1).
-    pub fn is_usage(&self) -> bool {
-        matches!(self, Error::Usage(_))
-    }
-}
-
-/// The one conversion of the engine's error.
-impl From<flowmine_core::Error> for Error {
-    fn from(e: flowmine_core::Error) -> Self {
-        if e.is_state() {
-            // Only store runs resume, and they map this error with the store's path.
-            Error::Resume { store: PathBuf::new(), source: e }
-        } else {
-            Error::Core(e)
-        }
-    }
-}
-
-impl From<std::convert::Infallible> for Error {
-    fn from(never: std::convert::Infallible) -> Self {
-        match never {}
-    }
-}
+use store::{Manifest, Resumed, StoreWriter, ToWriter, write_parts};
 
 /// A `flows` run: which captures, how flows are cut, what label the rows get.
 #[derive(Debug, Clone)]

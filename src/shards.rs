@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use crate::store::manifest::{Parameters, Part};
 use crate::store::rows::{RowContext, batch_to_rows};
 pub use crate::store::writer::{HANDOFF_FILE, JOURNAL_FILE, SHARD_FILE, SHARD_FILES};
-use crate::store::writer::{StoreError, StoreWriter, part_name, write_atomically};
+use crate::store::writer::{StoreWriter, part_name, write_atomically};
 use crate::store::{MANIFEST_FILE, Manifest};
-use crate::{Error, FlowsJob, StoreOutcome};
+use crate::{Error, FlowsJob, Result, StoreOutcome};
 
 pub const SHARD_FORMAT_NAME: &str = "flowmine-shard";
 pub const SHARD_FORMAT_VERSION: u32 = 1;
@@ -94,31 +94,12 @@ pub struct ListedInput {
     pub bytes: u64,
 }
 
-/// Why a merge refused its parts.
-#[derive(Debug, thiserror::Error)]
-pub enum MergeError {
-    #[error("{}: not a finished shard (no {SHARD_FILE}): its run did not finish, or this is not a partial store", .0.display())]
-    Unfinished(PathBuf),
-    #[error("{}: {what}", path.display())]
-    Bad { path: PathBuf, what: String },
-    #[error("{} and {} are both shard {shard} of {shards}", first.display(), second.display())]
-    Repeated { shard: usize, shards: usize, first: PathBuf, second: PathBuf },
-    #[error("shard {shard} of {shards} is missing")]
-    Missing { shard: usize, shards: usize },
-    #[error("{} was made with other parameters than {} ({what})", path.display(), first.display())]
-    Parameters { path: PathBuf, first: PathBuf, what: String },
-    #[error("{} was made from another input list than {}", path.display(), first.display())]
-    Inputs { path: PathBuf, first: PathBuf },
-    #[error("{}: {source}", path.display())]
-    Join { path: PathBuf, source: flowmine_core::Error },
+fn bad(path: &Path, what: impl Into<String>) -> Error {
+    Error::Input { path: path.to_owned(), what: what.into() }
 }
 
-fn bad(path: &Path, what: impl Into<String>) -> MergeError {
-    MergeError::Bad { path: path.to_owned(), what: what.into() }
-}
-
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_owned(), source }
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    Error::io(path)
 }
 
 impl FlowsJob {
@@ -160,11 +141,11 @@ impl FlowsJob {
             },
             |bytes| {
                 journal_hash.update(bytes);
-                journal.write_all(bytes).map_err(|e| Error::Store(io_error(&journal_path)(e)))
+                journal.write_all(bytes).map_err(|e| io_error(&journal_path)(e))
             },
             progress,
         )?;
-        let file = journal.into_inner().map_err(|e| Error::Store(io_error(&journal_path)(e.into_error())))?;
+        let file = journal.into_inner().map_err(|e| io_error(&journal_path)(e.into_error()))?;
         file.sync_all().map_err(io_error(&journal_path))?;
         let handoff_path = out.join(HANDOFF_FILE);
         write_atomically(&handoff_path, |f| f.write_all(&run.tail).map_err(io_error(&handoff_path)))?;
@@ -202,13 +183,13 @@ impl FlowsJob {
 
 /// Reads and checks the partial stores `parts`: each finished, the same parameters and
 /// input list, shards 1..=N each once. Returns them in shard order.
-pub fn check_parts(parts: &[PathBuf]) -> Result<Vec<(PathBuf, ShardManifest)>, MergeError> {
+pub fn check_parts(parts: &[PathBuf]) -> Result<Vec<(PathBuf, ShardManifest)>> {
     let mut read = Vec::new();
     for dir in parts {
         let path = dir.join(SHARD_FILE);
         let text = match fs::read(&path) {
             Ok(t) => t,
-            Err(_) => return Err(MergeError::Unfinished(dir.clone())),
+            Err(_) => return Err(Error::Unfinished(dir.clone())),
         };
         let m: ShardManifest =
             serde_json::from_slice(&text).map_err(|e| bad(&path, format!("not a shard manifest: {e}")))?;
@@ -224,7 +205,7 @@ pub fn check_parts(parts: &[PathBuf]) -> Result<Vec<(PathBuf, ShardManifest)>, M
         read.push((dir.clone(), m));
     }
     let Some((first_dir, first)) = read.first().cloned() else {
-        return Err(MergeError::Missing { shard: 1, shards: 1 });
+        return Err(Error::MissingShard { shard: 1, shards: 1 });
     };
     for (dir, m) in &read[1..] {
         let mut what = first.parameters.differences(&m.parameters);
@@ -232,10 +213,10 @@ pub fn check_parts(parts: &[PathBuf]) -> Result<Vec<(PathBuf, ShardManifest)>, M
             what.push(format!("flow rules {:?} vs {:?}", m.config, first.config));
         }
         if !what.is_empty() {
-            return Err(MergeError::Parameters { path: dir.clone(), first: first_dir.clone(), what: what.join(", ") });
+            return Err(Error::ShardParameters { path: dir.clone(), first: first_dir.clone(), what: what.join(", ") });
         }
         if m.inputs != first.inputs {
-            return Err(MergeError::Inputs { path: dir.clone(), first: first_dir.clone() });
+            return Err(Error::ShardInputs { path: dir.clone(), first: first_dir.clone() });
         }
         if m.shards != first.shards {
             return Err(bad(
@@ -249,15 +230,15 @@ pub fn check_parts(parts: &[PathBuf]) -> Result<Vec<(PathBuf, ShardManifest)>, M
     for (dir, m) in read {
         let slot = &mut slots[m.shard - 1];
         if let Some((earlier, _)) = slot {
-            return Err(MergeError::Repeated { shard: m.shard, shards: n, first: earlier.clone(), second: dir });
+            return Err(Error::RepeatedShard { shard: m.shard, shards: n, first: earlier.clone(), second: dir });
         }
         *slot = Some((dir, m));
     }
-    slots.into_iter().enumerate().map(|(i, s)| s.ok_or(MergeError::Missing { shard: i + 1, shards: n })).collect()
+    slots.into_iter().enumerate().map(|(i, s)| s.ok_or(Error::MissingShard { shard: i + 1, shards: n })).collect()
 }
 
 /// Reads a shard file and checks it against its hash in `shard.json`.
-fn read_checked(dir: &Path, name: &str, blake3_hex: &str) -> Result<MappedFile, MergeError> {
+fn read_checked(dir: &Path, name: &str, blake3_hex: &str) -> Result<MappedFile> {
     let path = dir.join(name);
     let map = MappedFile::open(&path).map_err(|e| bad(&path, e.to_string()))?;
     if blake3::hash(map.bytes()).to_hex().as_str() != blake3_hex {
@@ -299,13 +280,12 @@ pub fn merge(parts: &[PathBuf], out: &Path, overwrite: bool) -> Result<StoreOutc
         let mut rows = FlowBatch::new();
         let files = joiner
             .join(journal.bytes(), tail.bytes(), &mut rows)
-            .map_err(|source| MergeError::Join { path: dir.clone(), source })?;
+            .map_err(|source| Error::Join { path: dir.clone(), source })?;
         if files.len() != m.end - m.first {
             return Err(bad(
                 dir,
                 format!("{HANDOFF_FILE} reports {} files, {SHARD_FILE} {}", files.len(), m.end - m.first),
-            )
-            .into());
+            ));
         }
         report.files.extend(files);
         write_rows(&mut writer, &mut flows_by_input, rows)?;
@@ -325,7 +305,7 @@ pub fn merge(parts: &[PathBuf], out: &Path, overwrite: bool) -> Result<StoreOutc
     }
     let mut rows = FlowBatch::new();
     let last = &shards[shards.len() - 1].0;
-    joiner.finish(&mut rows).map_err(|source| MergeError::Join { path: last.clone(), source })?;
+    joiner.finish(&mut rows).map_err(|source| Error::Join { path: last.clone(), source })?;
     write_rows(&mut writer, &mut flows_by_input, rows)?;
     if writer.parts().is_empty() {
         writer.write_part(&mut batch_to_rows(FlowBatch::new(), &RowContext::default())?)?;

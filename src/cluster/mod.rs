@@ -34,7 +34,8 @@ use ndarray::{Array2, ArrayView2, Axis};
 use polars::prelude::*;
 
 use crate::evaluate::model::IDENTITY;
-use crate::evaluate::{EvaluateError, columns, dataset, matrix};
+use crate::Error;
+use crate::evaluate::{columns, dataset, matrix};
 use flowmine_forest::random::{SplitMix64, derive};
 use kmeans::{KMeans, KMeansParams};
 use scores::Agreement;
@@ -194,16 +195,16 @@ pub fn best_k(x: ArrayView2<f64>, range: (usize, usize), seed: u64) -> Result<(u
 }
 
 /// Runs the clustering of `config`.
-pub fn run(config: &ClusterConfig) -> Result<Clustering, EvaluateError> {
+pub fn run(config: &ClusterConfig) -> Result<Clustering, Error> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if config.threads > 0 {
         pool = pool.num_threads(config.threads);
     }
-    let pool = pool.build().map_err(|e| EvaluateError::Config(format!("thread pool: {e}")))?;
+    let pool = pool.build().map_err(|e| Error::Config(format!("thread pool: {e}")))?;
     pool.install(|| run_in_pool(config, pool.current_num_threads()))
 }
 
-fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, EvaluateError> {
+fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Error> {
     let mut seconds = BTreeMap::new();
     let mut clock = Instant::now();
     let mut lap = |name: &'static str, seconds: &mut BTreeMap<&'static str, f64>| {
@@ -213,11 +214,11 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Eva
     let table = dataset::read_table(&config.inputs)?;
     let n = table.height();
     if n < 2 {
-        return Err(EvaluateError::Config(format!("{n} flow(s): clustering needs two or more")));
+        return Err(Error::Config(format!("{n} flow(s): clustering needs two or more")));
     }
     let exclude: Vec<&str> = config.target.iter().map(String::as_str).collect();
     let features =
-        columns::select_features(table.schema(), &config.features, &exclude).map_err(EvaluateError::Config)?;
+        columns::select_features(table.schema(), &config.features, &exclude).map_err(Error::Config)?;
     let target = config.target.as_deref().map(|t| dataset::text_column(&table, t)).transpose()?;
     let target_column = config.target.as_deref().filter(|t| !IDENTITY.contains(t));
     let identity: Vec<Column> =
@@ -233,10 +234,10 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Eva
         Some(k) => (k, Vec::new()),
         None => {
             let rows = sample_rows(fit_x.nrows(), config.silhouette_rows, derive(config.seed, &[SILHOUETTE_SAMPLE]));
-            best_k(fit_x.select(Axis(0), &rows).view(), config.k_range, config.seed).map_err(EvaluateError::Config)?
+            best_k(fit_x.select(Axis(0), &rows).view(), config.k_range, config.seed).map_err(Error::Config)?
         }
     };
-    let fitted = kmeans::fit(fit_x.view(), &KMeansParams::new(k), config.seed).map_err(EvaluateError::Config)?;
+    let fitted = kmeans::fit(fit_x.view(), &KMeansParams::new(k), config.seed).map_err(Error::Config)?;
     drop(fit_x);
     lap("kmeans_fit", &mut seconds);
     let (labels, distance) = kmeans::assign(x.view(), &fitted.centres);
@@ -308,15 +309,15 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Eva
     })
 }
 
-fn run_dbscan(x: ArrayView2<f64>, config: &ClusterConfig) -> Result<DbscanResult, EvaluateError> {
+fn run_dbscan(x: ArrayView2<f64>, config: &ClusterConfig) -> Result<DbscanResult, Error> {
     if config.min_samples == 0 {
-        return Err(EvaluateError::Config("--min-samples must be at least 1".to_owned()));
+        return Err(Error::Config("--min-samples must be at least 1".to_owned()));
     }
     let rows = sample_rows(x.nrows(), config.dbscan_rows, derive(config.seed, &[DBSCAN_SAMPLE]));
     let sample = x.select(Axis(0), &rows);
     let eps = match config.eps {
         Some(eps) if eps > 0.0 && eps.is_finite() => eps,
-        Some(eps) => return Err(EvaluateError::Config(format!("--eps {eps}: a positive radius is needed"))),
+        Some(eps) => return Err(Error::Config(format!("--eps {eps}: a positive radius is needed"))),
         None => {
             let mut d = dbscan::kth_distances(sample.view(), config.min_samples);
             d.sort_by(f64::total_cmp);

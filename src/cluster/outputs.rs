@@ -8,7 +8,8 @@ use polars::prelude::*;
 use serde_json::json;
 
 use super::charts::{self, Line, Panel};
-use super::{Clustering, EvaluateError};
+use super::Clustering;
+use crate::Error;
 
 pub const CLUSTERS: &str = "clusters.parquet";
 pub const METRICS: &str = "metrics.json";
@@ -18,14 +19,14 @@ pub const HEATMAP: &str = "cluster_by_class";
 pub const PROJECTION: &str = "projection";
 pub const SILHOUETTE: &str = "silhouette";
 
-fn out_err(path: &Path, e: impl std::fmt::Display) -> EvaluateError {
-    EvaluateError::Output { path: path.to_owned(), message: e.to_string() }
+fn out_err(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Output { path: path.to_owned(), what: e.to_string() }
 }
 
 impl Clustering {
     /// One row per flow: `row`, the flow-identifying columns the input has, the label,
     /// `cluster`, `distance` to its centre, and `dbscan` (null outside DBSCAN's sample).
-    pub fn clusters_frame(&self) -> Result<DataFrame, EvaluateError> {
+    pub fn clusters_frame(&self) -> Result<DataFrame, Error> {
         let mut columns = vec![Column::new("row".into(), (0..self.rows as u64).collect::<Vec<_>>())];
         columns.extend(self.identity.iter().cloned());
         columns.push(Column::new("cluster".into(), &self.labels));
@@ -81,9 +82,9 @@ impl Clustering {
 
     /// Writes every output into `dir` (created; an existing non-empty directory needs
     /// `overwrite`). Returns the files written.
-    pub fn write(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, EvaluateError> {
+    pub fn write(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
         if dir.exists() && !overwrite && std::fs::read_dir(dir).map_err(|e| out_err(dir, e))?.next().is_some() {
-            return Err(out_err(dir, "exists and is not empty (use --overwrite)"));
+            return Err(Error::NotEmptyDir(dir.to_owned()));
         }
         std::fs::create_dir_all(dir).map_err(|e| out_err(dir, e))?;
         let mut written = Vec::new();

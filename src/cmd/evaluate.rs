@@ -107,7 +107,7 @@ pub struct EvaluateArgs {
 
 /// Few labels and apps never seen: their files beside the evaluation's, their sections
 /// appended to its report.
-fn run_semi(args: &EvaluateArgs, config: &EvaluateConfig) -> Result<(), flowmine::evaluate::EvaluateError> {
+fn run_semi(args: &EvaluateArgs, config: &EvaluateConfig) -> Result<(), flowmine::Error> {
     use flowmine::semi::{self, few_labels, unknown};
     let mut report = String::new();
     if let Some(fraction) = args.labelled_fraction {
@@ -155,7 +155,7 @@ fn run_semi(args: &EvaluateArgs, config: &EvaluateConfig) -> Result<(), flowmine
             .append(true)
             .open(&path)
             .and_then(|mut f| f.write_all(format!("\n{report}").as_bytes()))
-            .map_err(|e| flowmine::evaluate::EvaluateError::Output { path, message: e.to_string() })?;
+            .map_err(|e| flowmine::Error::Output { path, what: e.to_string() })?;
     }
     Ok(())
 }
@@ -247,7 +247,7 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
     let evaluation = evaluation?;
     evaluation.write(&args.out, args.overwrite)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| {
-        flowmine::evaluate::EvaluateError::Config(format!("cannot start {} threads: {e}", args.threads))
+        flowmine::Error::Config(format!("cannot start {} threads: {e}", args.threads))
     })?;
     pool.install(|| run_semi(&args, &config))?;
     if !args.quiet {

@@ -76,14 +76,15 @@ pub struct LabelArgs {
     quiet: bool,
 }
 
-/// The job the arguments describe; what does not fit is a usage error.
+/// The job the arguments describe; what does not fit (a session file too) is a usage
+/// error.
 fn job(args: &LabelArgs) -> Result<LabelJob, Error> {
-    job_of(args).map_err(Error::Usage)
+    job_of(args).map_err(|e| Error::Usage(e.to_string()))
 }
 
-fn job_of(args: &LabelArgs) -> Result<LabelJob, String> {
+fn job_of(args: &LabelArgs) -> Result<LabelJob, Error> {
     let mut job = match &args.session {
-        Some(path) => session::load(path).map_err(|e| e.to_string())?,
+        Some(path) => session::load(path)?,
         None => {
             let mut job =
                 LabelJob::new(args.capture.clone(), args.strace.clone(), args.app.clone().unwrap_or_default());

@@ -12,7 +12,6 @@ pub mod predict;
 pub mod slice;
 
 use flowmine::Error;
-use flowmine::store::StoreError;
 
 /// Something failed; nothing usable was written.
 pub const EXIT_FAILED: u8 = 1;
@@ -55,24 +54,26 @@ pub fn usage_error(message: String) -> Error {
 /// Prints the error that stopped a run, in one line with the option that helps where
 /// there is one, and returns its exit status: 2 for bad arguments, 1 for the rest.
 pub fn report_error(e: &Error) -> std::process::ExitCode {
-    match hint(e) {
-        Some(hint) => eprintln!("flowmine: error: {e}; {hint}"),
-        None => eprintln!("flowmine: error: {e}"),
+    match (e, hint(e)) {
+        // A setting is named as the option that sets it.
+        (Error::Setting { name, value, what }, _) => {
+            eprintln!("flowmine: error: --{} {value}: {what}", name.replace('_', "-"))
+        }
+        (_, Some(hint)) => eprintln!("flowmine: error: {e}; {hint}"),
+        (_, None) => eprintln!("flowmine: error: {e}"),
     }
     std::process::ExitCode::from(if e.is_usage() { EXIT_USAGE } else { EXIT_FAILED })
 }
 
 /// What the command line offers against an error (the library's messages name no option).
 fn hint(e: &Error) -> Option<&'static str> {
-    let store = match e {
-        Error::Store(s) => s,
-        Error::Import(flowmine::mirage::ImportError::Store(s)) => s,
-        Error::Exists(_) => return Some("pass --overwrite to replace it"),
-        _ => return None,
-    };
-    match store {
-        StoreError::NotEmpty(_) => Some("pass --overwrite to replace the store"),
-        StoreError::Interrupted(_) => Some("pass --resume to finish it, or --overwrite to start again"),
+    match e {
+        Error::Exists(_) => Some("pass --overwrite to replace it"),
+        Error::NotEmpty(_) => Some("pass --overwrite to replace the store"),
+        Error::NotEmptyDir(_) => Some("pass --overwrite to write over them"),
+        Error::Interrupted(_) => Some("pass --resume to finish it, or --overwrite to start again"),
+        Error::SessionExists(_) => Some("choose another --session or --out"),
+        Error::Stopped { cause, .. } => hint(cause),
         _ => None,
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::CollectError;
+use crate::Error;
 use super::clock::ClockOffset;
 
 /// The manifest's file name in a session folder.
@@ -67,12 +67,12 @@ pub struct Process {
 }
 
 impl Manifest {
-    pub fn write(&self, dir: &Path) -> Result<std::path::PathBuf, CollectError> {
+    pub fn write(&self, dir: &Path) -> Result<std::path::PathBuf, Error> {
         let path = dir.join(MANIFEST_FILE);
-        let text = toml::to_string(self).map_err(|e| CollectError::Manifest(e.to_string()))?;
+        let text = toml::to_string(self).map_err(|e| Error::Manifest(e.to_string()))?;
         let header = "# Written by `flowmine collect`; `flowmine label` reads it as it is (formats/session.md).\n";
         std::fs::write(&path, format!("{header}{text}"))
-            .map_err(|source| CollectError::Io { path: path.clone(), source })?;
+            .map_err(|source| Error::Io { path: path.clone(), source })?;
         Ok(path)
     }
 }

@@ -16,7 +16,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use flowmine_core::capture::input::MappedFile;
-use flowmine_core::capture::{Damage, Reader};
+use flowmine_core::capture::Reader;
+
+use crate::Error;
 
 use clock::{ClockOffset, tightest};
 use manifest::{Manifest, Process, Record};
@@ -31,34 +33,6 @@ const POLL: Duration = Duration::from_millis(250);
 const LAUNCH_WAIT: Duration = Duration::from_secs(10);
 /// How long tcpdump gets to open the interface, and to flush and exit after SIGINT.
 const TCPDUMP_WAIT: Duration = Duration::from_secs(5);
-
-#[derive(Debug, thiserror::Error)]
-pub enum CollectError {
-    /// A check before the session failed; the message says what to fix.
-    #[error("{0}")]
-    Check(String),
-    #[error("cannot run {program}: {source} (is it installed and on PATH?)")]
-    Spawn { program: String, source: std::io::Error },
-    #[error("tcpdump cannot capture: {0}")]
-    Tcpdump(String),
-    #[error("strace: {0}")]
-    Strace(String),
-    #[error("phone {serial} disconnected at {since} ({said}) and did not come back within {waited} s")]
-    Disconnected { serial: String, since: String, said: String, waited: u64 },
-    #[error("cannot pull {remote} from phone {serial}: {said}")]
-    Pull { serial: String, remote: String, said: String },
-    #[error("{}: the capture is damaged at {damage}", path.display())]
-    Capture { path: PathBuf, damage: Damage },
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{}: already holds a session; choose another --session or --out", path.display())]
-    Exists { path: PathBuf },
-    #[error("writing the manifest: {0}")]
-    Manifest(String),
-    /// The session failed after the capture started; `kept` says what is on disk.
-    #[error("{cause}; kept in {}: {kept}", dir.display())]
-    Stopped { cause: Box<CollectError>, dir: PathBuf, kept: String },
-}
 
 /// One session to record.
 #[derive(Debug, Clone)]
@@ -133,7 +107,7 @@ pub fn run(
     tools: &Tools,
     stop: &AtomicBool,
     say: &mut dyn FnMut(&str),
-) -> Result<Session, CollectError> {
+) -> Result<Session, Error> {
     let ready = check(job, tools)?;
     let phone = &ready.phone;
     let started = SystemTime::now();
@@ -141,7 +115,7 @@ pub fn run(
     let dir = job.out.join(&name);
     let phone_logs = format!("{}/{name}", job.phone_dir);
     phone.su(&format!("mkdir -p {}", sh_quote(&phone_logs))).map_err(|e| {
-        CollectError::Check(format!("cannot create {phone_logs} on phone {}: {}", phone.serial, said(e)))
+        Error::Check(format!("cannot create {phone_logs} on phone {}: {}", phone.serial, said(e)))
     })?;
     let mut notes = job.notes.clone();
     let clock_start = measure_clock(phone, job.clock_rounds, "start", &mut notes);
@@ -217,7 +191,7 @@ struct Ready<'t> {
 }
 
 /// The checks before a session, in the order a user fixes them; each error says what to do.
-fn check<'t>(job: &CollectJob, tools: &'t Tools) -> Result<Ready<'t>, CollectError> {
+fn check<'t>(job: &CollectJob, tools: &'t Tools) -> Result<Ready<'t>, Error> {
     let phone = Phone::connect(tools, job.serial.as_deref())?;
     phone.check_root()?;
     let (strace, strace_version) = phone.find_strace(&job.phone_dir, job.strace_binary.as_deref())?;
@@ -259,7 +233,7 @@ impl<'a> Watch<'a> {
         tcpdump: &mut Tcpdump,
         stop: &AtomicBool,
         say: &mut dyn FnMut(&str),
-    ) -> Result<SystemTime, CollectError> {
+    ) -> Result<SystemTime, Error> {
         let start = Instant::now();
         let mut launched = false;
         loop {
@@ -273,7 +247,7 @@ impl<'a> Watch<'a> {
             }
             if !tcpdump.running() {
                 let last = tcpdump.said().into_iter().rfind(|l| l.starts_with("tcpdump:")).unwrap_or_default();
-                return Err(CollectError::Tcpdump(format!("it stopped during the session {last}")));
+                return Err(Error::Tcpdump(format!("it stopped during the session {last}")));
             }
             match self.phone().processes(self.app) {
                 Ok(mut list) => {
@@ -335,7 +309,7 @@ impl<'a> Watch<'a> {
     }
 
     /// Attaches strace to new processes, marks those gone.
-    fn follow(&mut self, list: &[(u32, String)], say: &mut dyn FnMut(&str)) -> Result<(), CollectError> {
+    fn follow(&mut self, list: &[(u32, String)], say: &mut dyn FnMut(&str)) -> Result<(), Error> {
         let t = now();
         for (i, p) in self.processes.iter_mut().enumerate() {
             if self.gone[i] {
@@ -369,7 +343,7 @@ impl<'a> Watch<'a> {
                     return Ok(());
                 }
                 Err(e) => {
-                    return Err(CollectError::Strace(format!("cannot attach to pid {pid} ({name}): {}", said(e))));
+                    return Err(Error::Strace(format!("cannot attach to pid {pid} ({name}): {}", said(e))));
                 }
             };
             let again = if self.processes.is_empty() { "" } else { " (a new process or a restart)" };
@@ -386,14 +360,14 @@ impl<'a> Watch<'a> {
     }
 
     /// Waits for a phone that is gone, stops the stracers and pulls their logs.
-    fn finish(&mut self, dir: &Path, job: &CollectJob) -> Result<(), CollectError> {
+    fn finish(&mut self, dir: &Path, job: &CollectJob) -> Result<(), Error> {
         let phone = self.phone();
         if !phone.reachable() {
             let (since, said) = self.disconnected.take().unwrap_or_else(|| (now(), "adb does not reach it".into()));
             let deadline = Instant::now() + job.reconnect_wait;
             while !phone.reachable() {
                 if Instant::now() >= deadline {
-                    return Err(CollectError::Disconnected {
+                    return Err(Error::Disconnected {
                         serial: phone.serial.clone(),
                         since: clock_time(since),
                         said,
@@ -407,7 +381,7 @@ impl<'a> Watch<'a> {
         }
         let present = phone
             .stop_strace(&self.stracers, self.logs)
-            .map_err(|e| CollectError::Strace(format!("cannot stop strace on the phone: {}", said(e))))?;
+            .map_err(|e| Error::Strace(format!("cannot stop strace on the phone: {}", said(e))))?;
         for p in &self.processes {
             if !present.contains(&p.strace) {
                 // strace found the process gone when it came to attach.
@@ -415,7 +389,7 @@ impl<'a> Watch<'a> {
                 continue;
             }
             let remote = format!("{}/{}", self.logs, p.strace);
-            phone.pull(&remote, &dir.join(&p.strace)).map_err(|e| CollectError::Pull {
+            phone.pull(&remote, &dir.join(&p.strace)).map_err(|e| Error::Pull {
                 serial: phone.serial.clone(),
                 remote,
                 said: said(e),
@@ -428,7 +402,7 @@ impl<'a> Watch<'a> {
 
 /// The error of a session that failed after the capture started, with what it left on disk:
 /// tcpdump is stopped cleanly first, so the capture is complete.
-fn stopped(cause: CollectError, dir: &Path, capture: &Path, tcpdump: Tcpdump, pulled: &[String]) -> CollectError {
+fn stopped(cause: Error, dir: &Path, capture: &Path, tcpdump: Tcpdump, pulled: &[String]) -> Error {
     tcpdump.stop(TCPDUMP_WAIT);
     let capture_state = match count_packets(capture) {
         Ok(n) => format!("{CAPTURE_FILE} ({n} packets)"),
@@ -438,7 +412,7 @@ fn stopped(cause: CollectError, dir: &Path, capture: &Path, tcpdump: Tcpdump, pu
         0 => "no strace log pulled".to_owned(),
         n => format!("{n} strace log(s) pulled"),
     };
-    CollectError::Stopped { cause: Box::new(cause), dir: dir.to_owned(), kept: format!("{capture_state}, {logs}") }
+    Error::Stopped { cause: Box::new(cause), dir: dir.to_owned(), kept: format!("{capture_state}, {logs}") }
 }
 
 fn said(e: AdbFailure) -> String {
@@ -448,23 +422,23 @@ fn said(e: AdbFailure) -> String {
     }
 }
 
-fn check_interface(tools: &Tools, interface: &str) -> Result<(), CollectError> {
+fn check_interface(tools: &Tools, interface: &str) -> Result<(), Error> {
     let all = tools.tcpdump_interfaces()?;
     if all.iter().any(|i| i == interface) {
         Ok(())
     } else {
-        Err(CollectError::Check(format!(
+        Err(Error::Check(format!(
             "the AP has no interface {interface} (tcpdump -D lists: {}); give the hotspot's with --interface",
             all.join(", ")
         )))
     }
 }
 
-fn create_session_dir(dir: &Path) -> Result<(), CollectError> {
+fn create_session_dir(dir: &Path) -> Result<(), Error> {
     if dir.read_dir().is_ok_and(|mut d| d.next().is_some()) {
-        return Err(CollectError::Exists { path: dir.to_owned() });
+        return Err(Error::SessionExists(dir.to_owned()));
     }
-    std::fs::create_dir_all(dir).map_err(|source| CollectError::Io { path: dir.to_owned(), source })
+    std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_owned(), source })
 }
 
 /// `host A or host B …`: the phone's packets only.
@@ -516,10 +490,9 @@ fn session_offset(start: Option<ClockOffset>, end: Option<ClockOffset>, notes: &
 }
 
 /// Packets in a capture; its damage (a record cut short) is an error.
-pub fn count_packets(path: &Path) -> Result<u64, CollectError> {
-    let file = MappedFile::open(path)
-        .map_err(|e| CollectError::Io { path: path.to_owned(), source: std::io::Error::other(e.to_string()) })?;
-    let damaged = |damage| CollectError::Capture { path: path.to_owned(), damage };
+pub fn count_packets(path: &Path) -> Result<u64, Error> {
+    let file = MappedFile::open(path)?;
+    let damaged = |damage| Error::Capture { path: path.to_owned(), damage };
     let mut n = 0;
     for event in Reader::new(file.bytes()).map_err(damaged)? {
         event.map_err(damaged)?;

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::CollectError;
+use crate::Error;
 use super::tools::{AdbFailure, Tools, first_line, sh_quote};
 
 /// The syscalls the labelling reads (formats/strace.md): `-f` follows threads and
@@ -43,22 +43,22 @@ pub struct ClockSample {
 
 impl<'t> Phone<'t> {
     /// The phone `serial`, or the only one adb sees; it must be online and authorised.
-    pub fn connect(tools: &'t Tools, serial: Option<&str>) -> Result<Phone<'t>, CollectError> {
+    pub fn connect(tools: &'t Tools, serial: Option<&str>) -> Result<Phone<'t>, Error> {
         let devices = tools.adb_devices()?;
         let (serial, state) = match serial {
             Some(s) => devices.into_iter().find(|(d, _)| d == s).ok_or_else(|| {
-                CollectError::Check(format!("adb does not see phone {s}: plug it in and enable USB debugging"))
+                Error::Check(format!("adb does not see phone {s}: plug it in and enable USB debugging"))
             })?,
             None => match devices.len() {
                 0 => {
-                    return Err(CollectError::Check(
+                    return Err(Error::Check(
                         "adb sees no phone: plug it in, enable USB debugging and accept the prompt".into(),
                     ));
                 }
                 1 => devices.into_iter().next().expect("one device"),
                 n => {
                     let all: Vec<&str> = devices.iter().map(|(s, _)| s.as_str()).collect();
-                    return Err(CollectError::Check(format!(
+                    return Err(Error::Check(format!(
                         "adb sees {n} phones ({}): choose one with --serial",
                         all.join(", ")
                     )));
@@ -67,10 +67,10 @@ impl<'t> Phone<'t> {
         };
         match state.as_str() {
             "device" => Ok(Phone { tools, serial }),
-            "unauthorized" => Err(CollectError::Check(format!(
+            "unauthorized" => Err(Error::Check(format!(
                 "phone {serial} is unauthorized: accept the USB debugging prompt on the phone"
             ))),
-            other => Err(CollectError::Check(format!("phone {serial} is {other}, not ready: reconnect it"))),
+            other => Err(Error::Check(format!("phone {serial} is {other}, not ready: reconnect it"))),
         }
     }
 
@@ -78,11 +78,11 @@ impl<'t> Phone<'t> {
         &self,
         result: Result<String, AdbFailure>,
         what: impl FnOnce(String) -> String,
-    ) -> Result<String, CollectError> {
+    ) -> Result<String, Error> {
         result.map_err(|e| match e {
             AdbFailure::Spawn(e) => e,
-            AdbFailure::Disconnected(said) => CollectError::Check(format!("phone {}: {said}", self.serial)),
-            AdbFailure::Failed(said) => CollectError::Check(what(said)),
+            AdbFailure::Disconnected(said) => Error::Check(format!("phone {}: {said}", self.serial)),
+            AdbFailure::Failed(said) => Error::Check(what(said)),
         })
     }
 
@@ -95,7 +95,7 @@ impl<'t> Phone<'t> {
     }
 
     /// `su` must give uid 0.
-    pub fn check_root(&self) -> Result<(), CollectError> {
+    pub fn check_root(&self) -> Result<(), Error> {
         let not_rooted = |said: String| {
             format!(
                 "phone {} is not rooted: `su -c id` said \"{said}\"; root it (e.g. Magisk) and grant root to the shell",
@@ -103,12 +103,12 @@ impl<'t> Phone<'t> {
             )
         };
         let id = self.check(self.su("id"), not_rooted)?;
-        if id.contains("uid=0") { Ok(()) } else { Err(CollectError::Check(not_rooted(id.trim().to_owned()))) }
+        if id.contains("uid=0") { Ok(()) } else { Err(Error::Check(not_rooted(id.trim().to_owned()))) }
     }
 
     /// The strace to run: `binary` pushed into `phone_dir` when given, else the phone's
     /// own (on its PATH or left in `phone_dir` by an earlier push). Returns (path, version).
-    pub fn find_strace(&self, phone_dir: &str, binary: Option<&Path>) -> Result<(String, String), CollectError> {
+    pub fn find_strace(&self, phone_dir: &str, binary: Option<&Path>) -> Result<(String, String), Error> {
         let pushed = format!("{phone_dir}/strace");
         if let Some(binary) = binary {
             self.check(self.su(&format!("mkdir -p {}", sh_quote(phone_dir))), |said| {
@@ -124,7 +124,7 @@ impl<'t> Phone<'t> {
         }
         let find = format!("command -v strace || {{ test -x {p} && echo {p}; }}", p = sh_quote(&pushed));
         let path = self.su(&find).ok().and_then(|out| first_line(&out)).ok_or_else(|| {
-            CollectError::Check(format!(
+            Error::Check(format!(
                 "strace is not on phone {}: give a static arm64 strace with --strace-binary FILE",
                 self.serial
             ))
@@ -139,13 +139,13 @@ impl<'t> Phone<'t> {
     }
 
     /// The app must be installed (`pm path`).
-    pub fn check_installed(&self, app: &str) -> Result<(), CollectError> {
+    pub fn check_installed(&self, app: &str) -> Result<(), Error> {
         let not_installed = |_| format!("app {app} is not installed on phone {} (see `pm list packages`)", self.serial);
         let out = self.check(self.shell(&format!("pm path {}", sh_quote(app))), not_installed)?;
         if out.lines().any(|l| l.starts_with("package:")) {
             Ok(())
         } else {
-            Err(CollectError::Check(not_installed(String::new())))
+            Err(Error::Check(not_installed(String::new())))
         }
     }
 
@@ -204,7 +204,7 @@ impl<'t> Phone<'t> {
     }
 
     /// Starts the app's launcher activity.
-    pub fn launch(&self, app: &str) -> Result<(), CollectError> {
+    pub fn launch(&self, app: &str) -> Result<(), Error> {
         self.check(self.shell(&format!("monkey -p {} -c android.intent.category.LAUNCHER 1", sh_quote(app))), |said| {
             format!("cannot launch {app} on phone {}: {said}", self.serial)
         })

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::CollectError;
+use crate::Error;
 
 /// What `adb` says when the phone is gone (unplugged, rebooting, USB reset).
 const DISCONNECTED: [&str; 5] = ["not found", "no devices/emulators", "device offline", "closed", "protocol fault"];
@@ -35,23 +35,23 @@ pub enum AdbFailure {
     /// The command ran and failed; its first line of output.
     Failed(String),
     /// adb itself could not be started.
-    Spawn(CollectError),
+    Spawn(Error),
 }
 
 impl Tools {
     /// Runs a program to completion in its own process group, so a Ctrl-C at the terminal
     /// reaches `collect` alone and `collect` decides the order things stop in.
-    fn output(&self, program: &OsString, args: &[&str]) -> Result<Output, CollectError> {
+    fn output(&self, program: &OsString, args: &[&str]) -> Result<Output, Error> {
         Command::new(program)
             .args(args)
             .stdin(Stdio::null())
             .process_group(0)
             .output()
-            .map_err(|source| CollectError::Spawn { program: program.to_string_lossy().into_owned(), source })
+            .map_err(|source| Error::Spawn { program: program.to_string_lossy().into_owned(), source })
     }
 
     /// `adb devices`: (serial, state) of every phone adb sees.
-    pub fn adb_devices(&self) -> Result<Vec<(String, String)>, CollectError> {
+    pub fn adb_devices(&self) -> Result<Vec<(String, String)>, Error> {
         let out = self.output(&self.adb, &["devices"])?;
         let text = String::from_utf8_lossy(&out.stdout);
         Ok(text
@@ -93,7 +93,7 @@ impl Tools {
     }
 
     /// `tcpdump -D`: the interfaces tcpdump can open.
-    pub fn tcpdump_interfaces(&self) -> Result<Vec<String>, CollectError> {
+    pub fn tcpdump_interfaces(&self) -> Result<Vec<String>, Error> {
         let out = self.output(&self.tcpdump, &["-D"])?;
         let text = String::from_utf8_lossy(&out.stdout);
         // "1.wlan0 [Up, Running, Wireless]"
@@ -107,7 +107,7 @@ impl Tools {
 
     /// Starts `tcpdump ARGS…` and waits until it says it is listening; an early exit is an
     /// error with tcpdump's own words.
-    pub fn start_tcpdump(&self, args: &[String], wait: Duration) -> Result<Tcpdump, CollectError> {
+    pub fn start_tcpdump(&self, args: &[String], wait: Duration) -> Result<Tcpdump, Error> {
         let mut child = Command::new(&self.tcpdump)
             .args(args)
             .stdin(Stdio::null())
@@ -115,7 +115,7 @@ impl Tools {
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()
-            .map_err(|source| CollectError::Spawn { program: self.tcpdump.to_string_lossy().into_owned(), source })?;
+            .map_err(|source| Error::Spawn { program: self.tcpdump.to_string_lossy().into_owned(), source })?;
         let stderr = Arc::new(Mutex::new(Vec::<String>::new()));
         let lines = Arc::clone(&stderr);
         let pipe = child.stderr.take().expect("stderr is piped");
@@ -129,21 +129,21 @@ impl Tools {
 }
 
 /// Returns the tcpdump once it says "listening on"; its own error line when it exits.
-fn wait_listening(mut tcpdump: Tcpdump, wait: Duration) -> Result<Tcpdump, CollectError> {
+fn wait_listening(mut tcpdump: Tcpdump, wait: Duration) -> Result<Tcpdump, Error> {
     let start = Instant::now();
     loop {
         if tcpdump.said().iter().any(|l| l.contains("listening on")) {
             return Ok(tcpdump);
         }
-        if let Some(status) = tcpdump.child.try_wait().map_err(|e| CollectError::Tcpdump(e.to_string()))? {
+        if let Some(status) = tcpdump.child.try_wait().map_err(|e| Error::Tcpdump(e.to_string()))? {
             tcpdump.join_reader();
             let said = tcpdump.said();
             let why = said.iter().find(|l| l.starts_with("tcpdump:")).or(said.first()).cloned();
-            return Err(CollectError::Tcpdump(why.unwrap_or_else(|| format!("it exited with {status}"))));
+            return Err(Error::Tcpdump(why.unwrap_or_else(|| format!("it exited with {status}"))));
         }
         if start.elapsed() > wait {
             tcpdump.stop(Duration::from_secs(2));
-            return Err(CollectError::Tcpdump(format!("it did not start listening within {} s", wait.as_secs())));
+            return Err(Error::Tcpdump(format!("it did not start listening within {} s", wait.as_secs())));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::EvaluateError;
+use crate::Error;
 use crate::features::{FeatureOptions, read_features};
 use crate::store::schema;
 
@@ -17,13 +17,13 @@ pub const DERIVED: [(&str, &str, &str); 3] = [
     ("day", schema::FIRST_TS_NS, "the UTC date of the flow's first packet, YYYY-MM-DD"),
 ];
 
-fn input_error(path: &Path, message: impl std::fmt::Display) -> EvaluateError {
-    EvaluateError::Input { path: path.to_owned(), message: message.to_string() }
+fn input_error(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Input { path: path.to_owned(), what: message.to_string() }
 }
 
 /// One input as a table: a directory is a flow store (its features are computed, addresses
 /// pseudonymised under a key of this run), a file is a features table by extension.
-pub fn read_input(path: &Path) -> Result<DataFrame, EvaluateError> {
+pub fn read_input(path: &Path) -> Result<DataFrame, Error> {
     if path.is_dir() {
         let anonymiser = crate::features::Anonymiser::random().map_err(|e| input_error(path, e))?;
         // The store's errors name it (and the file) already.
@@ -52,7 +52,7 @@ pub fn read_input(path: &Path) -> Result<DataFrame, EvaluateError> {
 /// Every input's rows, in input order, under the union of their columns (a column
 /// missing from one input is null in its rows; list columns left out), with the derived
 /// columns added.
-pub fn read_table(inputs: &[PathBuf]) -> Result<DataFrame, EvaluateError> {
+pub fn read_table(inputs: &[PathBuf]) -> Result<DataFrame, Error> {
     let mut tables = Vec::with_capacity(inputs.len());
     for path in inputs {
         tables.push((path, read_input(path)?));
@@ -93,7 +93,7 @@ pub fn read_table(inputs: &[PathBuf]) -> Result<DataFrame, EvaluateError> {
             }
         }
     }
-    let mut table = all.ok_or_else(|| EvaluateError::Config("no inputs".to_owned()))?;
+    let mut table = all.ok_or_else(|| Error::Config("no inputs".to_owned()))?;
     table.rechunk_mut();
     add_derived(&mut table)?;
     Ok(table)
@@ -114,7 +114,7 @@ pub fn civil_date(days: i64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
+fn add_derived(table: &mut DataFrame) -> Result<(), Error> {
     let schema = table.schema().clone();
     if schema.contains(schema::CAPTURE_FILE) {
         let paths: Vec<Option<String>> = table
@@ -150,7 +150,7 @@ fn add_derived(table: &mut DataFrame) -> Result<(), EvaluateError> {
 }
 
 /// The text of a column, one entry per row (null stays `None`), for targets and groups.
-pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>, EvaluateError> {
+pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>, Error> {
     let column = table.column(name).map_err(|_| {
         let names: Vec<&str> = table.get_column_names().into_iter().map(|n| n.as_str()).collect();
         let close = close_names(name, &names);
@@ -159,7 +159,7 @@ pub fn text_column(table: &DataFrame, name: &str) -> Result<Vec<Option<String>>,
         } else {
             format!("did you mean {}?", close.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "))
         };
-        EvaluateError::Config(format!("no column `{name}` in the features table ({hint})"))
+        Error::Config(format!("no column `{name}` in the features table ({hint})"))
     })?;
     let text = column.cast(&DataType::String)?;
     Ok(text.str()?.iter().map(|v| v.map(str::to_owned)).collect())

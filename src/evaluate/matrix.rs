@@ -5,7 +5,7 @@
 use ndarray::Array2;
 use polars::prelude::*;
 
-use super::EvaluateError;
+use crate::Error;
 
 /// The values of the columns `features` of `table` (at `rows`, or every row) as a rows ×
 /// features matrix, with null, NaN and ±∞ read as 0: models need a number, and "none" (no
@@ -15,15 +15,15 @@ pub fn feature_matrix(
     table: &DataFrame,
     features: &[String],
     rows: Option<&[usize]>,
-) -> Result<Array2<f64>, EvaluateError> {
+) -> Result<Array2<f64>, Error> {
     let columns = features
         .iter()
         .map(|name| {
             let column =
-                table.column(name).map_err(|_| EvaluateError::Config(format!("no feature column `{name}`")))?;
+                table.column(name).map_err(|_| Error::Config(format!("no feature column `{name}`")))?;
             Ok(column.clone())
         })
-        .collect::<Result<Vec<Column>, EvaluateError>>()?;
+        .collect::<Result<Vec<Column>, Error>>()?;
     let mut frame = DataFrame::new(table.height(), columns)?;
     if let Some(rows) = rows {
         let rows = IdxCa::from_vec("row".into(), rows.iter().map(|&r| r as IdxSize).collect());

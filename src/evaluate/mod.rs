@@ -37,7 +37,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use ndarray::Axis;
-use polars::prelude::*;
+
+use crate::Error;
 
 pub use forest::{Forest, ForestParams};
 pub use metrics::Metrics;
@@ -45,27 +46,6 @@ pub use model::{Model, Predictions};
 pub use split::{Balance, SplitConfig};
 
 use importance::permutation_importance_observed;
-
-#[derive(Debug, thiserror::Error)]
-pub enum EvaluateError {
-    /// An input that cannot be read or used, named.
-    #[error("{}: {message}", path.display())]
-    Input { path: PathBuf, message: String },
-    /// An output that cannot be written, named.
-    #[error("{}: {message}", path.display())]
-    Output { path: PathBuf, message: String },
-    /// Options that do not fit the data.
-    #[error("{0}")]
-    Config(String),
-    /// Training or prediction failed.
-    #[error("random forest: {0}")]
-    Model(String),
-    /// The forest refused its training data or rows.
-    #[error("random forest: {0}")]
-    Forest(#[from] flowmine_forest::ForestError),
-    #[error(transparent)]
-    Polars(#[from] PolarsError),
-}
 
 /// Everything an experiment depends on; the same config and data give the same results.
 #[derive(Debug, Clone)]
@@ -182,7 +162,7 @@ pub enum Progress<'a> {
 }
 
 /// Runs the experiment of `config`: read, split, train, score, measure importances.
-pub fn run(config: &EvaluateConfig) -> Result<Evaluation, EvaluateError> {
+pub fn run(config: &EvaluateConfig) -> Result<Evaluation, Error> {
     run_observed(config, &|_| {})
 }
 
@@ -191,12 +171,12 @@ pub fn run(config: &EvaluateConfig) -> Result<Evaluation, EvaluateError> {
 pub fn run_observed(
     config: &EvaluateConfig,
     progress: &(dyn Fn(Progress<'_>) + Sync),
-) -> Result<Evaluation, EvaluateError> {
+) -> Result<Evaluation, Error> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if config.threads > 0 {
         pool = pool.num_threads(config.threads);
     }
-    let pool = pool.build().map_err(|e| EvaluateError::Config(format!("thread pool: {e}")))?;
+    let pool = pool.build().map_err(|e| Error::Config(format!("thread pool: {e}")))?;
     pool.install(|| run_in_pool(config, pool.current_num_threads(), progress))
 }
 
@@ -208,7 +188,7 @@ fn train_observed(
     config: &EvaluateConfig,
     (fold, folds): (usize, usize),
     progress: &(dyn Fn(Progress<'_>) + Sync),
-) -> Result<Forest, EvaluateError> {
+) -> Result<Forest, Error> {
     let done = AtomicU64::new(0);
     let total = u64::from(config.forest.trees);
     let tree_done = || {
@@ -222,9 +202,9 @@ fn run_in_pool(
     config: &EvaluateConfig,
     threads: usize,
     progress: &(dyn Fn(Progress<'_>) + Sync),
-) -> Result<Evaluation, EvaluateError> {
+) -> Result<Evaluation, Error> {
     if config.permutation_repeats == 0 {
-        return Err(EvaluateError::Config("--permutation-repeats must be at least 1".to_owned()));
+        return Err(Error::Config("--permutation-repeats must be at least 1".to_owned()));
     }
     let table = dataset::read_table(&config.inputs)?;
     let target = dataset::text_column(&table, &config.target)?;
@@ -258,7 +238,7 @@ fn run_in_pool(
         classes_left_out: counts.iter().filter(|e| !kept(e)).map(|(c, n)| ((*c).to_owned(), *n)).collect(),
     };
     if classes.len() < 2 {
-        return Err(EvaluateError::Config(format!(
+        return Err(Error::Config(format!(
             "`{}` has {} class(es) with at least {min} row(s); a classifier needs two or more",
             config.target,
             classes.len()
@@ -268,13 +248,13 @@ fn run_in_pool(
     let mut exclude = vec![config.target.as_str()];
     exclude.extend(group_column);
     let features =
-        columns::select_features(table.schema(), &config.features, &exclude).map_err(EvaluateError::Config)?;
+        columns::select_features(table.schema(), &config.features, &exclude).map_err(Error::Config)?;
     let n = used.len();
     let x_all = matrix::feature_matrix(&table, &features, Some(&used))?;
     drop(table);
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
     let folds =
-        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed).map_err(EvaluateError::Config)?;
+        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed).map_err(Error::Config)?;
 
     let mut training_seconds = Vec::new();
     let mut training_rows = Vec::new();
@@ -325,7 +305,7 @@ fn run_in_pool(
                 });
             }
             if test.rows.is_empty() {
-                return Err(EvaluateError::Config(format!("test set `{}` has no rows", test.name)));
+                return Err(Error::Config(format!("test set `{}` has no rows", test.name)));
             }
             let x_test = x_all.select(Axis(0), &test.rows);
             let truth: Vec<u32> = test.rows.iter().map(|&r| y[r]).collect();

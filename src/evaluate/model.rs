@@ -8,7 +8,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::EvaluateError;
+use crate::Error;
 use super::forest::{Forest, ForestParams, most_likely};
 use super::matrix::feature_matrix;
 use crate::store::schema;
@@ -66,8 +66,8 @@ pub struct Predictions {
 
 impl Model {
     /// Writes the model to `path` (complete or not at all: a temporary file is renamed).
-    pub fn save(&self, path: &Path) -> Result<(), EvaluateError> {
-        let io = |e: std::io::Error| EvaluateError::Output { path: path.to_owned(), message: e.to_string() };
+    pub fn save(&self, path: &Path) -> Result<(), Error> {
+        let io = |e: std::io::Error| Error::Output { path: path.to_owned(), what: e.to_string() };
         let saved = Saved {
             format: FORMAT,
             version: VERSION,
@@ -79,14 +79,14 @@ impl Model {
         let file = std::fs::File::create(&tmp).map_err(io)?;
         let mut encoder = zstd::Encoder::new(std::io::BufWriter::new(file), 3).map_err(io)?;
         serde_json::to_writer(&mut encoder, &saved)
-            .map_err(|e| EvaluateError::Output { path: path.to_owned(), message: e.to_string() })?;
+            .map_err(|e| Error::Output { path: path.to_owned(), what: e.to_string() })?;
         encoder.finish().map_err(io)?.flush().map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
 
     /// Reads a model written by [`Model::save`], refusing other files and other versions.
-    pub fn load(path: &Path) -> Result<Model, EvaluateError> {
-        let bad = |message: String| EvaluateError::Input { path: path.to_owned(), message };
+    pub fn load(path: &Path) -> Result<Model, Error> {
+        let bad = |message: String| Error::Input { path: path.to_owned(), what: message };
         let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
         let mut text = Vec::new();
         zstd::Decoder::new(file)
@@ -115,11 +115,11 @@ impl Model {
 
     /// The predicted class of every row of `table`, which must have the model's feature
     /// columns (any other column is ignored).
-    pub fn predict_table(&self, table: &DataFrame) -> Result<Predictions, EvaluateError> {
+    pub fn predict_table(&self, table: &DataFrame) -> Result<Predictions, Error> {
         let missing: Vec<&str> =
             self.features.iter().filter(|f| table.column(f).is_err()).map(String::as_str).collect();
         if !missing.is_empty() {
-            return Err(EvaluateError::Config(format!(
+            return Err(Error::Config(format!(
                 "the table lacks the model's feature column(s) {}",
                 missing.join(", ")
             )));
@@ -142,7 +142,7 @@ impl Model {
     /// The rows of `table` with their predicted class: `row` (position in the table), the
     /// columns that identify the flow (those present of [`IDENTITY`]), the `label` when
     /// the table has one, then `predicted` and its `probability`.
-    pub fn predictions_frame(&self, table: &DataFrame) -> Result<DataFrame, EvaluateError> {
+    pub fn predictions_frame(&self, table: &DataFrame) -> Result<DataFrame, Error> {
         let predictions = self.predict_table(table)?;
         let mut columns = vec![Column::new("row".into(), (0..table.height() as u64).collect::<Vec<_>>())];
         for name in IDENTITY.iter().chain([schema::LABEL].iter()) {

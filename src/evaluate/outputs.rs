@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::charts::{self, Series};
 use super::importance::top;
-use super::{EvaluateError, Evaluation, report};
+use super::{Evaluation, report};
+use crate::Error;
 
 pub use super::files::{
     ASSIGNMENTS, CHART_FEATURES, IMPORTANCE, IMPORTANCE_CHART, IMPURITY_CHART, METRICS, MODEL, REPORT,
@@ -114,17 +115,17 @@ impl Evaluation {
 
     /// Writes every output into `dir` (created; an existing non-empty directory needs
     /// `overwrite`). Returns the files written.
-    pub fn write(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, EvaluateError> {
-        let out_err = |path: &Path, e: &dyn std::fmt::Display| EvaluateError::Output {
+    pub fn write(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
+        let out_err = |path: &Path, e: &dyn std::fmt::Display| Error::Output {
             path: path.to_owned(),
-            message: e.to_string(),
+            what: e.to_string(),
         };
         if dir.exists() && !overwrite && std::fs::read_dir(dir).map_err(|e| out_err(dir, &e))?.next().is_some() {
-            return Err(out_err(dir, &"exists and is not empty (use --overwrite)"));
+            return Err(Error::NotEmptyDir(dir.to_owned()));
         }
         std::fs::create_dir_all(dir).map_err(|e| out_err(dir, &e))?;
         let mut written = Vec::new();
-        let mut text_file = |name: &str, content: &str| -> Result<(), EvaluateError> {
+        let mut text_file = |name: &str, content: &str| -> Result<(), Error> {
             let path = dir.join(name);
             std::fs::File::create(&path)
                 .and_then(|mut f| f.write_all(content.as_bytes()))
@@ -137,7 +138,7 @@ impl Evaluation {
         text_file(IMPORTANCE, &self.importance_csv())?;
         text_file(ASSIGNMENTS, &self.assignments_csv())?;
 
-        let chart_err = |e: String| EvaluateError::Output { path: dir.to_owned(), message: e };
+        let chart_err = |e: String| Error::Output { path: dir.to_owned(), what: e };
         let order = top(&self.mean_permutation(), CHART_FEATURES);
         let names: Vec<String> = order.iter().map(|&j| self.features[j].clone()).collect();
         // The paper's Figure 1: every test set's bars side by side, its scores in the legend.

@@ -18,36 +18,39 @@ pub use output::{FeatureWriter, Format};
 pub use table::{FeatureOptions, features_frame, features_frame_parallel};
 
 use crate::store::part_files;
+use crate::{Error, Result};
 use crate::store::rows::{RowContext, batch_to_rows};
 
-fn store_parts(store: &Path) -> PolarsResult<Vec<std::path::PathBuf>> {
-    let parts = part_files(store).map_err(|e| polars_err!(ComputeError: "{}: {e}", store.display()))?;
-    polars_ensure!(!parts.is_empty(), ComputeError: "{}: no Parquet part files in the store", store.display());
+fn store_parts(store: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let parts = part_files(store)?;
+    if parts.is_empty() {
+        return Err(Error::input(store, "no Parquet part files in the store"));
+    }
     Ok(parts)
 }
 
-fn open(path: &Path) -> PolarsResult<std::fs::File> {
-    std::fs::File::open(path).map_err(|e| polars_err!(ComputeError: "{}: {e}", path.display()))
+fn open(path: &Path) -> Result<std::fs::File> {
+    std::fs::File::open(path).map_err(Error::io(path))
 }
 
 /// Calls `each` with the features of every row group of `part`: one row group is in
 /// memory at a time, which bounds memory even for the store's last part (it holds every
 /// flow still open at the end of the input). Slices that cut row groups would make the
-/// reader decode each row group several times.
+/// reader decode each row group several times. A table error names the part.
 fn part_features(
     part: &Path,
     options: &FeatureOptions,
-    mut each: impl FnMut(DataFrame) -> PolarsResult<()>,
-) -> PolarsResult<()> {
-    let metadata = ParquetReader::new(open(part)?).get_metadata()?.clone();
+    mut each: impl FnMut(DataFrame) -> Result<()>,
+) -> Result<()> {
+    let metadata = ParquetReader::new(open(part)?).get_metadata().map_err(Error::polars(part))?.clone();
     let mut offset = 0;
     for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
         let mut reader = ParquetReader::new(open(part)?);
         reader.set_metadata(metadata.clone());
-        let schema = reader.schema()?;
+        let schema = reader.schema().map_err(Error::polars(part))?;
         let columns = table::input_columns(&Schema::from_arrow_schema(&schema));
-        let flows = reader.with_columns(Some(columns)).with_slice(Some((offset, rows))).finish()?;
-        each(features_frame_parallel(&flows, options, options.threads)?)?;
+        let flows = reader.with_columns(Some(columns)).with_slice(Some((offset, rows))).finish().map_err(Error::polars(part))?;
+        each(features_frame_parallel(&flows, options, options.threads).map_err(Error::polars(part))?)?;
         offset += rows;
     }
     Ok(())
@@ -60,10 +63,9 @@ pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
 
 /// Computes the features of every flow of `store` and writes them to `out` (format by
 /// extension), one row group of a store part at a time. Returns the number of rows written.
-pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> PolarsResult<u64> {
-    let format = Format::from_path(out).ok_or_else(
-        || polars_err!(ComputeError: "{}: unknown output format; use .parquet, .arrow, .ipc or .csv", out.display()),
-    )?;
+pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Result<u64> {
+    let format = Format::from_path(out)
+        .ok_or_else(|| Error::output(out, "unknown output format; use .parquet, .arrow, .ipc or .csv"))?;
     let parts = store_parts(store)?;
     let empty = empty_features(options)?;
     // Encoding (Parquet above all) costs about as much as computing: a writer thread does it
@@ -72,7 +74,7 @@ pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Pol
     // failed, and the unfinished file is removed rather than completed.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Option<DataFrame>>(1);
     std::thread::scope(|scope| {
-        let writing = scope.spawn(move || -> PolarsResult<u64> {
+        let writing = scope.spawn(move || -> Result<u64> {
             let mut writer = FeatureWriter::new(out, format);
             let mut rows = 0;
             for message in receiver {
@@ -89,7 +91,7 @@ pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Pol
             writer.abandon();
             Ok(rows)
         });
-        let computing = || -> PolarsResult<()> {
+        let computing = || -> Result<()> {
             for part in &parts {
                 // A failed send means the writer stopped on an error, which join reports.
                 part_features(part, options, |features| {
@@ -109,13 +111,13 @@ pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Pol
 
 /// The features of every flow of `store` as one DataFrame (for notebooks and tests; the
 /// command line streams instead, see [`write_features`]).
-pub fn read_features(store: &Path, options: &FeatureOptions) -> PolarsResult<DataFrame> {
+pub fn read_features(store: &Path, options: &FeatureOptions) -> Result<DataFrame> {
     // The first part gives the columns: a label store's parts have more than a bare
     // store's (labeling_type, device, session), which `empty_features` does not know.
     let mut all: Option<DataFrame> = None;
     for part in store_parts(store)? {
         part_features(&part, options, |features| match &mut all {
-            Some(all) => all.vstack_mut_owned(features).map(|_| ()),
+            Some(all) => Ok(all.vstack_mut_owned(features).map(|_| ())?),
             None => {
                 all = Some(features);
                 Ok(())

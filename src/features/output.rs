@@ -5,6 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
+use crate::{Error, Result};
 
 /// The output formats of `flowmine features`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +47,7 @@ impl FeatureWriter {
         FeatureWriter { path: path.to_owned(), format, writer: None }
     }
 
-    pub fn write(&mut self, batch: &DataFrame) -> PolarsResult<()> {
+    pub fn write(&mut self, batch: &DataFrame) -> Result<()> {
         // CSV has no list type: sequences become text, `[1,2,3]`, readable as JSON.
         let batch = if self.format == Format::Csv { lists_as_text(batch)? } else { batch.clone() };
         if self.writer.is_none() {
@@ -57,11 +58,16 @@ impl FeatureWriter {
             Batched::Ipc(w) => w.write_batch(&batch),
             Batched::Csv(w) => w.write_batch(&batch),
         }
+        .map_err(Error::polars(&self.path))
     }
 
-    fn open(&self, schema: &Schema) -> PolarsResult<Batched> {
+    fn open(&self, schema: &Schema) -> Result<Batched> {
         let tmp = self.tmp_path();
-        let file = File::create(&tmp).map_err(|e| polars_err!(ComputeError: "{}: {e}", tmp.display()))?;
+        let file = File::create(&tmp).map_err(Error::io(&tmp))?;
+        self.batched(file, schema).map_err(Error::polars(&self.path))
+    }
+
+    fn batched(&self, file: File, schema: &Schema) -> PolarsResult<Batched> {
         Ok(match self.format {
             Format::Parquet => {
                 // Snappy, not zstd: on the 20 M-packet capture's 1.7 M flows × 138 columns,
@@ -95,17 +101,18 @@ impl FeatureWriter {
     }
 
     /// Finishes the file; `empty` supplies the schema when no batch was written.
-    pub fn finish(mut self, empty: &DataFrame) -> PolarsResult<()> {
+    pub fn finish(mut self, empty: &DataFrame) -> Result<()> {
         if self.writer.is_none() {
             self.write(empty)?;
         }
         match self.writer.take().expect("written above") {
-            Batched::Parquet(w) => w.finish().map(|_| ())?,
-            Batched::Ipc(mut w) => w.finish()?,
-            Batched::Csv(mut w) => w.finish()?,
+            Batched::Parquet(w) => w.finish().map(|_| ()),
+            Batched::Ipc(mut w) => w.finish(),
+            Batched::Csv(mut w) => w.finish(),
         }
+        .map_err(Error::polars(&self.path))?;
         let tmp = self.tmp_path();
-        std::fs::rename(&tmp, &self.path).map_err(|e| polars_err!(ComputeError: "{}: {e}", self.path.display()))
+        std::fs::rename(&tmp, &self.path).map_err(Error::io(&self.path))
     }
 }
 

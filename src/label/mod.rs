@@ -27,23 +27,11 @@ use crate::store::StoreWriter;
 use crate::store::manifest::Manifest;
 use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::schema;
-use crate::{Error, FlowsJob};
+use crate::{Error, FlowsJob, Result};
 
 /// Default widening of a socket's lifetime on each side: syscall and packet are never
 /// simultaneous, and a close is followed by the FIN exchange.
 pub const DEFAULT_TOLERANCE_NS: i64 = 2_000_000_000;
-/// What only labelling can get wrong; reading, scanning and storing fail with the
-/// crate's [`Error`].
-#[derive(Debug, thiserror::Error)]
-pub enum LabelError {
-    #[error("session: {0}")]
-    Session(String),
-    #[error("no line of the strace logs could be read ({lines} lines, first problem: {first})")]
-    NothingParsed { lines: usize, first: String },
-    #[error("clock offset: no connect/SYN or sendto/datagram pair found to estimate it from; give it in seconds")]
-    NoOffsetPairs,
-}
-
 /// capture clock = phone clock + offset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClockOffset {
@@ -52,13 +40,13 @@ pub enum ClockOffset {
 }
 
 impl ClockOffset {
-    pub fn parse(text: &str) -> Result<ClockOffset, String> {
+    pub fn parse(text: &str) -> Result<ClockOffset> {
         if text == "estimate" {
             return Ok(ClockOffset::Estimate);
         }
-        let secs: f64 = text.parse().map_err(|_| format!("clock offset `{text}`: seconds or `estimate`"))?;
+        let secs: f64 = text.parse().map_err(|_| Error::Config(format!("clock offset `{text}`: seconds or `estimate`")))?;
         if !secs.is_finite() {
-            return Err(format!("clock offset `{text}` is not finite"));
+            return Err(Error::Config(format!("clock offset `{text}` is not finite")));
         }
         Ok(ClockOffset::Fixed((secs * 1e9).round() as i64))
     }
@@ -76,12 +64,12 @@ pub enum Unmatched {
 }
 
 impl Unmatched {
-    pub fn parse(text: &str) -> Result<Unmatched, String> {
+    pub fn parse(text: &str) -> Result<Unmatched> {
         match text {
             "keep" => Ok(Unmatched::Keep),
             "phone" => Ok(Unmatched::Phone),
             "drop" => Ok(Unmatched::Drop),
-            _ => Err(format!("unmatched `{text}`: expected `keep`, `phone` or `drop`")),
+            _ => Err(Error::Config(format!("unmatched `{text}`: expected `keep`, `phone` or `drop`"))),
         }
     }
 }
@@ -115,25 +103,25 @@ impl LabelingType {
     }
 }
 
-pub fn seconds_to_ns(secs: f64) -> Result<i64, String> {
+pub fn seconds_to_ns(secs: f64) -> Result<i64> {
     if !(secs.is_finite() && secs >= 0.0) {
-        return Err(format!("`{secs}`: seconds must be zero or positive"));
+        return Err(Error::Config(format!("`{secs}`: seconds must be zero or positive")));
     }
     Ok((secs * 1e9).round() as i64)
 }
 
 /// The strace clock from the optional date and UTC offset of a `-tt` log.
-pub fn strace_clock(date: Option<&str>, utc_offset: Option<&str>) -> Result<Clock, String> {
+pub fn strace_clock(date: Option<&str>, utc_offset: Option<&str>) -> Result<Clock> {
     let Some(date) = date else {
         return match utc_offset {
             None => Ok(Clock::Epoch),
-            Some(_) => Err("a strace UTC offset needs a strace date too".into()),
+            Some(_) => Err(Error::Config("a strace UTC offset needs a strace date too".into())),
         };
     };
-    let date_days = parse_date(date).ok_or_else(|| format!("strace date `{date}`: expected YYYY-MM-DD"))?;
+    let date_days = parse_date(date).ok_or_else(|| Error::Config(format!("strace date `{date}`: expected YYYY-MM-DD")))?;
     let utc_offset_s = match utc_offset {
         None => 0,
-        Some(o) => parse_utc_offset(o).ok_or_else(|| format!("strace UTC offset `{o}`: expected e.g. +02:00"))?,
+        Some(o) => parse_utc_offset(o).ok_or_else(|| Error::Config(format!("strace UTC offset `{o}`: expected e.g. +02:00")))?,
     };
     Ok(Clock::TimeOfDay { date_days, utc_offset_s })
 }
@@ -245,7 +233,7 @@ impl LabelJob {
             let first = problems.first().map_or("the logs are empty".to_owned(), |p| {
                 format!("{}:{}: {}", p.path.display(), p.line, p.problem.name())
             });
-            return Err(LabelError::NothingParsed { lines: log.lines, first }.into());
+            return Err(Error::NothingParsed { lines: log.lines, first }.into());
         }
         Ok((log, problems))
     }
@@ -264,7 +252,7 @@ impl LabelJob {
                 None
             }
             ClockOffset::Estimate => {
-                let e = estimate_offset(&flows, &sockets, &config).ok_or(LabelError::NoOffsetPairs)?;
+                let e = estimate_offset(&flows, &sockets, &config).ok_or(Error::NoOffsetPairs)?;
                 config.offset_ns = e.offset_ns;
                 Some(e)
             }

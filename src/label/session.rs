@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ClockOffset, LabelError, LabelJob, Unmatched};
+use super::{ClockOffset, LabelJob, Unmatched};
 use crate::Error;
 
 /// The manifest as written; paths are relative to the manifest's directory.
@@ -53,11 +53,11 @@ pub enum OffsetValue {
 impl SessionFile {
     pub fn read(path: &Path) -> Result<SessionFile, Error> {
         let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
-        Ok(toml::from_str(&text).map_err(|e| LabelError::Session(format!("{}: {e}", path.display())))?)
+        toml::from_str(&text).map_err(|e| Error::input(path, format!("not a session file: {e}")))
     }
 
     /// The job the manifest describes, its relative paths resolved against `base`.
-    pub fn to_job(&self, base: &Path, stem: &str) -> Result<LabelJob, LabelError> {
+    pub fn to_job(&self, base: &Path, stem: &str) -> Result<LabelJob, Error> {
         let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
         let mut job = LabelJob::new(
             self.capture.iter().map(resolve).collect(),
@@ -71,17 +71,15 @@ impl SessionFile {
             job.clock_offset = match offset {
                 OffsetValue::Seconds(s) => ClockOffset::parse(&s.to_string()),
                 OffsetValue::Word(w) => ClockOffset::parse(w),
-            }
-            .map_err(LabelError::Session)?;
+            }?;
         }
         if let Some(t) = self.tolerance {
-            job.tolerance_ns = super::seconds_to_ns(t).map_err(LabelError::Session)?;
+            job.tolerance_ns = super::seconds_to_ns(t)?;
         }
-        job.clock = super::strace_clock(self.strace_date.as_deref(), self.strace_utc_offset.as_deref())
-            .map_err(LabelError::Session)?;
+        job.clock = super::strace_clock(self.strace_date.as_deref(), self.strace_utc_offset.as_deref())?;
         job.dns = self.dns.unwrap_or(false);
         if let Some(u) = &self.unmatched {
-            job.unmatched = Unmatched::parse(u).map_err(LabelError::Session)?;
+            job.unmatched = Unmatched::parse(u)?;
         }
         Ok(job)
     }
@@ -92,5 +90,6 @@ pub fn load(path: &Path) -> Result<LabelJob, Error> {
     let file = SessionFile::read(path)?;
     let base = path.parent().unwrap_or(Path::new("."));
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(file.to_job(base, &stem)?)
+    // The job's settings are the file's: its errors name it.
+    file.to_job(base, &stem).map_err(|e| Error::input(path, e))
 }

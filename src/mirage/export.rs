@@ -18,6 +18,7 @@ use super::record::{
     RAW_JSON, RecordKey, SET_KEYS, STAT_KEYS, tcp_flags_text,
 };
 use crate::features::Anonymiser;
+use crate::{Error, Result};
 use crate::features::stats::{STAT_NAMES, Scratch, summarize};
 use crate::features::table::{DATASET_FEATURES, DIRECTIONS, FlowSeries, dataset_column};
 
@@ -61,8 +62,8 @@ pub struct ExportSummary {
     pub records: u64,
 }
 
-fn err(path: &Path, e: impl std::fmt::Display) -> PolarsError {
-    polars_err!(ComputeError: "{}: {e}", path.display())
+fn err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io { path: path.to_owned(), source }
 }
 
 /// A list column's values and offsets (rebased to 0) for one row group.
@@ -668,7 +669,7 @@ impl Outputs<'_> {
 
     /// The file that takes `key` in `session`: the first of the session's files that
     /// neither holds the key nor is full; a new file when there is none.
-    fn file_for(&mut self, folders: Vec<String>, session: &str, key: &str) -> PolarsResult<(PathBuf, bool)> {
+    fn file_for(&mut self, folders: Vec<String>, session: &str, key: &str) -> Result<(PathBuf, bool)> {
         let hash = self.key_hash(key);
         let dir = folders.iter().fold(self.dir.to_owned(), |dir, folder| dir.join(file_stem(folder)));
         let id = (folders, session.to_owned());
@@ -701,7 +702,7 @@ impl Outputs<'_> {
 
 /// Refuses a non-empty `out_dir` unless `overwrite`, and then clears it of an earlier
 /// export's `.json` files (in device folders too), refusing anything else.
-fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> PolarsResult<()> {
+fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> Result<()> {
     if out_dir.exists() {
         let mut found = Vec::new();
         let mut stack = vec![out_dir.to_owned()];
@@ -711,13 +712,16 @@ fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> PolarsResult<()> {
                 if path.is_dir() {
                     stack.push(path.clone());
                 } else if path.extension().is_none_or(|e| e != "json") {
-                    polars_bail!(ComputeError: "{}: holds {} which is not a MIRAGE JSON file; refusing to overwrite", out_dir.display(), path.display());
+                    let what = format!("holds {} which is not a MIRAGE JSON file; refusing to overwrite", path.display());
+                    return Err(Error::Output { path: out_dir.to_owned(), what });
                 }
                 found.push(path);
             }
         }
         if !found.is_empty() {
-            polars_ensure!(overwrite, ComputeError: "{}: the directory already holds files; pass --overwrite to replace them", out_dir.display());
+            if !overwrite {
+                return Err(Error::NotEmptyDir(out_dir.to_owned()));
+            }
             for p in found.iter().filter(|p| p.is_file()) {
                 fs::remove_file(p).map_err(|e| err(p, e))?;
             }
@@ -727,18 +731,24 @@ fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> PolarsResult<()> {
 }
 
 /// Calls `each` with every row group of every part of `store`, one in memory at a time.
-fn for_each_row_group(store: &Path, mut each: impl FnMut(DataFrame) -> PolarsResult<()>) -> PolarsResult<()> {
-    let parts = crate::store::part_files(store).map_err(|e| err(store, e))?;
-    polars_ensure!(!parts.is_empty(), ComputeError: "{}: no Parquet part files in the store", store.display());
+/// A table error in `each` is the part's.
+fn for_each_row_group(store: &Path, mut each: impl FnMut(DataFrame) -> Result<()>) -> Result<()> {
+    let parts = crate::store::part_files(store)?;
+    if parts.is_empty() {
+        return Err(Error::input(store, "no Parquet part files in the store"));
+    }
     for part in parts {
         let open = || File::open(&part).map_err(|e| err(&part, e));
-        let metadata = ParquetReader::new(open()?).get_metadata()?.clone();
+        let metadata = ParquetReader::new(open()?).get_metadata().map_err(Error::polars(&part))?.clone();
         let mut offset = 0;
         for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
             let mut reader = ParquetReader::new(open()?);
             reader.set_metadata(metadata.clone());
-            let df = reader.with_slice(Some((offset, rows))).finish().map_err(|e| err(&part, e))?;
-            each(df).map_err(|e| err(&part, e))?;
+            let df = reader.with_slice(Some((offset, rows))).finish().map_err(Error::polars(&part))?;
+            each(df).map_err(|e| match e {
+                Error::Frame(source) => Error::Polars { path: part.clone(), source },
+                e => e,
+            })?;
             offset += rows;
         }
     }
@@ -752,7 +762,7 @@ pub fn export_store(
     out_dir: &Path,
     options: &ExportOptions,
     overwrite: bool,
-) -> PolarsResult<ExportSummary> {
+) -> Result<ExportSummary> {
     prepare_out_dir(out_dir, overwrite)?;
     let layout = options.layout.unwrap_or_else(|| store_layout(store));
     let mut outputs = Outputs {

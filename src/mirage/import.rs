@@ -29,6 +29,7 @@ use crate::features::table::{DATASET_FEATURES, DATASET_QUANTITIES, DIRECTIONS, d
 use crate::store::manifest::{Fragments, InputEntry, Parameters, skipped_map};
 use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::{Manifest, PART_ROWS, StoreWriter};
+use crate::Error;
 
 /// The manifest's `skipped` reason for the packets of records left out.
 pub const INVALID_RECORD: &str = "invalid_mirage_record";
@@ -42,16 +43,6 @@ pub const DATASET_HEADERS: [&str; 2] = ["mirage_IP_header_bytes", "mirage_L4_hea
 
 /// Rejections kept for the summary; the rest are only counted.
 const REJECTIONS_KEPT: usize = 10_000;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("{}: {message}", path.display())]
-    File { path: PathBuf, message: String },
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    #[error(transparent)]
-    Polars(#[from] PolarsError),
-}
 
 /// A record left out: where it is and which field broke which invariant.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,15 +82,15 @@ pub struct ImportProgress {
 }
 
 /// The `.json` files among `inputs` (directories searched recursively), sorted by path.
-pub fn json_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, ImportError> {
+pub fn json_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for input in inputs {
-        let err = |e: std::io::Error| ImportError::File { path: input.clone(), message: e.to_string() };
+        let err = |source| Error::Io { path: input.clone(), source };
         if input.is_dir() {
             let found = files_below(input, |p| has_extension(p, "json")).map_err(|e| match e {
                 // The walk names the directory it could not read.
-                flowmine_core::Error::Io { path, source } => ImportError::File { path, message: source.to_string() },
-                e => ImportError::File { path: input.clone(), message: e.to_string() },
+                flowmine_core::Error::Io { path, source } => Error::Io { path, source },
+                e => Error::input(input, e),
             })?;
             files.extend(found);
         } else {
@@ -565,10 +556,10 @@ const CHUNK_PACKETS: usize = 1 << 22;
 const LARGE_FILE: u64 = 64 << 20;
 
 /// A sink for the chunks of rows of a file being read.
-type ChunkSink<'a> = dyn FnMut(FlowBatch, RowExtras) -> Result<(), ImportError> + 'a;
+type ChunkSink<'a> = dyn FnMut(FlowBatch, RowExtras) -> Result<(), Error> + 'a;
 
-fn read_file(path: &Path, index: u32, on_chunk: &mut ChunkSink) -> Result<FileRows, ImportError> {
-    let file_err = |message: String| ImportError::File { path: path.to_owned(), message };
+fn read_file(path: &Path, index: u32, on_chunk: &mut ChunkSink) -> Result<FileRows, Error> {
+    let file_err = |what: String| Error::Input { path: path.to_owned(), what };
     let file = File::open(path).map_err(|e| file_err(e.to_string()))?;
     let bytes = file.metadata().map_err(|e| file_err(e.to_string()))?.len();
     let naming = FileNaming::of(path);
@@ -647,7 +638,7 @@ struct Pending {
     extras: RowExtras,
 }
 
-fn flush(writer: &mut StoreWriter, pending: &mut Pending) -> Result<(), ImportError> {
+fn flush(writer: &mut StoreWriter, pending: &mut Pending) -> Result<(), Error> {
     let batch = std::mem::replace(&mut pending.batch, FlowBatch::new());
     let extras = std::mem::take(&mut pending.extras);
     let mut df = batch_to_rows(batch, &RowContext::default())?;
@@ -669,13 +660,13 @@ pub fn import_mirage(
     overwrite: bool,
     threads: usize,
     progress: impl FnMut(ImportProgress),
-) -> Result<ImportSummary, ImportError> {
+) -> Result<ImportSummary, Error> {
     let files = json_files(inputs)?;
     let made_dir = !out.exists();
     let mut writer = StoreWriter::create(out, overwrite)?;
     let result = import_into(&files, &mut writer, threads, progress);
     let written = match result {
-        Ok(summary) => writer.finish(&summary.manifest).map(|_| summary).map_err(ImportError::from),
+        Ok(summary) => writer.finish(&summary.manifest).map(|_| summary),
         Err(e) => Err(e),
     };
     if written.is_err() {
@@ -701,12 +692,12 @@ fn import_into(
     writer: &mut StoreWriter,
     threads: usize,
     mut progress: impl FnMut(ImportProgress),
-) -> Result<ImportSummary, ImportError> {
+) -> Result<ImportSummary, Error> {
     let threads = flowmine_core::scan::thread_count(threads);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| ImportError::File { path: PathBuf::from("."), message: e.to_string() })?;
+        .map_err(|e| Error::Config(format!("thread pool: {e}")))?;
     let bytes_total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
     let mut state = ImportProgress { files_total: files.len(), bytes_total, ..ImportProgress::default() };
     let mut pending = Pending { batch: FlowBatch::new(), extras: RowExtras::default() };
@@ -718,7 +709,7 @@ fn import_into(
     let mut start = 0;
     while start < files.len() {
         let large = |f: &PathBuf| std::fs::metadata(f).is_ok_and(|m| m.len() >= LARGE_FILE);
-        let read: Vec<Result<FileRows, ImportError>> = if large(&files[start]) {
+        let read: Vec<Result<FileRows, Error>> = if large(&files[start]) {
             let mut sink = |batch: FlowBatch, extras: RowExtras| {
                 pending.batch.extend_from(&batch);
                 pending.extras.append(extras);

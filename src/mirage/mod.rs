@@ -8,4 +8,4 @@ pub mod json;
 pub mod record;
 
 pub use export::{ExportOptions, ExportSummary, Grouping, export_store};
-pub use import::{ImportError, ImportProgress, ImportSummary, Rejection, import_mirage};
+pub use import::{ImportProgress, ImportSummary, Rejection, import_mirage};

@@ -13,7 +13,8 @@ use flowmine_forest::random::{SplitMix64, derive};
 
 use super::{Prepared, confident_predictions};
 use crate::evaluate::metrics::score;
-use crate::evaluate::{EvaluateConfig, EvaluateError, Forest};
+use crate::Error;
+use crate::evaluate::{EvaluateConfig, Forest};
 
 /// Stream name under the run's seed.
 const LABELLED: u64 = 31;
@@ -79,10 +80,10 @@ pub fn self_train(
     labelled: &[usize],
     unlabelled: &[usize],
     how: &SelfTraining,
-) -> Result<SelfTrained, EvaluateError> {
+) -> Result<SelfTrained, Error> {
     let train = |rows: &[usize], labels: &[u32]| {
         Forest::train(p.x.select(Axis(0), rows).view(), labels, p.classes.len(), &config.forest, config.seed)
-            .map_err(EvaluateError::from)
+            .map_err(Error::from)
     };
     let mut rows: Vec<usize> = labelled.to_vec();
     let mut labels: Vec<u32> = labelled.iter().map(|&r| p.y[r]).collect();
@@ -119,11 +120,11 @@ pub fn learning_curve(
     config: &EvaluateConfig,
     fractions: &[f64],
     how: &SelfTraining,
-) -> Result<Vec<CurvePoint>, EvaluateError> {
+) -> Result<Vec<CurvePoint>, Error> {
     let mut points = Vec::new();
     for &fraction in fractions {
         if !(fraction > 0.0 && fraction <= 1.0) {
-            return Err(EvaluateError::Config(format!("--labelled-fraction {fraction}: between 0 (excluded) and 1")));
+            return Err(Error::Config(format!("--labelled-fraction {fraction}: between 0 (excluded) and 1")));
         }
         let (mut truth, mut supervised, mut self_trained) = (Vec::new(), Vec::new(), Vec::new());
         let mut point = CurvePoint {
@@ -153,7 +154,7 @@ pub fn learning_curve(
                     &config.forest,
                     config.seed,
                 )
-                .map_err(EvaluateError::from)?;
+                .map_err(Error::from)?;
                 let (forest, pseudo, rounds) = self_train(p, config, &labelled, &unlabelled, how)?;
                 point.pseudo_labelled += pseudo.len() as u64;
                 point.pseudo_labels_right += pseudo.iter().filter(|&&(r, c)| p.y[r] == c).count() as u64;
@@ -161,11 +162,11 @@ pub fn learning_curve(
                 for test in &fold.tests {
                     let x = p.x.select(Axis(0), &test.rows);
                     truth.extend(test.rows.iter().map(|&r| p.y[r]));
-                    supervised.extend(plain.predict(x.view()).map_err(EvaluateError::from)?);
-                    self_trained.extend(forest.predict(x.view()).map_err(EvaluateError::from)?);
+                    supervised.extend(plain.predict(x.view()).map_err(Error::from)?);
+                    self_trained.extend(forest.predict(x.view()).map_err(Error::from)?);
                 }
             } else {
-                return Err(EvaluateError::Config(format!(
+                return Err(Error::Config(format!(
                     "--labelled-fraction {fraction} leaves one class in fold {f}'s labelled rows"
                 )));
             }

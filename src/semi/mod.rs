@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use ndarray::Array2;
 
 use crate::evaluate::split::{self, Fold};
-use crate::evaluate::{EvaluateConfig, EvaluateError, columns, dataset, matrix};
+use crate::Error;
+use crate::evaluate::{EvaluateConfig, columns, dataset, matrix};
 
 /// The rows an experiment uses, their classes and the split, as `evaluate` makes them.
 pub struct Prepared {
@@ -29,7 +30,7 @@ pub struct Prepared {
 
 /// Reads and splits the data of `config` as `evaluate` does; classes in `hold_out` are
 /// kept apart from the classes the model learns.
-pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared, EvaluateError> {
+pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared, Error> {
     let table = dataset::read_table(&config.inputs)?;
     let target = dataset::text_column(&table, &config.target)?;
     let group_column = config.split.group_column();
@@ -40,7 +41,7 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
     }
     for h in hold_out {
         if !counts.contains_key(h.as_str()) {
-            return Err(EvaluateError::Config(format!("--hold-out-classes: no class `{h}` in `{}`", config.target)));
+            return Err(Error::Config(format!("--hold-out-classes: no class `{h}` in `{}`", config.target)));
         }
     }
     let min = config.min_class_rows as u64;
@@ -50,7 +51,7 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
         .map(|(c, _)| (*c).to_owned())
         .collect();
     if classes.len() < 2 {
-        return Err(EvaluateError::Config(format!(
+        return Err(Error::Config(format!(
             "{} class(es) left to train on; a classifier needs two or more",
             classes.len()
         )));
@@ -72,13 +73,13 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
     let mut exclude = vec![config.target.as_str()];
     exclude.extend(group_column);
     let features =
-        columns::select_features(table.schema(), &config.features, &exclude).map_err(EvaluateError::Config)?;
+        columns::select_features(table.schema(), &config.features, &exclude).map_err(Error::Config)?;
     let x = matrix::feature_matrix(&table, &features, Some(&used))?;
     let held_out_x = matrix::feature_matrix(&table, &features, Some(&held))?;
     let held_out_class = held.iter().map(|&r| target[r].clone().unwrap_or_default()).collect();
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
     let folds =
-        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed).map_err(EvaluateError::Config)?;
+        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed).map_err(Error::Config)?;
     Ok(Prepared { classes, features, x, y, folds, held_out_x, held_out_class })
 }
 
@@ -87,7 +88,7 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
 pub fn confident_predictions(
     forest: &crate::evaluate::Forest,
     x: ndarray::ArrayView2<f64>,
-) -> Result<(Vec<u32>, Vec<f64>), EvaluateError> {
+) -> Result<(Vec<u32>, Vec<f64>), Error> {
     if x.nrows() == 0 {
         return Ok((Vec::new(), Vec::new()));
     }
@@ -109,8 +110,8 @@ pub const LEARNING_CURVE: &str = "learning_curve";
 pub const UNKNOWN_JSON: &str = "unknown_apps.json";
 pub const UNKNOWN_CHART: &str = "unknown_apps";
 
-fn out_err(path: &std::path::Path, e: impl std::fmt::Display) -> EvaluateError {
-    EvaluateError::Output { path: path.to_owned(), message: e.to_string() }
+fn out_err(path: &std::path::Path, e: impl std::fmt::Display) -> Error {
+    Error::Output { path: path.to_owned(), what: e.to_string() }
 }
 
 /// Writes the learning curve (`few_labels.csv`, the chart) into `dir` and returns its
@@ -119,7 +120,7 @@ pub fn write_few_labels(
     dir: &std::path::Path,
     points: &[few_labels::CurvePoint],
     how: &few_labels::SelfTraining,
-) -> Result<String, EvaluateError> {
+) -> Result<String, Error> {
     use std::fmt::Write as _;
     let mut csv = String::from(
         "fraction,labelled_rows,unlabelled_rows,supervised_accuracy,supervised_macro_f1,\
@@ -188,7 +189,7 @@ pub fn write_few_labels(
 
 /// Writes `unknown_apps.json` and its chart into `dir` and returns its section of
 /// report.md.
-pub fn write_unknown(dir: &std::path::Path, u: &unknown::UnknownApps) -> Result<String, EvaluateError> {
+pub fn write_unknown(dir: &std::path::Path, u: &unknown::UnknownApps) -> Result<String, Error> {
     use std::fmt::Write as _;
     let path = dir.join(UNKNOWN_JSON);
     let json = serde_json::to_string_pretty(u).expect("plain data") + "\n";

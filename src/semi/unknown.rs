@@ -16,7 +16,8 @@ use flowmine_forest::random::derive;
 
 use super::{Prepared, confident_predictions};
 use crate::evaluate::split::{self, SplitConfig};
-use crate::evaluate::{EvaluateConfig, EvaluateError, Forest};
+use crate::Error;
+use crate::evaluate::{EvaluateConfig, Forest};
 
 /// Stream name under the run's seed.
 const CALIBRATION: u64 = 32;
@@ -57,21 +58,21 @@ pub struct UnknownApps {
 
 /// The vote-share threshold below which `rate` of the flows of a 30 % calibration part
 /// of the `train` rows fall, for a forest trained on the other 70 %.
-pub fn calibrate(p: &Prepared, config: &EvaluateConfig, train: &[usize], rate: f64) -> Result<f64, EvaluateError> {
+pub fn calibrate(p: &Prepared, config: &EvaluateConfig, train: &[usize], rate: f64) -> Result<f64, Error> {
     let sub_y: Vec<u32> = train.iter().map(|&r| p.y[r]).collect();
     let split = SplitConfig::Holdout { test_fraction: 0.3 };
     let folds =
-        split::make_folds(&split, &sub_y, None, derive(config.seed, &[CALIBRATION])).map_err(EvaluateError::Config)?;
+        split::make_folds(&split, &sub_y, None, derive(config.seed, &[CALIBRATION])).map_err(Error::Config)?;
     let fold = &folds[0];
     let fit: Vec<usize> = fold.train.iter().map(|&i| train[i]).collect();
     let held: Vec<usize> = fold.tests[0].rows.iter().map(|&i| train[i]).collect();
     let labels: Vec<u32> = fit.iter().map(|&r| p.y[r]).collect();
     let forest = Forest::train(p.x.select(Axis(0), &fit).view(), &labels, p.classes.len(), &config.forest, config.seed)
-        .map_err(EvaluateError::from)?;
+        .map_err(Error::from)?;
     let (_, mut share) = confident_predictions(&forest, p.x.select(Axis(0), &held).view())?;
     share.sort_by(f64::total_cmp);
     if share.is_empty() {
-        return Err(EvaluateError::Config("too few training rows to calibrate --unknown-threshold".to_owned()));
+        return Err(Error::Config("too few training rows to calibrate --unknown-threshold".to_owned()));
     }
     // The smallest share at or above which all but `rate` of the rows lie.
     Ok(share[((share.len() as f64 * rate).floor() as usize).min(share.len() - 1)])
@@ -99,11 +100,11 @@ pub fn unknown_apps(
     config: &EvaluateConfig,
     held_out_classes: &[String],
     threshold: Option<f64>,
-) -> Result<UnknownApps, EvaluateError> {
+) -> Result<UnknownApps, Error> {
     if let Some(t) = threshold
         && !(0.0..=1.0).contains(&t)
     {
-        return Err(EvaluateError::Config(format!("--unknown-threshold {t}: a probability between 0 and 1")));
+        return Err(Error::Config(format!("--unknown-threshold {t}: a probability between 0 and 1")));
     }
     let calibrated = threshold.is_none();
     let threshold = match threshold {
@@ -117,7 +118,7 @@ pub fn unknown_apps(
         let labels: Vec<u32> = fold.train.iter().map(|&r| p.y[r]).collect();
         let x = p.x.select(Axis(0), &fold.train);
         let forest = Forest::train(x.view(), &labels, p.classes.len(), &config.forest, config.seed)
-            .map_err(EvaluateError::from)?;
+            .map_err(Error::from)?;
         let (predicted, share) = confident_predictions(&forest, p.held_out_x.view())?;
         held_share.push(share);
         held_predicted.push(predicted);

@@ -13,7 +13,9 @@ use polars::prelude::*;
 
 pub use manifest::Manifest;
 pub use parts::{ToWriter, write_parts};
-pub use writer::{RESUME_FILE, ResumePoint, Resumed, StoreError, StoreWriter};
+pub use writer::{RESUME_FILE, ResumePoint, Resumed, StoreWriter};
+
+use crate::{Error, Result};
 
 pub const MANIFEST_FILE: &str = "manifest.json";
 
@@ -21,10 +23,10 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 /// reader needs them: a store is known by its manifest; a store without one is refused
 /// (an interrupted run's, or no store at all), as is a Parquet file the manifest does not
 /// list (a stray file would mix foreign rows in) and a part that is not the Parquet file
-/// the manifest describes. Errors say what is wrong in one line naming the file; callers
-/// add the store's path.
-pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+/// the manifest describes. Errors say what is wrong in one line naming the store, or the
+/// file of it that is wrong.
+pub fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let invalid = |message: String| Error::input(dir, message);
     if !dir.is_dir() {
         return Err(invalid(format!(
             "not a directory; a flow store is a directory with {MANIFEST_FILE} and Parquet parts"
@@ -42,15 +44,16 @@ pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             )
         }));
     }
-    let manifest: Manifest = serde_json::from_slice(&std::fs::read(&manifest_path)?)
-        .map_err(|e| invalid(format!("{}: not a flow store manifest: {e}", manifest_path.display())))?;
+    let text = std::fs::read(&manifest_path).map_err(Error::io(&manifest_path))?;
+    let manifest: Manifest = serde_json::from_slice(&text)
+        .map_err(|e| Error::input(&manifest_path, format!("not a flow store manifest: {e}")))?;
     for file in parquet_files(dir)? {
         let listed = file.strip_prefix(dir).is_ok_and(|rel| manifest.parts.iter().any(|p| Path::new(&p.file) == rel));
         if !listed {
-            return Err(invalid(format!(
-                "{}: not one of the store's parts ({MANIFEST_FILE} does not list it); move it out of the store",
-                file.display()
-            )));
+            return Err(Error::input(
+                &file,
+                format!("not one of the store's parts ({MANIFEST_FILE} does not list it); move it out of the store"),
+            ));
         }
     }
     manifest
@@ -61,13 +64,12 @@ pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             let rows = std::fs::File::open(&path)
                 .map_err(|e| e.to_string())
                 .and_then(|f| ParquetReader::new(f).num_rows().map_err(|e| format!("not a Parquet file: {e}")))
-                .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+                .map_err(|e| Error::input(&path, e))?;
             if rows as u64 != part.rows {
-                return Err(invalid(format!(
-                    "{}: {rows} rows where {MANIFEST_FILE} says {}; the part was replaced",
-                    path.display(),
-                    part.rows
-                )));
+                return Err(Error::input(
+                    &path,
+                    format!("{rows} rows where {MANIFEST_FILE} says {}; the part was replaced", part.rows),
+                ));
             }
             Ok(path)
         })
@@ -75,9 +77,8 @@ pub fn part_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 }
 
 /// Every Parquet file below `dir`.
-fn parquet_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    flowmine_core::walk::files_below(dir, |p| p.extension().is_some_and(|e| e == "parquet"))
-        .map_err(|e| std::io::Error::other(e.to_string()))
+fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    Ok(flowmine_core::walk::files_below(dir, |p| p.extension().is_some_and(|e| e == "parquet"))?)
 }
 
 /// Rows per Parquet part where rows are written from a frame (label, import-mirage): as
@@ -85,14 +86,14 @@ fn parquet_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 pub const PART_ROWS: usize = flowmine_core::scan::DEFAULT_BATCH_ROWS;
 
 /// Reads all flow rows of a store into one DataFrame.
-pub fn read_flows(dir: &Path) -> PolarsResult<DataFrame> {
-    let parts = part_files(dir).map_err(|e| polars_err!(ComputeError: "{}: {e}", dir.display()))?;
+pub fn read_flows(dir: &Path) -> Result<DataFrame> {
+    let parts = part_files(dir)?;
     let mut frames = parts.into_iter().map(|p| {
-        let file = std::fs::File::open(&p).map_err(|e| polars_err!(ComputeError: "{}: {e}", p.display()))?;
-        ParquetReader::new(file).finish()
+        let file = std::fs::File::open(&p).map_err(Error::io(&p))?;
+        ParquetReader::new(file).finish().map_err(Error::polars(&p))
     });
     let Some(first) = frames.next() else {
-        return Err(polars_err!(ComputeError: "{}: no Parquet part files in the store", dir.display()));
+        return Err(Error::input(dir, "no Parquet part files in the store"));
     };
     let mut df = first?;
     for next in frames {

@@ -16,7 +16,8 @@ use flowmine_core::scan::Checkpoint;
 use polars::prelude::DataFrame;
 
 use super::manifest::Part;
-use super::writer::{StoreError, StoreWriter, write_part_file};
+use super::writer::{StoreWriter, write_part_file};
+use crate::Error;
 
 /// What the store writer is handed, in order.
 pub enum ToWriter {
@@ -28,7 +29,7 @@ pub enum ToWriter {
 /// `encode` on `encoders` threads; checkpoints are handed to `checkpoint` once every part
 /// before them is recorded. Returns at the end of `work` with every part recorded, or at
 /// the first error.
-pub fn write_parts<E: From<StoreError> + Send>(
+pub fn write_parts<E: From<Error> + Send>(
     work: Receiver<ToWriter>,
     writer: &mut StoreWriter,
     encoders: usize,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::manifest::{Manifest, Parameters, Part};
 use super::{MANIFEST_FILE, part_files};
+use crate::Error;
 
 /// Where an interrupted run stands: written at each checkpoint, removed once the manifest
 /// is written.
@@ -52,7 +53,7 @@ pub fn part_name(index: usize) -> String {
 
 /// Writes part number `index` of the store in `dir`, from any thread; the part counts
 /// once it is recorded with [`StoreWriter::add_part`].
-pub fn write_part_file(dir: &Path, index: usize, df: &mut DataFrame) -> Result<Part, StoreError> {
+pub fn write_part_file(dir: &Path, index: usize, df: &mut DataFrame) -> Result<Part, Error> {
     let name = part_name(index);
     let path = dir.join(&name);
     // zstd level 1 rather than the default 3: on the 20 M-packet campus capture the whole
@@ -67,7 +68,7 @@ pub fn write_part_file(dir: &Path, index: usize, df: &mut DataFrame) -> Result<P
             .set_parallel(false)
             .finish(df)
             .map(|_| ())
-            .map_err(|source| StoreError::Polars { path: path.clone(), source })
+            .map_err(|source| Error::Polars { path: path.clone(), source })
     })?;
     Ok(Part { file: name, rows: df.height() as u64 })
 }
@@ -93,24 +94,8 @@ pub enum Resumed {
     From(StoreWriter, Option<(ResumePoint, Vec<u8>)>),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
-    #[error("{}: {source}", path.display())]
-    Polars { path: PathBuf, source: PolarsError },
-    #[error("{}: the store directory already holds files", .0.display())]
-    NotEmpty(PathBuf),
-    #[error("{}: holds an interrupted run", .0.display())]
-    Interrupted(PathBuf),
-    #[error("{}: cannot resume: {what}", path.display())]
-    CannotResume { path: PathBuf, what: String },
-    #[error("{}: holds files that are not part of a flow store ({}); refusing to overwrite", path.display(), example.display())]
-    Foreign { path: PathBuf, example: PathBuf },
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io { path: path.to_owned(), source }
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+    move |source| Error::Io { path: path.to_owned(), source }
 }
 
 pub struct StoreWriter {
@@ -121,7 +106,7 @@ pub struct StoreWriter {
 impl StoreWriter {
     /// Opens `dir` for a new store. An existing non-empty directory is refused unless
     /// `overwrite` is set, and even then only if it holds nothing but a previous store.
-    pub fn create(dir: &Path, overwrite: bool) -> Result<StoreWriter, StoreError> {
+    pub fn create(dir: &Path, overwrite: bool) -> Result<StoreWriter, Error> {
         if dir.exists() {
             let entries: Vec<PathBuf> = fs::read_dir(dir)
                 .map_err(io(dir))?
@@ -130,13 +115,13 @@ impl StoreWriter {
                 .map_err(io(dir))?;
             if !entries.is_empty() {
                 if !overwrite && dir.join(RESUME_FILE).exists() && !dir.join(MANIFEST_FILE).exists() {
-                    return Err(StoreError::Interrupted(dir.to_owned()));
+                    return Err(Error::Interrupted(dir.to_owned()));
                 }
                 if !overwrite {
-                    return Err(StoreError::NotEmpty(dir.to_owned()));
+                    return Err(Error::NotEmpty(dir.to_owned()));
                 }
                 if let Some(foreign) = entries.iter().find(|p| !is_store_file(p)) {
-                    return Err(StoreError::Foreign { path: dir.to_owned(), example: foreign.clone() });
+                    return Err(Error::Foreign { path: dir.to_owned(), example: foreign.clone() });
                 }
                 // The manifest goes first: a store without one is visibly incomplete.
                 for p in entries.iter().filter(|p| p.ends_with(MANIFEST_FILE)).chain(entries.iter()) {
@@ -154,8 +139,8 @@ impl StoreWriter {
     /// Reopens the store of an interrupted run at its last checkpoint: parts written after
     /// it, temporaries and stale run states are removed, and the checkpoint's run state
     /// is read back and checked against its hash. A store with a manifest is complete.
-    pub fn resume(dir: &Path) -> Result<Resumed, StoreError> {
-        let cannot = |what: String| StoreError::CannotResume { path: dir.to_owned(), what };
+    pub fn resume(dir: &Path) -> Result<Resumed, Error> {
+        let cannot = |what: String| Error::CannotResume { path: dir.to_owned(), what };
         let manifest_path = dir.join(MANIFEST_FILE);
         if manifest_path.exists() {
             let manifest: Manifest = serde_json::from_slice(&fs::read(&manifest_path).map_err(io(&manifest_path))?)
@@ -173,7 +158,7 @@ impl StoreWriter {
             .collect::<Result<_, _>>()
             .map_err(io(dir))?;
         if let Some(foreign) = entries.iter().find(|p| !is_store_file(p)) {
-            return Err(StoreError::Foreign { path: dir.to_owned(), example: foreign.clone() });
+            return Err(Error::Foreign { path: dir.to_owned(), example: foreign.clone() });
         }
         let resume_path = dir.join(RESUME_FILE);
         let point = if resume_path.exists() {
@@ -221,7 +206,7 @@ impl StoreWriter {
         parameters: &Parameters,
         inputs_done: &[PathBuf],
         state: &[u8],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let state_file = format!("state-{:06}.bin", inputs_done.len());
         let state_path = self.dir.join(&state_file);
         write_atomically(&state_path, |file| file.write_all(state).map_err(io(&state_path)))?;
@@ -245,7 +230,7 @@ impl StoreWriter {
 
     /// Writes one part file of flow rows.
     /// Writes the next part.
-    pub fn write_part(&mut self, df: &mut DataFrame) -> Result<(), StoreError> {
+    pub fn write_part(&mut self, df: &mut DataFrame) -> Result<(), Error> {
         let part = write_part_file(&self.dir, self.parts.len(), df)?;
         self.add_part(part);
         Ok(())
@@ -267,7 +252,7 @@ impl StoreWriter {
 
     /// Writes the manifest: the last file of a complete store. The resume point goes
     /// after it (a store with a manifest is complete whatever else it holds).
-    pub fn finish(self, manifest: &Manifest) -> Result<PathBuf, StoreError> {
+    pub fn finish(self, manifest: &Manifest) -> Result<PathBuf, Error> {
         let path = self.dir.join(MANIFEST_FILE);
         write_atomically(&path, |file| {
             let mut text = serde_json::to_vec_pretty(manifest).expect("manifest serialises");
@@ -280,7 +265,7 @@ impl StoreWriter {
 }
 
 /// Removes run states other than `keep`, and `resume.json` too when `keep` is `None`.
-fn remove_resume_files(dir: &Path, keep: Option<&str>) -> Result<(), StoreError> {
+fn remove_resume_files(dir: &Path, keep: Option<&str>) -> Result<(), Error> {
     for entry in fs::read_dir(dir).map_err(io(dir))? {
         let path = entry.map_err(io(dir))?.path();
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -296,8 +281,8 @@ fn remove_resume_files(dir: &Path, keep: Option<&str>) -> Result<(), StoreError>
 /// Writes `path` through a temporary sibling: write, fsync, rename, fsync the directory.
 pub fn write_atomically(
     path: &Path,
-    write: impl FnOnce(&mut File) -> Result<(), StoreError>,
-) -> Result<(), StoreError> {
+    write: impl FnOnce(&mut File) -> Result<(), Error>,
+) -> Result<(), Error> {
     let mut tmp_name = path.file_name().expect("a file path").to_owned();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
