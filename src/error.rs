@@ -119,6 +119,10 @@ pub enum Error {
     /// A check before the session failed; the message says what to fix.
     #[error("{0}")]
     Check(String),
+    /// A check before the session failed that a setting can answer; the binary names the
+    /// option that gives it.
+    #[error("{what}")]
+    Needs { what: String, setting: &'static str },
     /// A tool that could not be started.
     #[error("cannot run {program}: {source} (is it installed and on PATH?)")]
     Spawn { program: String, source: std::io::Error },
@@ -143,6 +147,9 @@ pub enum Error {
     /// A session's manifest that could not be written.
     #[error("writing the manifest: {0}")]
     Manifest(String),
+    /// The session of `app` that failed (in a batch, the others are still recorded).
+    #[error("{app}: {source}")]
+    Session { app: String, source: Box<Error> },
     /// A session that failed after its capture started; `kept` says what is on disk.
     #[error("{cause}; kept in {}: {kept}", dir.display())]
     Stopped { cause: Box<Error>, dir: PathBuf, kept: String },

@@ -91,8 +91,8 @@ fn run(command: Command) -> Result<ExitCode, flowmine::Error> {
         Command::ImportMirage(args) => cmd::mirage::run_import(args),
         Command::Evaluate(args) => cmd::evaluate::run(*args),
         Command::Predict(args) => cmd::predict::run(args),
-        Command::Collect(args) => Ok(cmd::collect::run_cmd(*args)),
+        Command::Collect(args) => cmd::collect::run(*args),
         Command::Merge(args) => cmd::merge::run(args),
-        Command::Cluster(args) => Ok(cmd::cluster::run(*args)),
+        Command::Cluster(args) => cmd::cluster::run(*args),
     }
 }

@@ -10,6 +10,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::{Error, Result};
+
 const FONT: &str = "sans-serif";
 
 /// Colour-blind-safe colours (Okabe and Ito) first, then more distinct hues.
@@ -40,17 +42,17 @@ fn register_font() {
     });
 }
 
-fn both_formats(
+fn both_formats<E1: std::fmt::Display, E2: std::fmt::Display>(
     base: &Path,
     size: (u32, u32),
-    draw_png: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
-    draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-) -> Result<Vec<PathBuf>, String> {
+    draw_png: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), E1>,
+    draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), E2>,
+) -> Result<Vec<PathBuf>> {
     register_font();
     let png = base.with_extension("png");
     let svg = base.with_extension("svg");
-    draw_png(&BitMapBackend::new(&png, size).into_drawing_area()).map_err(|e| format!("{}: {e}", png.display()))?;
-    draw_svg(&SVGBackend::new(&svg, size).into_drawing_area()).map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw_png(&BitMapBackend::new(&png, size).into_drawing_area()).map_err(|e| Error::output(&png, e))?;
+    draw_svg(&SVGBackend::new(&svg, size).into_drawing_area()).map_err(|e| Error::output(&svg, e))?;
     Ok(vec![png, svg])
 }
 
@@ -62,7 +64,7 @@ pub fn heatmap(
     (row_desc, rows): (&str, &[String]),
     (column_desc, columns): (&str, &[String]),
     counts: &[Vec<u64>],
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>> {
     let cell = (900 / rows.len().max(columns.len()).max(1) as u32).clamp(18, 60);
     let longest = rows.iter().chain(columns).map(|l| l.chars().count()).max().unwrap_or(1) as u32;
     let room = longest * 8 + 60;
@@ -84,17 +86,15 @@ fn draw_heatmap<DB: DrawingBackend>(
     counts: &[Vec<u64>],
     cell: u32,
     room: u32,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+) -> DrawResult<(), DB> {
+    root.fill(&WHITE)?;
     let (r, c) = (rows.len(), columns.len());
     let mut chart = ChartBuilder::on(root)
         .caption(title, (FONT, 20))
         .margin(15)
         .x_label_area_size(room)
         .y_label_area_size(room)
-        .build_cartesian_2d(0.0..c as f64, 0.0..r as f64)
-        .map_err(err)?;
+        .build_cartesian_2d(0.0..c as f64, 0.0..r as f64)?;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -103,8 +103,7 @@ fn draw_heatmap<DB: DrawingBackend>(
         .x_desc(column_desc)
         .y_desc(row_desc)
         .axis_desc_style((FONT, 16))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     let shade = |share: f64| {
         let mix = |from: f64, to: f64| (from + (to - from) * share).round() as u8;
         RGBColor(mix(255.0, 8.0), mix(255.0, 48.0), mix(255.0, 107.0))
@@ -116,28 +115,28 @@ fn draw_heatmap<DB: DrawingBackend>(
             let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
             let y = (r - 1 - i) as f64;
             let rect = Rectangle::new([(j as f64, y), (j as f64 + 1.0, y + 1.0)], shade(share).filled());
-            chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            chart.draw_series(std::iter::once(rect))?;
             if count > 0 {
                 let ink = if share > 0.5 { WHITE } else { BLACK };
                 let style =
                     TextStyle::from((FONT, size).into_font()).color(&ink).pos(Pos::new(HPos::Center, VPos::Center));
                 let at = chart.backend_coord(&(j as f64 + 0.5, y + 0.5));
-                root.draw_text(&count.to_string(), &style, at).map_err(err)?;
+                root.draw_text(&count.to_string(), &style, at)?;
             }
         }
     }
     let left = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, label) in rows.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(0.0, (r - 1 - i) as f64 + 0.5));
-        root.draw_text(label, &left, (x - 6, y)).map_err(err)?;
+        root.draw_text(label, &left, (x - 6, y))?;
     }
     let below = TextStyle::from((FONT, 14).into_font().transform(FontTransform::Rotate270))
         .pos(Pos::new(HPos::Right, VPos::Center));
     for (j, label) in columns.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(j as f64 + 0.5, 0.0));
-        root.draw_text(label, &below, (x, y + 6)).map_err(err)?;
+        root.draw_text(label, &below, (x, y + 6))?;
     }
-    root.present().map_err(err)
+    root.present()
 }
 
 /// One scatter panel: points and the group (legend entry) of each.
@@ -153,7 +152,7 @@ pub fn scatter(
     axes: (&str, &str),
     points: &[(f64, f64)],
     panels: &[Panel],
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>> {
     let size = (620 * panels.len().max(1) as u32, 620);
     both_formats(base, size, |a| draw_scatter(a, axes, points, panels), |a| draw_scatter(a, axes, points, panels))
 }
@@ -163,9 +162,8 @@ fn draw_scatter<DB: DrawingBackend>(
     axes: (&str, &str),
     points: &[(f64, f64)],
     panels: &[Panel],
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+) -> DrawResult<(), DB> {
+    root.fill(&WHITE)?;
     let bounds = |f: fn(&(f64, f64)) -> f64| {
         let (lo, hi) = points.iter().map(f).fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
         if lo.is_finite() && hi > lo { (lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)) } else { (-1.0, 1.0) }
@@ -177,8 +175,7 @@ fn draw_scatter<DB: DrawingBackend>(
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(50)
-            .build_cartesian_2d(x.0..x.1, y.0..y.1)
-            .map_err(err)?;
+            .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
         chart
             .configure_mesh()
             .light_line_style(WHITE)
@@ -186,8 +183,7 @@ fn draw_scatter<DB: DrawingBackend>(
             .y_desc(axes.1)
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 14))
-            .draw()
-            .map_err(err)?;
+            .draw()?;
         for (g, name) in panel.groups.iter().enumerate() {
             let c = colour(g);
             let dots = points
@@ -196,8 +192,7 @@ fn draw_scatter<DB: DrawingBackend>(
                 .filter(|(_, pg)| **pg == g)
                 .map(|(&p, _)| Circle::new(p, 2, c.mix(0.6).filled()));
             chart
-                .draw_series(dots)
-                .map_err(err)?
+                .draw_series(dots)?
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
@@ -207,10 +202,9 @@ fn draw_scatter<DB: DrawingBackend>(
             .background_style(WHITE.mix(0.85))
             .border_style(BLACK)
             .label_font((FONT, 12))
-            .draw()
-            .map_err(err)?;
+            .draw()?;
     }
-    root.present().map_err(err)
+    root.present()
 }
 
 /// One line of a line chart.
@@ -222,7 +216,7 @@ pub struct Line<'a> {
 }
 
 /// A line chart with markers, e.g. accuracy against the labelled fraction.
-pub fn line_chart(base: &Path, title: &str, axes: (&str, &str), lines: &[Line]) -> Result<Vec<PathBuf>, String> {
+pub fn line_chart(base: &Path, title: &str, axes: (&str, &str), lines: &[Line]) -> Result<Vec<PathBuf>> {
     both_formats(base, (900, 560), |a| draw_lines(a, title, axes, lines), |a| draw_lines(a, title, axes, lines))
 }
 
@@ -231,9 +225,8 @@ fn draw_lines<DB: DrawingBackend>(
     title: &str,
     axes: (&str, &str),
     lines: &[Line],
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+) -> DrawResult<(), DB> {
+    root.fill(&WHITE)?;
     let all = || lines.iter().flat_map(|l| l.points.iter());
     let (x0, x1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.0), h.max(p.0)));
     let (y0, y1) = all().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), p| (l.min(p.1), h.max(p.1)));
@@ -246,30 +239,27 @@ fn draw_lines<DB: DrawingBackend>(
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(err)?;
+        .build_cartesian_2d(x0..x1, y0..y1)?;
     chart
         .configure_mesh()
         .x_desc(axes.0)
         .y_desc(axes.1)
         .label_style((FONT, 13))
         .axis_desc_style((FONT, 15))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     for (i, line) in lines.iter().enumerate() {
         let c = colour(i);
         // Plain path elements: plotters' line series need a feature the build leaves out.
         let width = if line.dashed { 1 } else { 2 };
         chart
-            .draw_series(std::iter::once(PathElement::new(line.points.clone(), c.stroke_width(width))))
-            .map_err(err)?
+            .draw_series(std::iter::once(PathElement::new(line.points.clone(), c.stroke_width(width))))?
             .label(line.name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], c.stroke_width(width)));
         if line.dashed {
-            chart.draw_series(line.points.iter().map(|&p| Cross::new(p, 4, c.stroke_width(2)))).map_err(err)?;
+            chart.draw_series(line.points.iter().map(|&p| Cross::new(p, 4, c.stroke_width(2))))?;
             continue;
         }
-        chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 3, c.filled()))).map_err(err)?;
+        chart.draw_series(line.points.iter().map(|&p| Circle::new(p, 3, c.filled())))?;
     }
     chart
         .configure_series_labels()
@@ -277,7 +267,6 @@ fn draw_lines<DB: DrawingBackend>(
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font((FONT, 13))
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)
+        .draw()?;
+    root.present()
 }

@@ -11,6 +11,8 @@ use rayon::prelude::*;
 
 use flowmine_forest::random::{SplitMix64, derive};
 
+use crate::{Error, Result};
+
 /// Rows per block of parallel work (fixed: the sums must not depend on the thread count).
 pub const BLOCK: usize = 4096;
 
@@ -210,9 +212,9 @@ fn lloyd(x: ArrayView2<f64>, mut centres: Array2<f64>, params: &KMeansParams, to
 
 /// Fits k-means to the rows of `x`: `params.starts` k-means++ starts, each refined by
 /// Lloyd's algorithm; the start of least inertia is kept.
-pub fn fit(x: ArrayView2<f64>, params: &KMeansParams, seed: u64) -> Result<KMeans, String> {
+pub fn fit(x: ArrayView2<f64>, params: &KMeansParams, seed: u64) -> Result<KMeans> {
     if params.k == 0 || params.k > x.nrows() {
-        return Err(format!("k = {} needs between 1 and {} rows", params.k, x.nrows()));
+        return Err(Error::Config(format!("k = {} needs between 1 and {} rows", params.k, x.nrows())));
     }
     let tolerance = params.tol * mean_variance(x);
     let mut kept: Option<KMeans> = None;
@@ -252,7 +254,7 @@ mod tests {
     #[test]
     fn k_out_of_range_is_an_error() {
         let x = array![[0.0], [1.0]];
-        assert!(fit(x.view(), &KMeansParams::new(3), 0).unwrap_err().contains("k = 3"));
+        assert!(fit(x.view(), &KMeansParams::new(3), 0).unwrap_err().to_string().contains("k = 3"));
         assert!(fit(x.view(), &KMeansParams::new(0), 0).is_err());
     }
 

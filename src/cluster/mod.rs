@@ -34,7 +34,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use polars::prelude::*;
 
 use crate::evaluate::model::IDENTITY;
-use crate::Error;
+use crate::{Error, Result};
 use crate::evaluate::{columns, dataset, matrix};
 use flowmine_forest::random::{SplitMix64, derive};
 use kmeans::{KMeans, KMeansParams};
@@ -179,10 +179,10 @@ pub fn sample_rows(n: usize, count: usize, seed: u64) -> Vec<usize> {
 }
 
 /// The k in `range` whose k-means (fitted on `x`) has the best silhouette on `x`.
-pub fn best_k(x: ArrayView2<f64>, range: (usize, usize), seed: u64) -> Result<(usize, Vec<(usize, f64)>), String> {
+pub fn best_k(x: ArrayView2<f64>, range: (usize, usize), seed: u64) -> Result<(usize, Vec<(usize, f64)>)> {
     let (low, high) = (range.0.max(2), range.1.min(x.nrows().saturating_sub(1)));
     if low > high {
-        return Err(format!("no k in {}..={} fits {} rows", range.0, range.1, x.nrows()));
+        return Err(Error::Config(format!("no k in {}..={} fits {} rows", range.0, range.1, x.nrows())));
     }
     let mut tried = Vec::new();
     for k in low..=high {
@@ -218,7 +218,7 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Err
     }
     let exclude: Vec<&str> = config.target.iter().map(String::as_str).collect();
     let features =
-        columns::select_features(table.schema(), &config.features, &exclude).map_err(Error::Config)?;
+        columns::select_features(table.schema(), &config.features, &exclude)?;
     let target = config.target.as_deref().map(|t| dataset::text_column(&table, t)).transpose()?;
     let target_column = config.target.as_deref().filter(|t| !IDENTITY.contains(t));
     let identity: Vec<Column> =
@@ -234,10 +234,10 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Err
         Some(k) => (k, Vec::new()),
         None => {
             let rows = sample_rows(fit_x.nrows(), config.silhouette_rows, derive(config.seed, &[SILHOUETTE_SAMPLE]));
-            best_k(fit_x.select(Axis(0), &rows).view(), config.k_range, config.seed).map_err(Error::Config)?
+            best_k(fit_x.select(Axis(0), &rows).view(), config.k_range, config.seed)?
         }
     };
-    let fitted = kmeans::fit(fit_x.view(), &KMeansParams::new(k), config.seed).map_err(Error::Config)?;
+    let fitted = kmeans::fit(fit_x.view(), &KMeansParams::new(k), config.seed)?;
     drop(fit_x);
     lap("kmeans_fit", &mut seconds);
     let (labels, distance) = kmeans::assign(x.view(), &fitted.centres);
@@ -311,13 +311,13 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Err
 
 fn run_dbscan(x: ArrayView2<f64>, config: &ClusterConfig) -> Result<DbscanResult, Error> {
     if config.min_samples == 0 {
-        return Err(Error::Config("--min-samples must be at least 1".to_owned()));
+        return Err(Error::setting("min_samples", config.min_samples, "must be at least 1"));
     }
     let rows = sample_rows(x.nrows(), config.dbscan_rows, derive(config.seed, &[DBSCAN_SAMPLE]));
     let sample = x.select(Axis(0), &rows);
     let eps = match config.eps {
         Some(eps) if eps > 0.0 && eps.is_finite() => eps,
-        Some(eps) => return Err(Error::Config(format!("--eps {eps}: a positive radius is needed"))),
+        Some(eps) => return Err(Error::setting("eps", eps, "a positive radius is needed")),
         None => {
             let mut d = dbscan::kth_distances(sample.view(), config.min_samples);
             d.sort_by(f64::total_cmp);

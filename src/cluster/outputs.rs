@@ -96,7 +96,7 @@ impl Clustering {
         let metrics = serde_json::to_string_pretty(&self.metrics_json()).expect("plain data") + "\n";
         std::fs::write(&path, metrics).map_err(|e| out_err(&path, e))?;
         written.push(path);
-        written.extend(self.charts(dir).map_err(|e| out_err(dir, e))?);
+        written.extend(self.charts(dir)?);
         let path = dir.join(REPORT);
         std::fs::write(&path, self.report()).map_err(|e| out_err(&path, e))?;
         written.push(path);
@@ -107,7 +107,7 @@ impl Clustering {
         (0..self.k).map(|c| format!("cluster {c}")).collect()
     }
 
-    fn charts(&self, dir: &Path) -> Result<Vec<PathBuf>, String> {
+    fn charts(&self, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let mut written = Vec::new();
         if !self.classes.is_empty() {
             let title = format!("k-means clusters × {} ({} flows)", self.target_name(), self.rows);

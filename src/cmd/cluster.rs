@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use flowmine::Error;
 use flowmine::cluster::{ClusterConfig, outputs::REPORT};
-
-use super::EXIT_FAILED;
 
 #[derive(clap::Args)]
 pub struct ClusterArgs {
@@ -75,7 +74,7 @@ fn parse_range(text: &str) -> Result<(usize, usize), String> {
     Ok((low, high))
 }
 
-pub fn run(args: ClusterArgs) -> ExitCode {
+pub fn run(args: ClusterArgs) -> Result<ExitCode, Error> {
     let config = ClusterConfig {
         inputs: args.inputs,
         features: args.features,
@@ -91,17 +90,8 @@ pub fn run(args: ClusterArgs) -> ExitCode {
         seed: args.seed,
         threads: args.threads,
     };
-    let clustering = match flowmine::cluster::run(&config) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
-    };
-    if let Err(e) = clustering.write(&args.out, args.overwrite) {
-        eprintln!("flowmine: error: {e}");
-        return ExitCode::from(EXIT_FAILED);
-    }
+    let clustering = flowmine::cluster::run(&config)?;
+    clustering.write(&args.out, args.overwrite)?;
     if !args.quiet {
         println!("data:     {} flows, {} features", clustering.rows, clustering.features.len());
         println!("k-means:  k = {}, sizes {:?}", clustering.k, clustering.sizes);
@@ -115,5 +105,5 @@ pub fn run(args: ClusterArgs) -> ExitCode {
         }
         println!("report:   {}", args.out.join(REPORT).display());
     }
-    ExitCode::SUCCESS
+    Ok(ExitCode::SUCCESS)
 }

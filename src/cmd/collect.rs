@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use flowmine::Error;
 use flowmine::collect::tools::Tools;
-use flowmine::collect::{CollectJob, Session, run};
+use flowmine::collect::{self, CollectJob, Session};
 
-use super::EXIT_FAILED;
+use super::report_error;
 
 #[derive(clap::Args)]
 pub struct CollectArgs {
@@ -70,23 +71,25 @@ pub struct CollectArgs {
     note: Vec<String>,
 }
 
-fn seconds(what: &str, s: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(s).map_err(|_| format!("--{what} {s}: not a number of seconds"))
+fn seconds(what: &str, s: f64) -> Result<Duration, Error> {
+    Duration::try_from_secs_f64(s).map_err(|_| Error::Usage(format!("--{what} {s}: not a number of seconds")))
 }
 
-fn jobs(args: &CollectArgs) -> Result<Vec<CollectJob>, String> {
+/// The sessions the arguments ask for; what does not fit (an unreadable --apps-file too)
+/// is a usage error.
+fn jobs(args: &CollectArgs) -> Result<Vec<CollectJob>, Error> {
     let mut apps = args.app.clone();
     if let Some(path) = &args.apps_file {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
         apps.extend(
             text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(str::to_owned),
         );
     }
     if apps.is_empty() {
-        return Err("no app to record".into());
+        return Err(Error::Usage("no app to record".into()));
     }
     if args.session.is_some() && apps.len() > 1 {
-        return Err("--session names one session: give one app".into());
+        return Err(Error::Usage("--session names one session: give one app".into()));
     }
     let duration = args.duration.map(|d| seconds("duration", d)).transpose()?;
     let reconnect_wait = seconds("reconnect-wait", args.reconnect_wait)?;
@@ -111,24 +114,19 @@ fn jobs(args: &CollectArgs) -> Result<Vec<CollectJob>, String> {
         .collect())
 }
 
-pub fn run_cmd(args: CollectArgs) -> ExitCode {
-    let (jobs, pause) = match jobs(&args).and_then(|j| Ok((j, seconds("pause", args.pause)?))) {
-        Ok(j) => j,
-        Err(e) => {
-            eprintln!("flowmine: error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+/// Records each app's session in turn; a failed one does not stop the others. Every
+/// failure but the last is printed as it happens, the last is the run's error.
+pub fn run(args: CollectArgs) -> Result<ExitCode, Error> {
+    let jobs = jobs(&args)?;
+    let pause = seconds("pause", args.pause)?;
     // Ctrl-C (or SIGTERM) ends the session cleanly instead of killing flowmine mid-way.
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(signal, Arc::clone(&stop)) {
-            eprintln!("flowmine: error: cannot catch signal {signal}: {e}");
-            return ExitCode::from(EXIT_FAILED);
-        }
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .map_err(|e| Error::Check(format!("cannot catch signal {signal}: {e}")))?;
     }
     let tools = Tools::default();
-    let mut failed = 0;
+    let mut failed: Option<Error> = None;
     for (i, job) in jobs.iter().enumerate() {
         if i > 0 {
             if stop.load(Ordering::Relaxed) {
@@ -139,15 +137,16 @@ pub fn run_cmd(args: CollectArgs) -> ExitCode {
             sleep_unless(pause, &stop);
         }
         eprintln!("collect: {}", job.app);
-        match run(job, &tools, &stop, &mut |line| eprintln!("collect: {line}")) {
+        match collect::run(job, &tools, &stop, &mut |line| eprintln!("collect: {line}")) {
             Ok(session) => print_session(&session),
             Err(e) => {
-                eprintln!("flowmine: error: {}: {e}", job.app);
-                failed += 1;
+                if let Some(earlier) = failed.replace(Error::Session { app: job.app.clone(), source: Box::new(e) }) {
+                    report_error(&earlier);
+                }
             }
         }
     }
-    if failed > 0 { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS }
+    failed.map_or(Ok(ExitCode::SUCCESS), Err)
 }
 
 fn print_session(s: &Session) {

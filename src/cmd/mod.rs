@@ -54,15 +54,23 @@ pub fn usage_error(message: String) -> Error {
 /// Prints the error that stopped a run, in one line with the option that helps where
 /// there is one, and returns its exit status: 2 for bad arguments, 1 for the rest.
 pub fn report_error(e: &Error) -> std::process::ExitCode {
-    match (e, hint(e)) {
-        // A setting is named as the option that sets it.
-        (Error::Setting { name, value, what }, _) => {
-            eprintln!("flowmine: error: --{} {value}: {what}", name.replace('_', "-"))
-        }
-        (_, Some(hint)) => eprintln!("flowmine: error: {e}; {hint}"),
-        (_, None) => eprintln!("flowmine: error: {e}"),
-    }
+    eprintln!("flowmine: error: {}", said(e));
     std::process::ExitCode::from(if e.is_usage() { EXIT_USAGE } else { EXIT_FAILED })
+}
+
+/// `e` as the command line words it: a setting named as the option that sets it, with
+/// the option that helps where there is one.
+fn said(e: &Error) -> String {
+    let option = |name: &str| format!("--{}", name.replace('_', "-"));
+    match e {
+        Error::Setting { name, value, what } => format!("{} {value}: {what}", option(name)),
+        Error::Needs { what, setting } => format!("{what}; give it with {}", option(setting)),
+        Error::Session { app, source } => format!("{app}: {}", said(source)),
+        e => match hint(e) {
+            Some(hint) => format!("{e}; {hint}"),
+            None => e.to_string(),
+        },
+    }
 }
 
 /// What the command line offers against an error (the library's messages name no option).

@@ -427,10 +427,8 @@ fn check_interface(tools: &Tools, interface: &str) -> Result<(), Error> {
     if all.iter().any(|i| i == interface) {
         Ok(())
     } else {
-        Err(Error::Check(format!(
-            "the AP has no interface {interface} (tcpdump -D lists: {}); give the hotspot's with --interface",
-            all.join(", ")
-        )))
+        let what = format!("the AP has no interface {interface} (tcpdump -D lists: {}): the hotspot's is needed", all.join(", "));
+        Err(Error::Needs { what, setting: "interface" })
     }
 }
 

@@ -58,10 +58,8 @@ impl<'t> Phone<'t> {
                 1 => devices.into_iter().next().expect("one device"),
                 n => {
                     let all: Vec<&str> = devices.iter().map(|(s, _)| s.as_str()).collect();
-                    return Err(Error::Check(format!(
-                        "adb sees {n} phones ({}): choose one with --serial",
-                        all.join(", ")
-                    )));
+                    let what = format!("adb sees {n} phones ({}): one must be chosen by its serial", all.join(", "));
+                    return Err(Error::Needs { what, setting: "serial" });
                 }
             },
         };
@@ -79,11 +77,16 @@ impl<'t> Phone<'t> {
         result: Result<String, AdbFailure>,
         what: impl FnOnce(String) -> String,
     ) -> Result<String, Error> {
-        result.map_err(|e| match e {
+        result.map_err(|e| self.failure(e, what))
+    }
+
+    /// The error of a failed adb call; `what` words a refusal.
+    fn failure(&self, e: AdbFailure, what: impl FnOnce(String) -> String) -> Error {
+        match e {
             AdbFailure::Spawn(e) => e,
             AdbFailure::Disconnected(said) => Error::Check(format!("phone {}: {said}", self.serial)),
             AdbFailure::Failed(said) => Error::Check(what(said)),
-        })
+        }
     }
 
     pub fn shell(&self, cmd: &str) -> Result<String, AdbFailure> {
@@ -123,17 +126,16 @@ impl<'t> Phone<'t> {
             })?;
         }
         let find = format!("command -v strace || {{ test -x {p} && echo {p}; }}", p = sh_quote(&pushed));
-        let path = self.su(&find).ok().and_then(|out| first_line(&out)).ok_or_else(|| {
-            Error::Check(format!(
-                "strace is not on phone {}: give a static arm64 strace with --strace-binary FILE",
-                self.serial
-            ))
+        let path = self.su(&find).ok().and_then(|out| first_line(&out)).ok_or_else(|| Error::Needs {
+            what: format!("strace is not on phone {}: a static arm64 strace is needed", self.serial),
+            setting: "strace_binary",
         })?;
-        let version = self.check(self.su(&format!("{} -V", sh_quote(&path))), |said| {
-            format!(
-                "strace on phone {} ({path}) does not run: {said}; give a static arm64 build with --strace-binary",
-                self.serial
-            )
+        let version = self.su(&format!("{} -V", sh_quote(&path))).map_err(|e| match e {
+            AdbFailure::Failed(said) => Error::Needs {
+                what: format!("strace on phone {} ({path}) does not run: {said}; a static arm64 build is needed", self.serial),
+                setting: "strace_binary",
+            },
+            e => self.failure(e, |said| said),
         })?;
         Ok((path, first_line(&version).unwrap_or_default()))
     }

@@ -9,6 +9,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
+use crate::{Error, Result};
+
 /// Colour-blind-safe colours (Okabe and Ito), one per series.
 const SERIES_COLOURS: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
@@ -38,17 +40,17 @@ pub struct Series<'a> {
 }
 
 /// `base.png` and `base.svg` drawn by `draw` on canvases of `size` pixels.
-fn both_formats(
+fn both_formats<E1: std::fmt::Display, E2: std::fmt::Display>(
     base: &Path,
     size: (u32, u32),
-    draw_png: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
-    draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-) -> Result<Vec<PathBuf>, String> {
+    draw_png: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<(), E1>,
+    draw_svg: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<(), E2>,
+) -> Result<Vec<PathBuf>> {
     register_font();
     let png = base.with_extension("png");
     let svg = base.with_extension("svg");
-    draw_png(&BitMapBackend::new(&png, size).into_drawing_area()).map_err(|e| format!("{}: {e}", png.display()))?;
-    draw_svg(&SVGBackend::new(&svg, size).into_drawing_area()).map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw_png(&BitMapBackend::new(&png, size).into_drawing_area()).map_err(|e| Error::output(&png, e))?;
+    draw_svg(&SVGBackend::new(&svg, size).into_drawing_area()).map_err(|e| Error::output(&svg, e))?;
     Ok(vec![png, svg])
 }
 
@@ -66,7 +68,7 @@ pub fn bar_chart(
     x_description: &str,
     names: &[String],
     series: &[Series],
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>> {
     let group_height = 10 + 16 * series.len() as u32;
     let height = (150 + group_height * names.len() as u32).max(360);
     both_formats(
@@ -83,9 +85,8 @@ fn draw_bars<DB: DrawingBackend>(
     x_description: &str,
     names: &[String],
     series: &[Series],
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+) -> DrawResult<(), DB> {
+    root.fill(&WHITE)?;
     let label_size = 15.0;
     let label_width = names.iter().map(|n| text_width(root, n, label_size)).max().unwrap_or(0) + 16;
     let (mut low, mut high) = (0.0f64, 0.0f64);
@@ -106,8 +107,7 @@ fn draw_bars<DB: DrawingBackend>(
         .margin(15)
         .x_label_area_size(50)
         .y_label_area_size(label_width)
-        .build_cartesian_2d((low - if low < 0.0 { pad } else { 0.0 })..(high + pad), 0.0..n)
-        .map_err(err)?;
+        .build_cartesian_2d((low - if low < 0.0 { pad } else { 0.0 })..(high + pad), 0.0..n)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
@@ -116,8 +116,7 @@ fn draw_bars<DB: DrawingBackend>(
         .x_desc(x_description)
         .axis_desc_style((FONT, 16))
         .label_style((FONT, 14))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     let bar = 0.8 / series.len().max(1) as f64;
     for (s, one) in series.iter().enumerate() {
         let colour = SERIES_COLOURS[s % SERIES_COLOURS.len()];
@@ -126,8 +125,7 @@ fn draw_bars<DB: DrawingBackend>(
             Rectangle::new([(0.0, top), (v, top - bar)], colour.filled())
         });
         chart
-            .draw_series(bars)
-            .map_err(err)?
+            .draw_series(bars)?
             .label(one.name)
             .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 14, y + 6)], colour.filled()));
         if let Some(spread) = &one.spread {
@@ -135,7 +133,7 @@ fn draw_bars<DB: DrawingBackend>(
                 let middle = n - i as f64 - 0.1 - bar * (s as f64 + 0.5);
                 PathElement::new(vec![(v - sd, middle), (v + sd, middle)], BLACK.stroke_width(1))
             });
-            chart.draw_series(whiskers).map_err(err)?;
+            chart.draw_series(whiskers)?;
         }
     }
     if series.len() > 1 || series.first().is_some_and(|s| !s.name.is_empty()) {
@@ -145,17 +143,16 @@ fn draw_bars<DB: DrawingBackend>(
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)
             .label_font((FONT, 15))
-            .draw()
-            .map_err(err)?;
+            .draw()?;
     }
     // Names drawn by hand beside their bars: the mesh labels of a numeric axis cannot be
     // placed at the middle of each group.
     let style = TextStyle::from((FONT, label_size).into_font()).pos(Pos::new(HPos::Right, VPos::Center));
     for (i, name) in names.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(chart.x_range().start, n - i as f64 - 0.5));
-        root.draw_text(name, &style, (x - 8, y)).map_err(err)?;
+        root.draw_text(name, &style, (x - 8, y))?;
     }
-    root.present().map_err(err)
+    root.present()
 }
 
 /// Heatmap of a confusion matrix: true classes down, predicted across, each cell shaded by
@@ -165,7 +162,7 @@ pub fn confusion_chart(
     title: &str,
     labels: &[String],
     confusion: &[Vec<u64>],
-) -> Result<Vec<PathBuf>, String> {
+) -> Result<Vec<PathBuf>> {
     let k = labels.len().max(1) as u32;
     let cell = (900 / k).clamp(16, 60);
     // Room for the longest label on the left and (turned) at the bottom, at ~8 px a char.
@@ -190,9 +187,8 @@ fn draw_confusion<DB: DrawingBackend>(
     labels: &[String],
     confusion: &[Vec<u64>],
     cell: u32,
-) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
+) -> DrawResult<(), DB> {
+    root.fill(&WHITE)?;
     let k = labels.len();
     let label_size = f64::from(cell.clamp(16, 30)) * 0.55 + 4.0;
     let label_room = labels.iter().map(|l| text_width(root, l, label_size)).max().unwrap_or(0) + 20;
@@ -202,8 +198,7 @@ fn draw_confusion<DB: DrawingBackend>(
         .margin_right(110)
         .x_label_area_size(label_room + 30)
         .y_label_area_size(label_room + 30)
-        .build_cartesian_2d(0.0..k as f64, 0.0..k as f64)
-        .map_err(err)?;
+        .build_cartesian_2d(0.0..k as f64, 0.0..k as f64)?;
     chart
         .configure_mesh()
         .disable_mesh()
@@ -212,8 +207,7 @@ fn draw_confusion<DB: DrawingBackend>(
         .x_desc("predicted class")
         .y_desc("true class")
         .axis_desc_style((FONT, 17))
-        .draw()
-        .map_err(err)?;
+        .draw()?;
     let shade = |share: f64| {
         // White to deep blue.
         let mix = |from: f64, to: f64| (from + (to - from) * share).round() as u8;
@@ -226,14 +220,14 @@ fn draw_confusion<DB: DrawingBackend>(
             let share = if total == 0 { 0.0 } else { count as f64 / total as f64 };
             let y = (k - 1 - i) as f64;
             let rect = Rectangle::new([(j as f64, y), (j as f64 + 1.0, y + 1.0)], shade(share).filled());
-            chart.draw_series(std::iter::once(rect)).map_err(err)?;
+            chart.draw_series(std::iter::once(rect))?;
             if count > 0 && cell >= 18 {
                 let colour = if share > 0.5 { WHITE } else { BLACK };
                 let style = TextStyle::from((FONT, count_size).into_font())
                     .color(&colour)
                     .pos(Pos::new(HPos::Center, VPos::Center));
                 let (px, py) = chart.backend_coord(&(j as f64 + 0.5, y + 0.5));
-                root.draw_text(&count.to_string(), &style, (px, py)).map_err(err)?;
+                root.draw_text(&count.to_string(), &style, (px, py))?;
             }
         }
     }
@@ -243,9 +237,9 @@ fn draw_confusion<DB: DrawingBackend>(
         .pos(Pos::new(HPos::Right, VPos::Center));
     for (i, label) in labels.iter().enumerate() {
         let (x, y) = chart.backend_coord(&(0.0, (k - 1 - i) as f64 + 0.5));
-        root.draw_text(label, &left, (x - 8, y)).map_err(err)?;
+        root.draw_text(label, &left, (x - 8, y))?;
         let (x, y) = chart.backend_coord(&(i as f64 + 0.5, 0.0));
-        root.draw_text(label, &below, (x, y + 8)).map_err(err)?;
+        root.draw_text(label, &below, (x, y + 8))?;
     }
     // Colour scale: share of the true class's rows.
     let (x0, y0) = chart.backend_coord(&(k as f64, k as f64));
@@ -255,17 +249,17 @@ fn draw_confusion<DB: DrawingBackend>(
         let share = 1.0 - s as f64 / steps as f64;
         let top = y0 + (y1 - y0) * s / steps;
         let bottom = y0 + (y1 - y0) * (s + 1) / steps;
-        root.draw(&Rectangle::new([(bar_x, top), (bar_x + 18, bottom + 1)], shade(share).filled())).map_err(err)?;
+        root.draw(&Rectangle::new([(bar_x, top), (bar_x + 18, bottom + 1)], shade(share).filled()))?;
     }
-    root.draw(&Rectangle::new([(bar_x, y0), (bar_x + 18, y1)], BLACK.stroke_width(1))).map_err(err)?;
+    root.draw(&Rectangle::new([(bar_x, y0), (bar_x + 18, y1)], BLACK.stroke_width(1)))?;
     let scale = TextStyle::from((FONT, 14).into_font()).pos(Pos::new(HPos::Left, VPos::Center));
     for (share, text) in [(1.0, "100 %"), (0.5, "50 %"), (0.0, "0 %")] {
         let y = y1 - ((y1 - y0) as f64 * share) as i32;
-        root.draw_text(text, &scale, (bar_x + 24, y)).map_err(err)?;
+        root.draw_text(text, &scale, (bar_x + 24, y))?;
     }
     let caption = TextStyle::from((FONT, 13).into_font()).pos(Pos::new(HPos::Left, VPos::Top));
-    root.draw_text("share of row", &caption, (bar_x - 10, y1 + 10)).map_err(err)?;
-    root.present().map_err(err)
+    root.draw_text("share of row", &caption, (bar_x - 10, y1 + 10))?;
+    root.present()
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use polars::prelude::*;
 
 use crate::features::table::{LABEL_PASSTHROUGH, PASSTHROUGH, PASSTHROUGH_FEATURES};
+use crate::{Error, Result};
 
 /// Columns that identify a flow, its capture or its label rather than describe its
 /// traffic: a model that used them would learn the capture, not the app. Never features
@@ -52,7 +53,7 @@ fn is_numeric_feature(dtype: &DataType) -> bool {
 /// and the split column). Patterns starting with `!` remove what earlier ones added;
 /// a list of only `!` patterns starts from the default set. A pattern that matches
 /// nothing, or a match that is not numeric, is an error.
-pub fn select_features(schema: &Schema, patterns: &[String], exclude: &[&str]) -> Result<Vec<String>, String> {
+pub fn select_features(schema: &Schema, patterns: &[String], exclude: &[&str]) -> Result<Vec<String>> {
     let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
     let default = || -> Vec<bool> {
         schema
@@ -76,7 +77,7 @@ pub fn select_features(schema: &Schema, patterns: &[String], exclude: &[&str]) -
             }
         }
         if !matched {
-            return Err(format!("--features `{pattern}` matches no column of the features table"));
+            return Err(Error::setting("features", format!("`{pattern}`"), "matches no column of the features table"));
         }
     }
     let mut features = Vec::new();
@@ -85,15 +86,16 @@ pub fn select_features(schema: &Schema, patterns: &[String], exclude: &[&str]) -
             continue;
         }
         if !is_numeric_feature(dtype) {
-            return Err(format!("column `{name}` is {dtype}, not a number: it cannot be a feature"));
+            return Err(Error::Config(format!("column `{name}` is {dtype}, not a number: it cannot be a feature")));
         }
         if exclude.contains(&name.as_str()) {
-            return Err(format!("column `{name}` is the target or the split column: it cannot be a feature"));
+            let what = format!("column `{name}` is the target or the split column: it cannot be a feature");
+            return Err(Error::Config(what));
         }
         features.push(name.to_string());
     }
     if features.is_empty() {
-        return Err("no feature columns selected".to_owned());
+        return Err(Error::Config("no feature columns selected".to_owned()));
     }
     Ok(features)
 }
@@ -152,8 +154,8 @@ mod tests {
     #[test]
     fn bad_patterns_are_errors_that_name_them() {
         let s = schema();
-        assert!(select_features(&s, &["nope*".into()], &[]).unwrap_err().contains("nope*"));
-        assert!(select_features(&s, &["seq_*".into()], &[]).unwrap_err().contains("seq_size"));
-        assert!(select_features(&s, &["score".into()], &["score"]).unwrap_err().contains("target"));
+        assert!(select_features(&s, &["nope*".into()], &[]).unwrap_err().to_string().contains("nope*"));
+        assert!(select_features(&s, &["seq_*".into()], &[]).unwrap_err().to_string().contains("seq_size"));
+        assert!(select_features(&s, &["score".into()], &["score"]).unwrap_err().to_string().contains("target"));
     }
 }

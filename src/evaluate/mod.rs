@@ -204,7 +204,7 @@ fn run_in_pool(
     progress: &(dyn Fn(Progress<'_>) + Sync),
 ) -> Result<Evaluation, Error> {
     if config.permutation_repeats == 0 {
-        return Err(Error::Config("--permutation-repeats must be at least 1".to_owned()));
+        return Err(Error::setting("permutation_repeats", 0, "must be at least 1"));
     }
     let table = dataset::read_table(&config.inputs)?;
     let target = dataset::text_column(&table, &config.target)?;
@@ -248,13 +248,13 @@ fn run_in_pool(
     let mut exclude = vec![config.target.as_str()];
     exclude.extend(group_column);
     let features =
-        columns::select_features(table.schema(), &config.features, &exclude).map_err(Error::Config)?;
+        columns::select_features(table.schema(), &config.features, &exclude)?;
     let n = used.len();
     let x_all = matrix::feature_matrix(&table, &features, Some(&used))?;
     drop(table);
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
     let folds =
-        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed).map_err(Error::Config)?;
+        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed)?;
 
     let mut training_seconds = Vec::new();
     let mut training_rows = Vec::new();

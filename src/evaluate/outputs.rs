@@ -137,8 +137,6 @@ impl Evaluation {
         text_file(METRICS, &metrics)?;
         text_file(IMPORTANCE, &self.importance_csv())?;
         text_file(ASSIGNMENTS, &self.assignments_csv())?;
-
-        let chart_err = |e: String| Error::Output { path: dir.to_owned(), what: e };
         let order = top(&self.mean_permutation(), CHART_FEATURES);
         let names: Vec<String> = order.iter().map(|&j| self.features[j].clone()).collect();
         // The paper's Figure 1: every test set's bars side by side, its scores in the legend.
@@ -163,19 +161,19 @@ impl Evaluation {
         let title = format!("Permutation importance, top {} features ({})", names.len(), self.config.target);
         let x = "mean drop in accuracy when the feature is shuffled (± std over shuffles)";
         let mut charts =
-            charts::bar_chart(&dir.join(IMPORTANCE_CHART), &title, x, &names, &series).map_err(chart_err)?;
+            charts::bar_chart(&dir.join(IMPORTANCE_CHART), &title, x, &names, &series)?;
         let order = top(&self.impurity, CHART_FEATURES);
         let names: Vec<String> = order.iter().map(|&j| self.features[j].clone()).collect();
         let series = [Series { name: "", values: order.iter().map(|&j| self.impurity[j]).collect(), spread: None }];
         let title = format!("Impurity importance (mean decrease in Gini), top {} features", names.len());
         let x = "share of the total impurity decrease, training rows";
-        charts.extend(charts::bar_chart(&dir.join(IMPURITY_CHART), &title, x, &names, &series).map_err(chart_err)?);
+        charts.extend(charts::bar_chart(&dir.join(IMPURITY_CHART), &title, x, &names, &series)?);
         for t in &self.test_sets {
             let title =
                 format!("Confusion matrix: {} ({} rows, accuracy {:.3})", t.name, t.metrics.rows, t.metrics.accuracy);
             let base = dir.join(confusion_chart_name(&t.name));
             charts.extend(
-                charts::confusion_chart(&base, &title, &t.metrics.labels, &t.metrics.confusion).map_err(chart_err)?,
+                charts::confusion_chart(&base, &title, &t.metrics.labels, &t.metrics.confusion)?,
             );
         }
         written.extend(charts);

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 
 use super::random::{SplitMix64, derive, stream};
+use crate::{Error, Result};
 
 /// How to split, as asked on the command line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,16 +79,17 @@ pub struct TestRows {
 /// The default name of the test set of a hold-out or k-fold split.
 pub const TEST: &str = "test";
 
-fn check_fraction(f: f64, what: &str) -> Result<(), String> {
-    if f > 0.0 && f < 1.0 { Ok(()) } else { Err(format!("{what} must be between 0 and 1 (exclusive), not {f}")) }
+/// The fraction `f` of the setting `name`.
+fn check_fraction(f: f64, name: &'static str) -> Result<()> {
+    if f > 0.0 && f < 1.0 { Ok(()) } else { Err(Error::setting(name, f, "must be between 0 and 1 (exclusive)")) }
 }
 
-fn check_folds(folds: usize, units: usize, what: &str) -> Result<(), String> {
+fn check_folds(folds: usize, units: usize, what: &str) -> Result<()> {
     if folds < 2 {
-        return Err(format!("--folds must be at least 2, not {folds}"));
+        return Err(Error::setting("folds", folds, "must be at least 2"));
     }
     if units < folds {
-        return Err(format!("{folds} folds need at least {folds} {what}, there are {units}"));
+        return Err(Error::Config(format!("{folds} folds need at least {folds} {what}, there are {units}")));
     }
     Ok(())
 }
@@ -140,14 +142,14 @@ pub fn make_folds(
     y: &[u32],
     groups: Option<&[Option<String>]>,
     seed: u64,
-) -> Result<Vec<Fold>, String> {
+) -> Result<Vec<Fold>> {
     let all: Vec<usize> = (0..y.len()).collect();
     let mut rng = SplitMix64::new(derive(seed, &[stream::SPLIT]));
-    let groups = || groups.ok_or_else(|| "a split by group needs the group column".to_owned());
+    let groups = || groups.ok_or_else(|| Error::Config("a split by group needs the group column".to_owned()));
     let one_test = |train, rows| vec![Fold { train, tests: vec![TestRows { name: TEST.to_owned(), rows }] }];
     match config {
         SplitConfig::Holdout { test_fraction } => {
-            check_fraction(*test_fraction, "--test-fraction")?;
+            check_fraction(*test_fraction, "test_fraction")?;
             let (train, test) = stratified_holdout(&all, y, *test_fraction, &mut rng);
             Ok(one_test(train, test))
         }
@@ -166,10 +168,11 @@ pub fn make_folds(
             Ok(folds_from_assignment(&fold_of, *folds))
         }
         SplitConfig::GroupHoldout { column, test_fraction } => {
-            check_fraction(*test_fraction, "--test-fraction")?;
+            check_fraction(*test_fraction, "test_fraction")?;
             let by_group = rows_by_group(&all, groups()?);
             if by_group.len() < 2 {
-                return Err(format!("a hold-out by `{column}` needs at least 2 groups, there is {}", by_group.len()));
+                let what = format!("a hold-out by `{column}` needs at least 2 groups, there is {}", by_group.len());
+                return Err(Error::Config(what));
             }
             let mut names: Vec<&String> = by_group.keys().collect();
             rng.shuffle(&mut names);
@@ -210,18 +213,19 @@ pub fn make_folds(
         }
         SplitConfig::Groups { column, train, test, held_out } => {
             let by_group = rows_by_group(&all, groups()?);
-            let known = |value: &String| -> Result<&Vec<usize>, String> {
+            let known = |value: &String| -> Result<&Vec<usize>> {
                 by_group.get(value).ok_or_else(|| {
                     let values: Vec<&str> = by_group.keys().take(30).map(String::as_str).collect();
-                    format!("no rows with `{column}` = `{value}` (values: {})", values.join(", "))
+                    Error::Config(format!("no rows with `{column}` = `{value}` (values: {})", values.join(", ")))
                 })
             };
             if train.is_empty() || test.is_empty() {
-                return Err("--split-by with group values needs both --train and --test".to_owned());
+                let what = format!("a split by `{column}` values needs both training and test values");
+                return Err(Error::Config(what));
             }
             let train_set: BTreeSet<&String> = train.iter().collect();
             if let Some(both) = test.iter().find(|t| train_set.contains(t)) {
-                return Err(format!("`{both}` is in both --train and --test"));
+                return Err(Error::Config(format!("`{column}` = `{both}` is both a training and a test value")));
             }
             let mut train_rows = Vec::new();
             for value in train {
@@ -230,7 +234,7 @@ pub fn make_folds(
             train_rows.sort_unstable();
             let mut tests = Vec::new();
             if *held_out > 0.0 {
-                check_fraction(*held_out, "--test-fraction")?;
+                check_fraction(*held_out, "test_fraction")?;
                 let (kept, held) = stratified_holdout(&train_rows, y, *held_out, &mut rng);
                 train_rows = kept;
                 // Named after its group when there is one ("Nexus 7 held-out").
@@ -361,14 +365,14 @@ mod tests {
             test: vec!["nope".into()],
             held_out: 0.0,
         };
-        assert!(make_folds(&missing, &y, Some(&groups), 1).unwrap_err().contains("`nope`"));
+        assert!(make_folds(&missing, &y, Some(&groups), 1).unwrap_err().to_string().contains("`nope`"));
         let both = SplitConfig::Groups {
             column: "g".into(),
             train: vec!["g0".into()],
             test: vec!["g0".into()],
             held_out: 0.0,
         };
-        assert!(make_folds(&both, &y, Some(&groups), 1).unwrap_err().contains("both"));
+        assert!(make_folds(&both, &y, Some(&groups), 1).unwrap_err().to_string().contains("both"));
     }
 
     #[test]

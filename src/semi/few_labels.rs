@@ -124,7 +124,7 @@ pub fn learning_curve(
     let mut points = Vec::new();
     for &fraction in fractions {
         if !(fraction > 0.0 && fraction <= 1.0) {
-            return Err(Error::Config(format!("--labelled-fraction {fraction}: between 0 (excluded) and 1")));
+            return Err(Error::setting("labelled_fraction", fraction, "between 0 (excluded) and 1"));
         }
         let (mut truth, mut supervised, mut self_trained) = (Vec::new(), Vec::new(), Vec::new());
         let mut point = CurvePoint {
@@ -166,9 +166,8 @@ pub fn learning_curve(
                     self_trained.extend(forest.predict(x.view()).map_err(Error::from)?);
                 }
             } else {
-                return Err(Error::Config(format!(
-                    "--labelled-fraction {fraction} leaves one class in fold {f}'s labelled rows"
-                )));
+                let what = format!("leaves one class in fold {f}'s labelled rows");
+                return Err(Error::setting("labelled_fraction", fraction, what));
             }
         }
         let s = score(&truth, &supervised, &p.classes);

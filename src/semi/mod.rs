@@ -41,7 +41,8 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
     }
     for h in hold_out {
         if !counts.contains_key(h.as_str()) {
-            return Err(Error::Config(format!("--hold-out-classes: no class `{h}` in `{}`", config.target)));
+            let what = format!("no such class in `{}`", config.target);
+            return Err(Error::setting("hold_out_classes", format!("`{h}`"), what));
         }
     }
     let min = config.min_class_rows as u64;
@@ -73,13 +74,13 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
     let mut exclude = vec![config.target.as_str()];
     exclude.extend(group_column);
     let features =
-        columns::select_features(table.schema(), &config.features, &exclude).map_err(Error::Config)?;
+        columns::select_features(table.schema(), &config.features, &exclude)?;
     let x = matrix::feature_matrix(&table, &features, Some(&used))?;
     let held_out_x = matrix::feature_matrix(&table, &features, Some(&held))?;
     let held_out_class = held.iter().map(|&r| target[r].clone().unwrap_or_default()).collect();
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
     let folds =
-        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed).map_err(Error::Config)?;
+        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed)?;
     Ok(Prepared { classes, features, x, y, folds, held_out_x, held_out_class })
 }
 
@@ -181,8 +182,7 @@ pub fn write_few_labels(
         "Learning curve: labelled share of the training rows",
         ("labelled training rows (%)", "score on the test set"),
         &lines,
-    )
-    .map_err(|e| out_err(dir, e))?;
+    )?;
     md += &format!("\n![learning curve]({LEARNING_CURVE}.svg)\n\n");
     Ok(md)
 }
@@ -207,8 +207,7 @@ pub fn write_unknown(dir: &std::path::Path, u: &unknown::UnknownApps) -> Result<
             line("held-out apps (wanted)", |r| r.held_out_unknown_rate, false),
             line("known apps (false unknowns)", |r| r.false_unknown_rate, true),
         ],
-    )
-    .map_err(|e| out_err(dir, e))?;
+    )?;
     let a = &u.at_threshold;
     let mut md = format!(
         "## Apps never seen\n\nTrained without {}; a flow is *unknown* when less than {:.3} of the trees \

@@ -62,7 +62,7 @@ pub fn calibrate(p: &Prepared, config: &EvaluateConfig, train: &[usize], rate: f
     let sub_y: Vec<u32> = train.iter().map(|&r| p.y[r]).collect();
     let split = SplitConfig::Holdout { test_fraction: 0.3 };
     let folds =
-        split::make_folds(&split, &sub_y, None, derive(config.seed, &[CALIBRATION])).map_err(Error::Config)?;
+        split::make_folds(&split, &sub_y, None, derive(config.seed, &[CALIBRATION]))?;
     let fold = &folds[0];
     let fit: Vec<usize> = fold.train.iter().map(|&i| train[i]).collect();
     let held: Vec<usize> = fold.tests[0].rows.iter().map(|&i| train[i]).collect();
@@ -72,7 +72,7 @@ pub fn calibrate(p: &Prepared, config: &EvaluateConfig, train: &[usize], rate: f
     let (_, mut share) = confident_predictions(&forest, p.x.select(Axis(0), &held).view())?;
     share.sort_by(f64::total_cmp);
     if share.is_empty() {
-        return Err(Error::Config("too few training rows to calibrate --unknown-threshold".to_owned()));
+        return Err(Error::Config("too few training rows to calibrate the unknown threshold".to_owned()));
     }
     // The smallest share at or above which all but `rate` of the rows lie.
     Ok(share[((share.len() as f64 * rate).floor() as usize).min(share.len() - 1)])
@@ -104,7 +104,7 @@ pub fn unknown_apps(
     if let Some(t) = threshold
         && !(0.0..=1.0).contains(&t)
     {
-        return Err(Error::Config(format!("--unknown-threshold {t}: a probability between 0 and 1")));
+        return Err(Error::setting("unknown_threshold", t, "a probability between 0 and 1"));
     }
     let calibrated = threshold.is_none();
     let threshold = match threshold {
