@@ -85,9 +85,6 @@ pub enum Error {
     ResumeParameters { store: PathBuf, what: String },
 
     // Shards and their merge.
-    /// A shard run that cannot be made as asked.
-    #[error("{0}")]
-    Shard(String),
     /// A directory given to merge that holds no finished shard.
     #[error("{}: not a finished shard (no {}): its run did not finish, or this is not a partial store", .0.display(), crate::store::writer::SHARD_FILE)]
     Unfinished(PathBuf),

@@ -13,7 +13,7 @@
 
 pub mod cluster;
 pub mod collect;
-mod error;
+pub mod error;
 pub mod evaluate;
 pub mod features;
 pub mod label;

@@ -113,12 +113,10 @@ impl FlowsJob {
         progress: impl FnMut(Progress),
     ) -> Result<ShardManifest, Error> {
         assert!((1..=n).contains(&k), "shard numbers are 1..=n");
-        if self.options.flow.max_flows.is_some() {
-            return Err(Error::Shard(
-                "--max-flows cannot be used with --shard: which flows it ends depends on all the flows open \
-                 at once, which no shard knows"
-                    .to_owned(),
-            ));
+        if let Some(cap) = self.options.flow.max_flows {
+            let what = "cannot be held by a shard: which flows it ends depends on all the flows open at once, \
+                        which no shard knows";
+            return Err(Error::setting("max_flows", cap, what));
         }
         let inputs = flowmine_core::collect_inputs(&self.inputs)?;
         let range = handoff::plan(&inputs, n)[k - 1].clone();

@@ -197,9 +197,24 @@ fn bad_options_are_clear_errors() {
     let (code, err) = run(&["--k-range", "5..3"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("5..3"), "{err}");
+    // A setting the library refuses is named as the option that sets it.
     let (code, err) = run(&["--eps=0"]);
     assert_eq!(code, Some(1));
-    assert!(err.contains("--eps 0"), "{err}");
+    assert_eq!(err, "flowmine: error: --eps 0: a positive radius is needed\n");
+    let (code, err) = run(&["--min-samples", "0"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(err, "flowmine: error: --min-samples 0: must be at least 1\n");
+    let e = flowmine::Error::setting("min_samples", 0, "must be at least 1");
+    assert_eq!(e.to_string(), "min_samples 0: must be at least 1");
+    // An output directory with files in it is written over only with --overwrite.
+    let out = dir.path().join("o");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("mine.txt"), b"keep me").unwrap();
+    let (code, err) = run(&["-k", "2"]);
+    assert_eq!(code, Some(1));
+    let said = format!("{}: the directory already holds files; pass --overwrite to write over them\n", out.display());
+    assert_eq!(err, format!("flowmine: error: {said}"));
+    assert_eq!(std::fs::read(out.join("mine.txt")).unwrap(), b"keep me");
     let (code, err) = run(&["--target", "nope"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("nope"), "{err}");

@@ -344,7 +344,12 @@ fn checks_before_the_session_fail_with_one_line_each() {
         ("installed", json!([]), "--app", "app org.thoughtcrime.securesms is not installed on phone R58M41ABCDE"),
         ("serial", json!(null), "--app", "adb sees no phone"),
         ("device_state", json!("unauthorized"), "--app", "accept the USB debugging prompt"),
-        ("interfaces", json!(["eth0", "lo"]), "--app", "the AP has no interface wlan0 (tcpdump -D lists: eth0, lo)"),
+        (
+            "interfaces",
+            json!(["eth0", "lo"]),
+            "--app",
+            "the AP has no interface wlan0 (tcpdump -D lists: eth0, lo): the hotspot's is needed; give it with --interface",
+        ),
         (
             "tcpdump_permission",
             json!(false),

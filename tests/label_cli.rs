@@ -274,6 +274,12 @@ fn bad_session_values_are_usage_errors() {
     let out = flowmine(&["label".as_ref(), manifest.as_os_str(), "--out".as_ref(), store.as_os_str()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
+    // A bad value in the file is named with the file.
+    std::fs::write(&manifest, "app = \"x\"\ncapture = []\nstrace = []\nclock_offset = \"soon\"\n").unwrap();
+    let out = flowmine(&["label".as_ref(), manifest.as_os_str(), "--out".as_ref(), store.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = format!("flowmine: error: {}: clock offset `soon`: seconds or `estimate`\n", manifest.display());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), said);
     assert!(!store.exists());
 }
 

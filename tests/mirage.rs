@@ -460,3 +460,38 @@ fn labelling_device_and_session_survive_export_and_import() {
     let kind = record["flow_metadata"]["BF_labeling_type"].as_str().unwrap();
     assert!(["exact", "background", "dns", "unlabelled"].contains(&kind), "{kind}");
 }
+
+#[test]
+fn export_into_a_directory_with_files_is_refused_naming_it_and_the_binary_adds_the_option() {
+    let dir = tempfile::tempdir().unwrap();
+    // The output is checked before the store is read: no store is needed.
+    let store = dir.path().join("no-store");
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("old.json"), b"{}").unwrap();
+    let options = ExportOptions::new(None, Grouping::Capture, None);
+    let e = export_store(&store, &out, &options, false).unwrap_err();
+    assert!(matches!(&e, flowmine::Error::NotEmptyDir(p) if p == &out), "{e:?}");
+    assert_eq!(e.to_string(), format!("{}: the directory already holds files", out.display()));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_flowmine"))
+        .arg("export-mirage")
+        .arg(&store)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stderr),
+        format!("flowmine: error: {e}; pass --overwrite to write over them\n")
+    );
+    // Even with overwrite, a file an export did not write is left alone and named.
+    std::fs::write(out.join("notes.txt"), b"mine").unwrap();
+    let e = export_store(&store, &out, &options, true).unwrap_err().to_string();
+    let notes = out.join("notes.txt");
+    assert_eq!(
+        e,
+        format!("{}: holds {} which is not a MIRAGE JSON file; refusing to overwrite", out.display(), notes.display())
+    );
+    assert!(out.join("old.json").exists());
+}

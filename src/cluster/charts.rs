@@ -147,12 +147,7 @@ pub struct Panel<'a> {
 }
 
 /// Side-by-side scatter plots of the same `points` (x, y), coloured by each panel's groups.
-pub fn scatter(
-    base: &Path,
-    axes: (&str, &str),
-    points: &[(f64, f64)],
-    panels: &[Panel],
-) -> Result<Vec<PathBuf>> {
+pub fn scatter(base: &Path, axes: (&str, &str), points: &[(f64, f64)], panels: &[Panel]) -> Result<Vec<PathBuf>> {
     let size = (620 * panels.len().max(1) as u32, 620);
     both_formats(base, size, |a| draw_scatter(a, axes, points, panels), |a| draw_scatter(a, axes, points, panels))
 }
@@ -191,10 +186,7 @@ fn draw_scatter<DB: DrawingBackend>(
                 .zip(panel.group_of_point)
                 .filter(|(_, pg)| **pg == g)
                 .map(|(&p, _)| Circle::new(p, 2, c.mix(0.6).filled()));
-            chart
-                .draw_series(dots)?
-                .label(name.as_str())
-                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+            chart.draw_series(dots)?.label(name.as_str()).legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
         chart
             .configure_series_labels()
@@ -240,13 +232,7 @@ fn draw_lines<DB: DrawingBackend>(
         .x_label_area_size(45)
         .y_label_area_size(60)
         .build_cartesian_2d(x0..x1, y0..y1)?;
-    chart
-        .configure_mesh()
-        .x_desc(axes.0)
-        .y_desc(axes.1)
-        .label_style((FONT, 13))
-        .axis_desc_style((FONT, 15))
-        .draw()?;
+    chart.configure_mesh().x_desc(axes.0).y_desc(axes.1).label_style((FONT, 13)).axis_desc_style((FONT, 15)).draw()?;
     for (i, line) in lines.iter().enumerate() {
         let c = colour(i);
         // Plain path elements: plotters' line series need a feature the build leaves out.

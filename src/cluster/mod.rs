@@ -34,8 +34,8 @@ use ndarray::{Array2, ArrayView2, Axis};
 use polars::prelude::*;
 
 use crate::evaluate::model::IDENTITY;
-use crate::{Error, Result};
 use crate::evaluate::{columns, dataset, matrix};
+use crate::{Error, Result};
 use flowmine_forest::random::{SplitMix64, derive};
 use kmeans::{KMeans, KMeansParams};
 use scores::Agreement;
@@ -217,8 +217,7 @@ fn run_in_pool(config: &ClusterConfig, threads: usize) -> Result<Clustering, Err
         return Err(Error::Config(format!("{n} flow(s): clustering needs two or more")));
     }
     let exclude: Vec<&str> = config.target.iter().map(String::as_str).collect();
-    let features =
-        columns::select_features(table.schema(), &config.features, &exclude)?;
+    let features = columns::select_features(table.schema(), &config.features, &exclude)?;
     let target = config.target.as_deref().map(|t| dataset::text_column(&table, t)).transpose()?;
     let target_column = config.target.as_deref().filter(|t| !IDENTITY.contains(t));
     let identity: Vec<Column> =

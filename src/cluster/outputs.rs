@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 use serde_json::json;
 
-use super::charts::{self, Line, Panel};
 use super::Clustering;
+use super::charts::{self, Line, Panel};
 use crate::Error;
 
 pub const CLUSTERS: &str = "clusters.parquet";

@@ -246,9 +246,10 @@ pub fn run(args: EvaluateArgs) -> Result<ExitCode, Error> {
     }
     let evaluation = evaluation?;
     evaluation.write(&args.out, args.overwrite)?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads).build().map_err(|e| {
-        flowmine::Error::Config(format!("cannot start {} threads: {e}", args.threads))
-    })?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads)
+        .build()
+        .map_err(|e| flowmine::Error::Config(format!("cannot start {} threads: {e}", args.threads)))?;
     pool.install(|| run_semi(&args, &config))?;
     if !args.quiet {
         let d = &evaluation.data;

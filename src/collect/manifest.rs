@@ -5,8 +5,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::Error;
 use super::clock::ClockOffset;
+use crate::Error;
 
 /// The manifest's file name in a session folder.
 pub const MANIFEST_FILE: &str = "session.toml";
@@ -71,8 +71,7 @@ impl Manifest {
         let path = dir.join(MANIFEST_FILE);
         let text = toml::to_string(self).map_err(|e| Error::Manifest(e.to_string()))?;
         let header = "# Written by `flowmine collect`; `flowmine label` reads it as it is (formats/session.md).\n";
-        std::fs::write(&path, format!("{header}{text}"))
-            .map_err(|source| Error::Io { path: path.clone(), source })?;
+        std::fs::write(&path, format!("{header}{text}")).map_err(|source| Error::Io { path: path.clone(), source })?;
         Ok(path)
     }
 }

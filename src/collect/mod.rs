@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use flowmine_core::capture::input::MappedFile;
 use flowmine_core::capture::Reader;
+use flowmine_core::capture::input::MappedFile;
 
 use crate::Error;
 
@@ -102,21 +102,16 @@ pub struct Session {
 /// Runs the session: checks, capture, strace, until `duration` or until `stop` is set
 /// (Ctrl-C), then stops everything cleanly and writes the session folder. `say` gets one
 /// line per event (attached, restarted, disconnected, …).
-pub fn run(
-    job: &CollectJob,
-    tools: &Tools,
-    stop: &AtomicBool,
-    say: &mut dyn FnMut(&str),
-) -> Result<Session, Error> {
+pub fn run(job: &CollectJob, tools: &Tools, stop: &AtomicBool, say: &mut dyn FnMut(&str)) -> Result<Session, Error> {
     let ready = check(job, tools)?;
     let phone = &ready.phone;
     let started = SystemTime::now();
     let name = job.session.clone().unwrap_or_else(|| format!("{}-{}", job.app, utc(started, "%Y%m%dT%H%M%SZ")));
     let dir = job.out.join(&name);
     let phone_logs = format!("{}/{name}", job.phone_dir);
-    phone.su(&format!("mkdir -p {}", sh_quote(&phone_logs))).map_err(|e| {
-        Error::Check(format!("cannot create {phone_logs} on phone {}: {}", phone.serial, said(e)))
-    })?;
+    phone
+        .su(&format!("mkdir -p {}", sh_quote(&phone_logs)))
+        .map_err(|e| Error::Check(format!("cannot create {phone_logs} on phone {}: {}", phone.serial, said(e))))?;
     let mut notes = job.notes.clone();
     let clock_start = measure_clock(phone, job.clock_rounds, "start", &mut notes);
     let filter = job.filter.clone().unwrap_or_else(|| host_filter(&ready.addrs));
@@ -427,7 +422,10 @@ fn check_interface(tools: &Tools, interface: &str) -> Result<(), Error> {
     if all.iter().any(|i| i == interface) {
         Ok(())
     } else {
-        let what = format!("the AP has no interface {interface} (tcpdump -D lists: {}): the hotspot's is needed", all.join(", "));
+        let what = format!(
+            "the AP has no interface {interface} (tcpdump -D lists: {}): the hotspot's is needed",
+            all.join(", ")
+        );
         Err(Error::Needs { what, setting: "interface" })
     }
 }

@@ -5,8 +5,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::Error;
 use super::tools::{AdbFailure, Tools, first_line, sh_quote};
+use crate::Error;
 
 /// The syscalls the labelling reads (formats/strace.md): `-f` follows threads and
 /// children, `-ttt` gives epoch times, `-yy` decorates descriptors with socket endpoints.
@@ -72,11 +72,7 @@ impl<'t> Phone<'t> {
         }
     }
 
-    fn check(
-        &self,
-        result: Result<String, AdbFailure>,
-        what: impl FnOnce(String) -> String,
-    ) -> Result<String, Error> {
+    fn check(&self, result: Result<String, AdbFailure>, what: impl FnOnce(String) -> String) -> Result<String, Error> {
         result.map_err(|e| self.failure(e, what))
     }
 
@@ -132,7 +128,10 @@ impl<'t> Phone<'t> {
         })?;
         let version = self.su(&format!("{} -V", sh_quote(&path))).map_err(|e| match e {
             AdbFailure::Failed(said) => Error::Needs {
-                what: format!("strace on phone {} ({path}) does not run: {said}; a static arm64 build is needed", self.serial),
+                what: format!(
+                    "strace on phone {} ({path}) does not run: {said}; a static arm64 build is needed",
+                    self.serial
+                ),
                 setting: "strace_binary",
             },
             e => self.failure(e, |said| said),

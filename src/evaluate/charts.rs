@@ -157,12 +157,7 @@ fn draw_bars<DB: DrawingBackend>(
 
 /// Heatmap of a confusion matrix: true classes down, predicted across, each cell shaded by
 /// the share of its row (the recall of the true class) and labelled with its count.
-pub fn confusion_chart(
-    base: &Path,
-    title: &str,
-    labels: &[String],
-    confusion: &[Vec<u64>],
-) -> Result<Vec<PathBuf>> {
+pub fn confusion_chart(base: &Path, title: &str, labels: &[String], confusion: &[Vec<u64>]) -> Result<Vec<PathBuf>> {
     let k = labels.len().max(1) as u32;
     let cell = (900 / k).clamp(16, 60);
     // Room for the longest label on the left and (turned) at the bottom, at ~8 px a char.

@@ -11,16 +11,11 @@ use crate::Error;
 /// features matrix, with null, NaN and ±∞ read as 0: models need a number, and "none" (no
 /// inter-arrival time in a one-packet flow, no rate for a flow of zero duration) is
 /// closest to 0 for these features. The scikit-learn cross-check does the same.
-pub fn feature_matrix(
-    table: &DataFrame,
-    features: &[String],
-    rows: Option<&[usize]>,
-) -> Result<Array2<f64>, Error> {
+pub fn feature_matrix(table: &DataFrame, features: &[String], rows: Option<&[usize]>) -> Result<Array2<f64>, Error> {
     let columns = features
         .iter()
         .map(|name| {
-            let column =
-                table.column(name).map_err(|_| Error::Config(format!("no feature column `{name}`")))?;
+            let column = table.column(name).map_err(|_| Error::Config(format!("no feature column `{name}`")))?;
             Ok(column.clone())
         })
         .collect::<Result<Vec<Column>, Error>>()?;

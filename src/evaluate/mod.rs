@@ -168,10 +168,7 @@ pub fn run(config: &EvaluateConfig) -> Result<Evaluation, Error> {
 
 /// [`run`], telling `progress` of every tree trained and every shuffle scored (from any
 /// thread of the pool).
-pub fn run_observed(
-    config: &EvaluateConfig,
-    progress: &(dyn Fn(Progress<'_>) + Sync),
-) -> Result<Evaluation, Error> {
+pub fn run_observed(config: &EvaluateConfig, progress: &(dyn Fn(Progress<'_>) + Sync)) -> Result<Evaluation, Error> {
     let mut pool = rayon::ThreadPoolBuilder::new();
     if config.threads > 0 {
         pool = pool.num_threads(config.threads);
@@ -247,14 +244,12 @@ fn run_in_pool(
 
     let mut exclude = vec![config.target.as_str()];
     exclude.extend(group_column);
-    let features =
-        columns::select_features(table.schema(), &config.features, &exclude)?;
+    let features = columns::select_features(table.schema(), &config.features, &exclude)?;
     let n = used.len();
     let x_all = matrix::feature_matrix(&table, &features, Some(&used))?;
     drop(table);
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
-    let folds =
-        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed)?;
+    let folds = split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed)?;
 
     let mut training_seconds = Vec::new();
     let mut training_rows = Vec::new();

@@ -8,9 +8,9 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::Error;
 use super::forest::{Forest, ForestParams, most_likely};
 use super::matrix::feature_matrix;
+use crate::Error;
 use crate::store::schema;
 
 /// The `format` field of every model file.
@@ -119,10 +119,7 @@ impl Model {
         let missing: Vec<&str> =
             self.features.iter().filter(|f| table.column(f).is_err()).map(String::as_str).collect();
         if !missing.is_empty() {
-            return Err(Error::Config(format!(
-                "the table lacks the model's feature column(s) {}",
-                missing.join(", ")
-            )));
+            return Err(Error::Config(format!("the table lacks the model's feature column(s) {}", missing.join(", "))));
         }
         let rows = table.height();
         if rows == 0 {

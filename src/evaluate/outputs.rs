@@ -116,10 +116,8 @@ impl Evaluation {
     /// Writes every output into `dir` (created; an existing non-empty directory needs
     /// `overwrite`). Returns the files written.
     pub fn write(&self, dir: &Path, overwrite: bool) -> Result<Vec<PathBuf>, Error> {
-        let out_err = |path: &Path, e: &dyn std::fmt::Display| Error::Output {
-            path: path.to_owned(),
-            what: e.to_string(),
-        };
+        let out_err =
+            |path: &Path, e: &dyn std::fmt::Display| Error::Output { path: path.to_owned(), what: e.to_string() };
         if dir.exists() && !overwrite && std::fs::read_dir(dir).map_err(|e| out_err(dir, &e))?.next().is_some() {
             return Err(Error::NotEmptyDir(dir.to_owned()));
         }
@@ -160,8 +158,7 @@ impl Evaluation {
             .collect();
         let title = format!("Permutation importance, top {} features ({})", names.len(), self.config.target);
         let x = "mean drop in accuracy when the feature is shuffled (± std over shuffles)";
-        let mut charts =
-            charts::bar_chart(&dir.join(IMPORTANCE_CHART), &title, x, &names, &series)?;
+        let mut charts = charts::bar_chart(&dir.join(IMPORTANCE_CHART), &title, x, &names, &series)?;
         let order = top(&self.impurity, CHART_FEATURES);
         let names: Vec<String> = order.iter().map(|&j| self.features[j].clone()).collect();
         let series = [Series { name: "", values: order.iter().map(|&j| self.impurity[j]).collect(), spread: None }];
@@ -172,9 +169,7 @@ impl Evaluation {
             let title =
                 format!("Confusion matrix: {} ({} rows, accuracy {:.3})", t.name, t.metrics.rows, t.metrics.accuracy);
             let base = dir.join(confusion_chart_name(&t.name));
-            charts.extend(
-                charts::confusion_chart(&base, &title, &t.metrics.labels, &t.metrics.confusion)?,
-            );
+            charts.extend(charts::confusion_chart(&base, &title, &t.metrics.labels, &t.metrics.confusion)?);
         }
         written.extend(charts);
         let report_path = dir.join(REPORT);

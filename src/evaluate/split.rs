@@ -137,12 +137,7 @@ pub const NO_GROUP: &str = "(none)";
 
 /// The folds of `config` over the dataset rows `0..y.len()` (class index per row);
 /// `groups` holds the group column's values for splits by group.
-pub fn make_folds(
-    config: &SplitConfig,
-    y: &[u32],
-    groups: Option<&[Option<String>]>,
-    seed: u64,
-) -> Result<Vec<Fold>> {
+pub fn make_folds(config: &SplitConfig, y: &[u32], groups: Option<&[Option<String>]>, seed: u64) -> Result<Vec<Fold>> {
     let all: Vec<usize> = (0..y.len()).collect();
     let mut rng = SplitMix64::new(derive(seed, &[stream::SPLIT]));
     let groups = || groups.ok_or_else(|| Error::Config("a split by group needs the group column".to_owned()));

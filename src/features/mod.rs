@@ -18,8 +18,8 @@ pub use output::{FeatureWriter, Format};
 pub use table::{FeatureOptions, features_frame, features_frame_parallel};
 
 use crate::store::part_files;
-use crate::{Error, Result};
 use crate::store::rows::{RowContext, batch_to_rows};
+use crate::{Error, Result};
 
 fn store_parts(store: &Path) -> Result<Vec<std::path::PathBuf>> {
     let parts = part_files(store)?;
@@ -37,11 +37,7 @@ fn open(path: &Path) -> Result<std::fs::File> {
 /// memory at a time, which bounds memory even for the store's last part (it holds every
 /// flow still open at the end of the input). Slices that cut row groups would make the
 /// reader decode each row group several times. A table error names the part.
-fn part_features(
-    part: &Path,
-    options: &FeatureOptions,
-    mut each: impl FnMut(DataFrame) -> Result<()>,
-) -> Result<()> {
+fn part_features(part: &Path, options: &FeatureOptions, mut each: impl FnMut(DataFrame) -> Result<()>) -> Result<()> {
     let metadata = ParquetReader::new(open(part)?).get_metadata().map_err(Error::polars(part))?.clone();
     let mut offset = 0;
     for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
@@ -49,7 +45,11 @@ fn part_features(
         reader.set_metadata(metadata.clone());
         let schema = reader.schema().map_err(Error::polars(part))?;
         let columns = table::input_columns(&Schema::from_arrow_schema(&schema));
-        let flows = reader.with_columns(Some(columns)).with_slice(Some((offset, rows))).finish().map_err(Error::polars(part))?;
+        let flows = reader
+            .with_columns(Some(columns))
+            .with_slice(Some((offset, rows)))
+            .finish()
+            .map_err(Error::polars(part))?;
         each(features_frame_parallel(&flows, options, options.threads).map_err(Error::polars(part))?)?;
         offset += rows;
     }

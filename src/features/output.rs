@@ -4,8 +4,8 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
 use crate::{Error, Result};
+use polars::prelude::*;
 
 /// The output formats of `flowmine features`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -44,7 +44,8 @@ impl ClockOffset {
         if text == "estimate" {
             return Ok(ClockOffset::Estimate);
         }
-        let secs: f64 = text.parse().map_err(|_| Error::Config(format!("clock offset `{text}`: seconds or `estimate`")))?;
+        let secs: f64 =
+            text.parse().map_err(|_| Error::Config(format!("clock offset `{text}`: seconds or `estimate`")))?;
         if !secs.is_finite() {
             return Err(Error::Config(format!("clock offset `{text}` is not finite")));
         }
@@ -118,10 +119,12 @@ pub fn strace_clock(date: Option<&str>, utc_offset: Option<&str>) -> Result<Cloc
             Some(_) => Err(Error::Config("a strace UTC offset needs a strace date too".into())),
         };
     };
-    let date_days = parse_date(date).ok_or_else(|| Error::Config(format!("strace date `{date}`: expected YYYY-MM-DD")))?;
+    let date_days =
+        parse_date(date).ok_or_else(|| Error::Config(format!("strace date `{date}`: expected YYYY-MM-DD")))?;
     let utc_offset_s = match utc_offset {
         None => 0,
-        Some(o) => parse_utc_offset(o).ok_or_else(|| Error::Config(format!("strace UTC offset `{o}`: expected e.g. +02:00")))?,
+        Some(o) => parse_utc_offset(o)
+            .ok_or_else(|| Error::Config(format!("strace UTC offset `{o}`: expected e.g. +02:00")))?,
     };
     Ok(Clock::TimeOfDay { date_days, utc_offset_s })
 }

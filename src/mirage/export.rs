@@ -18,9 +18,9 @@ use super::record::{
     RAW_JSON, RecordKey, SET_KEYS, STAT_KEYS, tcp_flags_text,
 };
 use crate::features::Anonymiser;
-use crate::{Error, Result};
 use crate::features::stats::{STAT_NAMES, Scratch, summarize};
 use crate::features::table::{DATASET_FEATURES, DIRECTIONS, FlowSeries, dataset_column};
+use crate::{Error, Result};
 
 /// How flows are grouped into files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,7 +712,8 @@ fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> Result<()> {
                 if path.is_dir() {
                     stack.push(path.clone());
                 } else if path.extension().is_none_or(|e| e != "json") {
-                    let what = format!("holds {} which is not a MIRAGE JSON file; refusing to overwrite", path.display());
+                    let what =
+                        format!("holds {} which is not a MIRAGE JSON file; refusing to overwrite", path.display());
                     return Err(Error::Output { path: out_dir.to_owned(), what });
                 }
                 found.push(path);
@@ -757,12 +758,7 @@ fn for_each_row_group(store: &Path, mut each: impl FnMut(DataFrame) -> Result<()
 
 /// Exports every flow of `store` into `out_dir` (created; must be empty unless `overwrite`,
 /// and then it may hold only `.json` files, which are replaced).
-pub fn export_store(
-    store: &Path,
-    out_dir: &Path,
-    options: &ExportOptions,
-    overwrite: bool,
-) -> Result<ExportSummary> {
+pub fn export_store(store: &Path, out_dir: &Path, options: &ExportOptions, overwrite: bool) -> Result<ExportSummary> {
     prepare_out_dir(out_dir, overwrite)?;
     let layout = options.layout.unwrap_or_else(|| store_layout(store));
     let mut outputs = Outputs {

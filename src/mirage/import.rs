@@ -24,12 +24,12 @@ use super::record::{
     FieldKind, Layout, METADATA_FIELDS, Record, RecordKey, SET_KEYS, STAT_KEYS, metadata_number, metadata_text,
     tcp_flags_byte,
 };
+use crate::Error;
 use crate::features::stats::STAT_NAMES;
 use crate::features::table::{DATASET_FEATURES, DATASET_QUANTITIES, DIRECTIONS, dataset_column};
 use crate::store::manifest::{Fragments, InputEntry, Parameters, skipped_map};
 use crate::store::rows::{RowContext, batch_to_rows};
 use crate::store::{Manifest, PART_ROWS, StoreWriter};
-use crate::Error;
 
 /// The manifest's `skipped` reason for the packets of records left out.
 pub const INVALID_RECORD: &str = "invalid_mirage_record";

@@ -12,8 +12,8 @@ use serde::Serialize;
 use flowmine_forest::random::{SplitMix64, derive};
 
 use super::{Prepared, confident_predictions};
-use crate::evaluate::metrics::score;
 use crate::Error;
+use crate::evaluate::metrics::score;
 use crate::evaluate::{EvaluateConfig, Forest};
 
 /// Stream name under the run's seed.

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use ndarray::Array2;
 
-use crate::evaluate::split::{self, Fold};
 use crate::Error;
+use crate::evaluate::split::{self, Fold};
 use crate::evaluate::{EvaluateConfig, columns, dataset, matrix};
 
 /// The rows an experiment uses, their classes and the split, as `evaluate` makes them.
@@ -73,14 +73,12 @@ pub fn prepare(config: &EvaluateConfig, hold_out: &[String]) -> Result<Prepared,
     }
     let mut exclude = vec![config.target.as_str()];
     exclude.extend(group_column);
-    let features =
-        columns::select_features(table.schema(), &config.features, &exclude)?;
+    let features = columns::select_features(table.schema(), &config.features, &exclude)?;
     let x = matrix::feature_matrix(&table, &features, Some(&used))?;
     let held_out_x = matrix::feature_matrix(&table, &features, Some(&held))?;
     let held_out_class = held.iter().map(|&r| target[r].clone().unwrap_or_default()).collect();
     let used_groups: Option<Vec<Option<String>>> = groups.map(|g| used.iter().map(|&r| g[r].clone()).collect());
-    let folds =
-        split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed)?;
+    let folds = split::make_folds(&config.split, &y, used_groups.as_deref(), config.seed)?;
     Ok(Prepared { classes, features, x, y, folds, held_out_x, held_out_class })
 }
 

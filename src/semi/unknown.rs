@@ -15,8 +15,8 @@ use serde::Serialize;
 use flowmine_forest::random::derive;
 
 use super::{Prepared, confident_predictions};
-use crate::evaluate::split::{self, SplitConfig};
 use crate::Error;
+use crate::evaluate::split::{self, SplitConfig};
 use crate::evaluate::{EvaluateConfig, Forest};
 
 /// Stream name under the run's seed.
@@ -61,8 +61,7 @@ pub struct UnknownApps {
 pub fn calibrate(p: &Prepared, config: &EvaluateConfig, train: &[usize], rate: f64) -> Result<f64, Error> {
     let sub_y: Vec<u32> = train.iter().map(|&r| p.y[r]).collect();
     let split = SplitConfig::Holdout { test_fraction: 0.3 };
-    let folds =
-        split::make_folds(&split, &sub_y, None, derive(config.seed, &[CALIBRATION]))?;
+    let folds = split::make_folds(&split, &sub_y, None, derive(config.seed, &[CALIBRATION]))?;
     let fold = &folds[0];
     let fit: Vec<usize> = fold.train.iter().map(|&i| train[i]).collect();
     let held: Vec<usize> = fold.tests[0].rows.iter().map(|&i| train[i]).collect();
@@ -117,8 +116,8 @@ pub fn unknown_apps(
     for fold in &p.folds {
         let labels: Vec<u32> = fold.train.iter().map(|&r| p.y[r]).collect();
         let x = p.x.select(Axis(0), &fold.train);
-        let forest = Forest::train(x.view(), &labels, p.classes.len(), &config.forest, config.seed)
-            .map_err(Error::from)?;
+        let forest =
+            Forest::train(x.view(), &labels, p.classes.len(), &config.forest, config.seed).map_err(Error::from)?;
         let (predicted, share) = confident_predictions(&forest, p.held_out_x.view())?;
         held_share.push(share);
         held_predicted.push(predicted);

@@ -201,12 +201,7 @@ impl StoreWriter {
     /// Records a checkpoint: the run state (to a new file), then `resume.json` naming it and
     /// the parts written so far, each atomically; then the previous state file goes. A
     /// crash at any moment leaves a `resume.json` whose state and parts are all complete.
-    pub fn checkpoint(
-        &mut self,
-        parameters: &Parameters,
-        inputs_done: &[PathBuf],
-        state: &[u8],
-    ) -> Result<(), Error> {
+    pub fn checkpoint(&mut self, parameters: &Parameters, inputs_done: &[PathBuf], state: &[u8]) -> Result<(), Error> {
         let state_file = format!("state-{:06}.bin", inputs_done.len());
         let state_path = self.dir.join(&state_file);
         write_atomically(&state_path, |file| file.write_all(state).map_err(io(&state_path)))?;
@@ -279,10 +274,7 @@ fn remove_resume_files(dir: &Path, keep: Option<&str>) -> Result<(), Error> {
 }
 
 /// Writes `path` through a temporary sibling: write, fsync, rename, fsync the directory.
-pub fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut File) -> Result<(), Error>,
-) -> Result<(), Error> {
+pub fn write_atomically(path: &Path, write: impl FnOnce(&mut File) -> Result<(), Error>) -> Result<(), Error> {
     let mut tmp_name = path.file_name().expect("a file path").to_owned();
     tmp_name.push(".tmp");
     let tmp = path.with_file_name(tmp_name);
