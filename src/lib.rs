@@ -191,7 +191,7 @@ impl FlowsJob {
                         writer,
                         encoders,
                         |batch| Ok(batch_to_rows(batch, &ctx)?),
-                        |writer, c| Ok(writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state)?),
+                        |writer, c| writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state),
                     )
                 })
                 .expect("threads can be started");

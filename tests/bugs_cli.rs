@@ -385,13 +385,14 @@ fn one_error_line_whose_option_hint_comes_from_the_binary() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_of_threema(dir.path());
     // The library says what is wrong, naming the file, and no option.
-    let e = flowmine::Error::from(flowmine::store::StoreWriter::create(&store, false).err().unwrap());
+    let e = flowmine::store::StoreWriter::create(&store, false).err().unwrap();
+    assert!(matches!(&e, flowmine::Error::NotEmpty(dir) if dir == &store), "{e:?}");
     let said = format!("{}: the store directory already holds files", store.display());
     assert_eq!(e.to_string(), said);
     assert!(!e.is_usage());
     std::fs::remove_file(store.join("manifest.json")).unwrap();
     std::fs::write(store.join("resume.json"), b"{}").unwrap();
-    let e = flowmine::Error::from(flowmine::store::read_flows(&store).unwrap_err());
+    let e = flowmine::store::read_flows(&store).unwrap_err();
     assert!(!e.to_string().contains("--"), "{e}");
     std::fs::remove_file(store.join("resume.json")).unwrap();
     // The binary prints it in one line with the option that helps.

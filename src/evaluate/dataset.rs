@@ -27,7 +27,7 @@ pub fn read_input(path: &Path) -> Result<DataFrame, Error> {
     if path.is_dir() {
         let anonymiser = crate::features::Anonymiser::random().map_err(|e| input_error(path, e))?;
         // The store's errors name it (and the file) already.
-        return Ok(read_features(path, &FeatureOptions::new(Some(anonymiser)))?);
+        return read_features(path, &FeatureOptions::new(Some(anonymiser)));
     }
     let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
     let open = || std::fs::File::open(path).map_err(|e| input_error(path, e));

@@ -236,7 +236,7 @@ impl LabelJob {
             let first = problems.first().map_or("the logs are empty".to_owned(), |p| {
                 format!("{}:{}: {}", p.path.display(), p.line, p.problem.name())
             });
-            return Err(Error::NothingParsed { lines: log.lines, first }.into());
+            return Err(Error::NothingParsed { lines: log.lines, first });
         }
         Ok((log, problems))
     }
