@@ -6,8 +6,8 @@
 //! from it. Every module may return it; it imports nothing of theirs but a file name.
 //!
 //! Messages never name command-line options: the binary adds those hints (an existing
-//! output, [`Error::Exists`], gets "use --overwrite"; a bad [`Error::Setting`] is named as
-//! the option that set it).
+//! output, [`Error::Exists`], gets "pass --overwrite"; a bad [`Error::Setting`], and the
+//! setting an [`Error::Needs`] asks for, are named as the option that sets them).
 
 use std::path::PathBuf;
 
