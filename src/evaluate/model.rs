@@ -162,7 +162,7 @@ pub const IDENTITY: [&str; 10] = [
     schema::SRC_PORT,
     schema::DST_IP,
     schema::DST_PORT,
-    "device",
-    "session",
+    schema::DEVICE,
+    schema::SESSION,
     "day",
 ];

@@ -57,7 +57,7 @@ pub const PASSTHROUGH_FEATURES: [&str; 2] = [schema::PROTOCOL, schema::FWD_PACKE
 
 /// Columns only stores written by `flowmine label` have (formats/session.md), copied after
 /// `capture_file` when present: experiments split by device or session need them.
-pub const LABEL_PASSTHROUGH: [&str; 3] = ["labeling_type", "device", "session"];
+pub const LABEL_PASSTHROUGH: [&str; 3] = [schema::LABELING_TYPE, schema::DEVICE, schema::SESSION];
 
 #[derive(Debug, Clone)]
 pub struct FeatureOptions {

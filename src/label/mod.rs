@@ -321,9 +321,9 @@ impl LabelJob {
             labelled.labeling.iter().map(|l| l.is_app().then_some(self.app.as_str())).collect();
         let labeling: Vec<&str> = labelled.labeling.iter().map(|l| l.name()).collect();
         df.with_column(Column::new(schema::LABEL.into(), label))?;
-        df.with_column(Column::new("labeling_type".into(), labeling))?;
-        df.with_column(Column::new("device".into(), vec![self.device.as_deref(); n]))?;
-        df.with_column(Column::new("session".into(), vec![self.session.as_deref(); n]))?;
+        df.with_column(Column::new(schema::LABELING_TYPE.into(), labeling))?;
+        df.with_column(Column::new(schema::DEVICE.into(), vec![self.device.as_deref(); n]))?;
+        df.with_column(Column::new(schema::SESSION.into(), vec![self.session.as_deref(); n]))?;
         let keep: BooleanChunked = labelled.labeling.iter().map(|&l| self.keeps(l)).collect();
         Ok(df.filter(&keep)?)
     }

@@ -20,7 +20,9 @@ use super::record::{
 use crate::features::Anonymiser;
 use crate::features::stats::{STAT_NAMES, Scratch, summarize};
 use crate::features::table::{DATASET_FEATURES, DIRECTIONS, FlowSeries, dataset_column};
+use crate::store::schema;
 use crate::{Error, Result};
+use flowmine_core::walk::{files_below, has_extension};
 
 /// How flows are grouped into files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +83,7 @@ fn list_values<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult
 }
 
 macro_rules! scalar {
-    ($df:expr, $name:literal, $as:ident) => {
+    ($df:expr, $name:expr, $as:ident) => {
         $df.column($name)?.$as()?.into_no_null_iter().collect::<Vec<_>>()
     };
 }
@@ -169,25 +171,25 @@ enum MetaValues {
 
 impl Rows {
     fn read(df: &DataFrame) -> PolarsResult<Rows> {
-        let (offsets, ts) = list_values::<Int64Type>(df, "pkt_ts_ns")?;
-        let (dir_offsets, dir) = list_values::<UInt8Type>(df, "pkt_dir")?;
-        let (ip_offsets, ip_len) = list_values::<UInt32Type>(df, "pkt_ip_len")?;
-        let (payload_offsets, payload) = list_values::<UInt32Type>(df, "pkt_l4_payload_len")?;
-        let (flag_offsets, flags) = list_values::<UInt8Type>(df, "pkt_tcp_flags")?;
-        let (window_offsets, window) = list_values::<UInt16Type>(df, "pkt_tcp_window")?;
+        let (offsets, ts) = list_values::<Int64Type>(df, schema::PKT_TS_NS)?;
+        let (dir_offsets, dir) = list_values::<UInt8Type>(df, schema::PKT_DIR)?;
+        let (ip_offsets, ip_len) = list_values::<UInt32Type>(df, schema::PKT_IP_LEN)?;
+        let (payload_offsets, payload) = list_values::<UInt32Type>(df, schema::PKT_L4_PAYLOAD_LEN)?;
+        let (flag_offsets, flags) = list_values::<UInt8Type>(df, schema::PKT_TCP_FLAGS)?;
+        let (window_offsets, window) = list_values::<UInt16Type>(df, schema::PKT_TCP_WINDOW)?;
         // The pkt_* lists of a row share their length (formats/store.md); a store that
         // breaks that cannot be exported row by row.
         for (name, other) in [
-            ("pkt_dir", &dir_offsets),
-            ("pkt_ip_len", &ip_offsets),
-            ("pkt_l4_payload_len", &payload_offsets),
-            ("pkt_tcp_flags", &flag_offsets),
-            ("pkt_tcp_window", &window_offsets),
+            (schema::PKT_DIR, &dir_offsets),
+            (schema::PKT_IP_LEN, &ip_offsets),
+            (schema::PKT_L4_PAYLOAD_LEN, &payload_offsets),
+            (schema::PKT_TCP_FLAGS, &flag_offsets),
+            (schema::PKT_TCP_WINDOW, &window_offsets),
         ] {
             if let Some(row) = (1..offsets.len())
                 .find(|&i| other.get(i).map(|o| o - other[i - 1]) != Some(offsets[i] - offsets[i - 1]))
             {
-                polars_bail!(ComputeError: "row {}: `{name}` and `pkt_ts_ns` differ in length", row - 1);
+                polars_bail!(ComputeError: "row {}: `{name}` and `{}` differ in length", row - 1, schema::PKT_TS_NS);
             }
         }
         let metadata = METADATA_FIELDS
@@ -216,29 +218,29 @@ impl Rows {
             None
         };
         Ok(Rows {
-            ip_version: scalar!(df, "ip_version", u8),
-            protocol: scalar!(df, "protocol", u8),
-            src_ip: required_strings(df, "src_ip")?,
-            dst_ip: required_strings(df, "dst_ip")?,
-            src_port: scalar!(df, "src_port", u16),
-            dst_port: scalar!(df, "dst_port", u16),
-            vlan: scalar!(df, "vlan", u16),
-            first_ts_ns: scalar!(df, "first_ts_ns", i64),
-            last_ts_ns: scalar!(df, "last_ts_ns", i64),
-            fwd_packets: scalar!(df, "fwd_packets", u64),
-            bwd_packets: scalar!(df, "bwd_packets", u64),
-            fwd_bytes: scalar!(df, "fwd_bytes", u64),
-            bwd_bytes: scalar!(df, "bwd_bytes", u64),
-            fwd_wire_bytes: scalar!(df, "fwd_wire_bytes", u64),
-            bwd_wire_bytes: scalar!(df, "bwd_wire_bytes", u64),
-            end_reason: required_strings(df, "end_reason")?,
-            tunnel: strings(df, "tunnel")?,
-            label: strings(df, "label")?,
-            capture_file: strings(df, "capture_file")?,
-            labeling_type: optional_strings(df, "labeling_type")?,
-            device: optional_strings(df, "device")?,
-            session: optional_strings(df, "session")?,
-            app: optional_strings(df, "app")?,
+            ip_version: scalar!(df, schema::IP_VERSION, u8),
+            protocol: scalar!(df, schema::PROTOCOL, u8),
+            src_ip: required_strings(df, schema::SRC_IP)?,
+            dst_ip: required_strings(df, schema::DST_IP)?,
+            src_port: scalar!(df, schema::SRC_PORT, u16),
+            dst_port: scalar!(df, schema::DST_PORT, u16),
+            vlan: scalar!(df, schema::VLAN, u16),
+            first_ts_ns: scalar!(df, schema::FIRST_TS_NS, i64),
+            last_ts_ns: scalar!(df, schema::LAST_TS_NS, i64),
+            fwd_packets: scalar!(df, schema::FWD_PACKETS, u64),
+            bwd_packets: scalar!(df, schema::BWD_PACKETS, u64),
+            fwd_bytes: scalar!(df, schema::FWD_BYTES, u64),
+            bwd_bytes: scalar!(df, schema::BWD_BYTES, u64),
+            fwd_wire_bytes: scalar!(df, schema::FWD_WIRE_BYTES, u64),
+            bwd_wire_bytes: scalar!(df, schema::BWD_WIRE_BYTES, u64),
+            end_reason: required_strings(df, schema::END_REASON)?,
+            tunnel: strings(df, schema::TUNNEL)?,
+            label: strings(df, schema::LABEL)?,
+            capture_file: strings(df, schema::CAPTURE_FILE)?,
+            labeling_type: optional_strings(df, schema::LABELING_TYPE)?,
+            device: optional_strings(df, schema::DEVICE)?,
+            session: optional_strings(df, schema::SESSION)?,
+            app: optional_strings(df, schema::APP)?,
             metadata,
             metadata_other: optional_strings(df, "mirage_flow_metadata_other")?,
             dataset_features,
@@ -704,26 +706,16 @@ impl Outputs<'_> {
 /// export's `.json` files (in device folders too), refusing anything else.
 fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> Result<()> {
     if out_dir.exists() {
-        let mut found = Vec::new();
-        let mut stack = vec![out_dir.to_owned()];
-        while let Some(dir) = stack.pop() {
-            for entry in fs::read_dir(&dir).map_err(|e| err(&dir, e))? {
-                let path = entry.map_err(|e| err(&dir, e))?.path();
-                if path.is_dir() {
-                    stack.push(path.clone());
-                } else if path.extension().is_none_or(|e| e != "json") {
-                    let what =
-                        format!("holds {} which is not a MIRAGE JSON file; refusing to overwrite", path.display());
-                    return Err(Error::Output { path: out_dir.to_owned(), what });
-                }
-                found.push(path);
-            }
+        let found = files_below(out_dir, |_| true)?;
+        if let Some(path) = found.iter().find(|p| !has_extension(p, "json")) {
+            let what = format!("holds {} which is not a MIRAGE JSON file; refusing to overwrite", path.display());
+            return Err(Error::Output { path: out_dir.to_owned(), what });
         }
         if !found.is_empty() {
             if !overwrite {
                 return Err(Error::NotEmptyDir(out_dir.to_owned()));
             }
-            for p in found.iter().filter(|p| p.is_file()) {
+            for p in &found {
                 fs::remove_file(p).map_err(|e| err(p, e))?;
             }
         }

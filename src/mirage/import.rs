@@ -29,7 +29,7 @@ use crate::features::stats::STAT_NAMES;
 use crate::features::table::{DATASET_FEATURES, DATASET_QUANTITIES, DIRECTIONS, dataset_column};
 use crate::store::manifest::{Fragments, InputEntry, Parameters, skipped_map};
 use crate::store::rows::{RowContext, batch_to_rows};
-use crate::store::{Manifest, PART_ROWS, StoreWriter};
+use crate::store::{Manifest, PART_ROWS, StoreWriter, schema};
 
 /// The manifest's `skipped` reason for the packets of records left out.
 pub const INVALID_RECORD: &str = "invalid_mirage_record";
@@ -478,10 +478,10 @@ impl RowExtras {
     /// The columns, in store order, after the batch's own.
     fn columns(self) -> Vec<Column> {
         let mut columns = vec![
-            Column::new("labeling_type".into(), self.labeling_types),
-            Column::new("device".into(), self.devices),
-            Column::new("session".into(), self.sessions),
-            Column::new("app".into(), self.apps),
+            Column::new(schema::LABELING_TYPE.into(), self.labeling_types),
+            Column::new(schema::DEVICE.into(), self.devices),
+            Column::new(schema::SESSION.into(), self.sessions),
+            Column::new(schema::APP.into(), self.apps),
         ];
         for ((name, _), column) in METADATA_FIELDS.iter().zip(self.metadata) {
             let name = format!("mirage_{name}");
@@ -643,7 +643,7 @@ fn flush(writer: &mut StoreWriter, pending: &mut Pending) -> Result<(), Error> {
     let extras = std::mem::take(&mut pending.extras);
     let mut df = batch_to_rows(batch, &RowContext::default())?;
     df.replace("label", Column::new("label".into(), extras.labels.clone()))?;
-    df.replace("capture_file", Column::new("capture_file".into(), extras.captures.clone()))?;
+    df.replace(schema::CAPTURE_FILE, Column::new(schema::CAPTURE_FILE.into(), extras.captures.clone()))?;
     for column in extras.columns() {
         df.with_column(column)?;
     }

@@ -29,6 +29,17 @@ pub const PKT_L4_PAYLOAD_LEN: &str = "pkt_l4_payload_len";
 pub const PKT_TCP_FLAGS: &str = "pkt_tcp_flags";
 pub const PKT_TCP_WINDOW: &str = "pkt_tcp_window";
 
+// Columns a labelled store (`label`, `import-mirage`) adds after the row schema
+// (formats/store.md, "Row schema"; formats/session.md, formats/mirage.md).
+/// How a row got its label: `exact`, `most-common`, … (see `label::LabelingType`).
+pub const LABELING_TYPE: &str = "labeling_type";
+/// The phone (or MIRAGE device folder) a labelled flow was captured from.
+pub const DEVICE: &str = "device";
+/// The capture session a labelled flow belongs to.
+pub const SESSION: &str = "session";
+/// The app a MIRAGE file is named after.
+pub const APP: &str = "app";
+
 /// Every column in store order, with its type.
 pub fn columns() -> [(&'static str, DataType); 25] {
     use DataType::*;
