@@ -270,14 +270,7 @@ fn stores_are_byte_identical_for_any_thread_count() {
         let store = dir.path().join(format!("t{threads}"));
         let out = flows(&inputs, &store, &["--threads", threads, "--quiet"]);
         assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&store)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
-            .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
-            .collect();
-        files.sort();
-        files
+        part_files(&store)
     };
     let one = parts("1");
     assert!(!one.is_empty());

@@ -136,11 +136,7 @@ fn run_sharded(config: &FlowConfig, packets: &[(u64, PacketMeta)], threads: usiz
         table.add(meta, ts, meta.ip_len + 14, 0, &mut batches);
     }
     table.finish(&mut batches);
-    let mut out = FlowBatch::new();
-    for b in &batches {
-        out.extend_from(b);
-    }
-    out
+    joined(&batches)
 }
 
 proptest! {
@@ -307,11 +303,7 @@ fn run_in_stretches(
     }
     table.submit(stretch, &mut batches);
     table.finish(&mut batches);
-    let mut out = FlowBatch::new();
-    for b in &batches {
-        out.extend_from(b);
-    }
-    out
+    joined(&batches)
 }
 
 proptest! {
@@ -359,11 +351,7 @@ fn run_resumed(config: &FlowConfig, packets: &[(u64, PacketMeta)], threads: usiz
     }
     table.finish(&mut batches);
     assert_eq!(table.spill_error(), None);
-    let mut out = FlowBatch::new();
-    for b in &batches {
-        out.extend_from(b);
-    }
-    out
+    joined(&batches)
 }
 
 proptest! {
@@ -427,5 +415,14 @@ fn run_with_table(table: &mut FlowTable, packets: &[(u64, PacketMeta)]) -> FlowB
         table.add(meta, ts, meta.ip_len + 14, 0, &mut out);
     }
     table.finish(&mut out);
+    out
+}
+
+/// The rows of `batches`, one after another.
+fn joined(batches: &[FlowBatch]) -> FlowBatch {
+    let mut out = FlowBatch::new();
+    for b in batches {
+        out.extend_from(b);
+    }
     out
 }
