@@ -18,7 +18,7 @@ use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
 use polars_arrow::types::NativeType as ArrowNative;
 use polars_parquet::parquet::CowBuffer;
-use polars_parquet::parquet::encoding::hybrid_rle;
+use polars_parquet::parquet::encoding::hybrid_rle::{self, Encoder};
 use polars_parquet::parquet::error::ParquetError;
 use polars_parquet::parquet::metadata::Descriptor;
 use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1};
@@ -155,7 +155,15 @@ where
         .flat_map(|n| if n == 0 { std::iter::repeat_n(DEF_EMPTY_LIST, 1) } else { std::iter::repeat_n(DEF_VALUE, n) });
     let mut buffer = Vec::with_capacity(levels / 2 + values.len() * size_of::<P>() + 16);
     let rep_len = length_prefixed(&mut buffer, |b| hybrid_rle::encode::<u32, _, _>(b, rep, 1))?;
-    let def_len = length_prefixed(&mut buffer, |b| hybrid_rle::encode::<u32, _, _>(b, def, 2))?;
+    let def_len = length_prefixed(&mut buffer, |b| {
+        if levels > 8 && levels == values.len() {
+            // No empty list: all levels are DEF_VALUE, which the general encoder writes as
+            // one run (its first level differs from its initial 0, the rest repeat it).
+            <u32 as Encoder<u32>>::run_length_encode(b, levels, DEF_VALUE, 2)
+        } else {
+            hybrid_rle::encode::<u32, _, _>(b, def, 2)
+        }
+    })?;
     for v in values {
         buffer.extend_from_slice(v.stored().to_le_bytes().as_ref());
     }
@@ -277,8 +285,10 @@ mod tests {
     #[test]
     fn files_are_polars_files_byte_for_byte() {
         let zstd = ParquetCompression::Zstd(Some(ZstdLevel::try_new(1).unwrap()));
-        let cases: [(usize, &[usize]); 6] = [
+        let cases: [(usize, &[usize]); 8] = [
             (1, &[1]),
+            (2, &[4]),             // 8 levels: the general encoder packs them
+            (3, &[3]),             // 9 levels, none of an empty list: one run
             (5, &[0]),             // --packets none: every list empty
             (7, &[0, 3, 1, 0, 2]), // empty lists among full ones
             (3000, &[1, 2, 40, 0, 7]),
