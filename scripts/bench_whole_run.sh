@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Whole-run benchmark: flowmine beside tcpdump and Argus on the same capture, measured in
-# the same run, reported as medians and as ratios to tcpdump; peak RSS from /usr/bin/time.
+# the same run, reported as medians and as ratios to tcpdump and to Argus, with the
+# 2-thread against 1-thread ratio; peak RSS and user+system CPU from /usr/bin/time.
 #
 #   scripts/bench_whole_run.sh [CAPTURE] [RUNS]
 #
@@ -29,20 +30,23 @@ if [ ! -f "$CAPTURE" ]; then
 fi
 cat "$CAPTURE" > /dev/null # into the page cache
 
-# median_of LABEL CMD...: runs CMD $RUNS times; prints "LABEL wall_s peak_MiB" (medians).
+# median_of LABEL CMD...: runs CMD $RUNS times; prints "LABEL wall_s peak_MiB cpu_s"
+# (medians; cpu_s is user + system time, which predicts the wall time of a quiet machine
+# when other work shares the cores).
 median_of() {
   local label=$1; shift
-  local walls=() rss=()
+  local walls=() rss=() cpus=()
   for _ in $(seq "$RUNS"); do
-    local out
-    /usr/bin/time -f '%e %M' -o "$BENCH_DIR/time.out" "$@" > /dev/null 2>&1
-    out=$(tail -1 "$BENCH_DIR/time.out")
-    walls+=("${out% *}"); rss+=("${out#* }")
+    local e m u s
+    /usr/bin/time -f '%e %M %U %S' -o "$BENCH_DIR/time.out" "$@" > /dev/null 2>&1
+    read -r e m u s < <(tail -1 "$BENCH_DIR/time.out")
+    walls+=("$e"); rss+=("$m"); cpus+=("$(awk -v u="$u" -v s="$s" 'BEGIN {print u + s}')")
   done
-  local w r
+  local w r c
   w=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
   r=$(printf '%s\n' "${rss[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '%s %s %s\n' "$label" "$w" "$((r / 1024))"
+  c=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '%s %s %s %s\n' "$label" "$w" "$((r / 1024))" "$c"
 }
 
 results=$(mktemp)
@@ -60,6 +64,13 @@ results=$(mktemp)
 } | tee "$results" > /dev/null
 
 base=$(awk '$1 == "tcpdump" {print $2}' "$results")
-printf '%-20s %10s %10s %16s\n' run wall_s peak_MiB speed_vs_tcpdump
-awk -v base="$base" '{ printf "%-20s %10.2f %10d %15.2fx\n", $1, $2, $3, base / $2 }' "$results"
+argus=$(awk '$1 == "argus" {print $2}' "$results")
+printf '%-20s %10s %10s %8s %16s %14s\n' run wall_s peak_MiB cpu_s speed_vs_tcpdump speed_vs_argus
+awk -v base="$base" -v argus="${argus:-0}" '{
+  vs = argus > 0 ? sprintf("%13.2fx", argus / $2) : sprintf("%14s", "-")
+  printf "%-20s %10.2f %10d %8.2f %15.2fx %s\n", $1, $2, $3, $4, base / $2, vs
+}' "$results"
+# Issue #14's scaling target: the whole run on 2 threads against 1 (>= 1.7x wanted).
+awk '$1 == "flowmine-1-thread" {one = $2} $1 == "flowmine-2-threads" {two = $2}
+  END { if (one && two) printf "flowmine 2 threads / 1 thread: %.2fx\n", one / two }' "$results"
 rm -f "$results"

@@ -1,6 +1,7 @@
 //! The flow store: a directory of Parquet part files (flow rows) and a `manifest.json`
 //! with the run's parameters and counters. Layout and schema: `formats/store.md`.
 
+pub mod encode;
 pub mod manifest;
 pub mod parts;
 pub mod rows;

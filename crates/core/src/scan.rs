@@ -146,14 +146,14 @@ pub fn scan_resumable<E: From<Error>>(
     mut checkpoint: impl FnMut(Checkpoint) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
 ) -> Result<ScanReport, E> {
-    // Batches of ended flows as the table hands them out, and the batch being filled
-    // for the sink.
+    // Batches of ended flows as the table hands them out, and those gathered for the
+    // sink's next batch.
     let mut ready: Vec<FlowBatch> = Vec::new();
-    let mut batch = FlowBatch::new();
+    let mut batch = Gathered::default();
     let mut report =
         ScanReport { ignored: inputs.ignored.clone(), in_progress: inputs.in_progress.clone(), ..Default::default() };
     let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
-    let full = |b: &FlowBatch| b.len() >= options.batch_rows || b.packet_entries() >= options.batch_packets;
+    let full = |rows: usize, packets: usize| rows >= options.batch_rows || packets >= options.batch_packets;
     let mut table = match resume_from {
         None => ShardedTable::new(options.flow.clone(), options.threads),
         Some(state) => {
@@ -213,7 +213,7 @@ pub fn scan_resumable<E: From<Error>>(
             // Every flow ended so far goes to the sink before the checkpoint does.
             deliver(&mut ready, &mut batch, &mut sink, &full)?;
             if !batch.is_empty() {
-                sink(std::mem::replace(&mut batch, FlowBatch::new()))?;
+                sink(batch.take())?;
             }
             last_state_len = e.0.len() as u64;
             checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 })?;
@@ -227,7 +227,7 @@ pub fn scan_resumable<E: From<Error>>(
     }
     deliver(&mut ready, &mut batch, &mut sink, &full)?;
     if !batch.is_empty() {
-        sink(batch)?;
+        sink(batch.take())?;
     }
     report.packets_in_flows = report.packets_total - report.skipped.total();
     // Flows are started as windows are applied, so they are counted at the end.
@@ -336,19 +336,48 @@ pub(crate) fn count_other(item: Item, file: &mut FileReport) {
 /// sizes only, so the batches the sink sees are the same on every run.
 fn deliver<E: From<Error>>(
     ready: &mut Vec<FlowBatch>,
-    batch: &mut FlowBatch,
+    batch: &mut Gathered,
     sink: &mut impl FnMut(FlowBatch) -> Result<(), E>,
-    full: &impl Fn(&FlowBatch) -> bool,
+    full: &impl Fn(usize, usize) -> bool,
 ) -> Result<(), E> {
     for next in ready.drain(..) {
-        if batch.is_empty() && full(&next) {
+        if batch.is_empty() && full(next.len(), next.packet_entries()) {
             sink(next)?;
             continue;
         }
-        batch.extend_from(&next);
-        if full(batch) {
-            sink(std::mem::replace(batch, FlowBatch::new()))?;
+        batch.push(next);
+        if full(batch.rows, batch.packets) {
+            sink(batch.take())?;
         }
     }
     Ok(())
+}
+
+/// Batches gathered for the sink's next batch, joined once it is taken
+/// ([`FlowBatch::concat`]).
+#[derive(Default)]
+struct Gathered {
+    parts: Vec<FlowBatch>,
+    rows: usize,
+    packets: usize,
+}
+
+impl Gathered {
+    fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    fn push(&mut self, b: FlowBatch) {
+        if !b.is_empty() {
+            self.rows += b.len();
+            self.packets += b.packet_entries();
+            self.parts.push(b);
+        }
+    }
+
+    fn take(&mut self) -> FlowBatch {
+        self.rows = 0;
+        self.packets = 0;
+        FlowBatch::concat(std::mem::take(&mut self.parts))
+    }
 }

@@ -180,6 +180,25 @@ impl FlowBatch {
         self.pkt_offsets.extend(other.pkt_offsets.iter().skip(1).map(|o| o + base));
     }
 
+    /// The rows of `parts` in order, in one batch whose columns are allocated once at their
+    /// final size (a lone part is returned as it is): appending batch after batch to a
+    /// growing one copies every column again at each doubling, into fresh memory.
+    pub fn concat(mut parts: Vec<FlowBatch>) -> FlowBatch {
+        if parts.len() == 1 {
+            return parts.pop().expect("one part");
+        }
+        let mut out = FlowBatch::new();
+        macro_rules! reserve {
+            ($($f:ident),*) => { $( out.$f.reserve_exact(parts.iter().map(|p| p.$f.len()).sum()); )* };
+        }
+        value_columns!(reserve);
+        out.pkt_offsets.reserve_exact(parts.iter().map(FlowBatch::len).sum());
+        for p in &parts {
+            out.extend_from(p);
+        }
+        out
+    }
+
     /// Empties the batch, keeping its allocations.
     pub fn clear(&mut self) {
         macro_rules! clear {
