@@ -124,10 +124,15 @@ def evaluate(out, table):
     y = t["label"].to_numpy()
     train, test = training_rows(out)
     read = time.perf_counter()
+    # Each step on standard error as it ends, so a run stopped before the end still says
+    # how far it went (standard output keeps the one summary line bench_forest.sh reads).
+    print(f"scikit-learn: read {read - started:.1f} s", file=sys.stderr, flush=True)
     model.fit(X[train], y[train])
     fitted = time.perf_counter()
+    print(f"scikit-learn: fit {fitted - read:.1f} s", file=sys.stderr, flush=True)
     accuracy = (model.predict(X[test]) == y[test]).mean()
     predicted = time.perf_counter()
+    print(f"scikit-learn: predict {predicted - fitted:.1f} s, accuracy {accuracy:.4f}", file=sys.stderr, flush=True)
     permutation_importance(model, X[test], y[test], n_repeats=m["permutation_repeats"], random_state=m["seed"],
                            n_jobs=2)
     done = time.perf_counter()

@@ -10,6 +10,9 @@
 # Needs the Python of scripts/setup-python.sh (.venv) or FLOWMINE_PYTHON, and
 # /usr/bin/time. Prints, per size, both whole-run times and the ratio; then the predict
 # times of both on PREDICT_ROWS rows with the first size's models.
+# Memory: at 200 k flows scikit-learn's permutation_importance (n_jobs=2) has joblib copy
+# the forest into JOBLIB_TEMP_FOLDER (default /dev/shm, i.e. memory) for its workers, more
+# than 20 GB; on a smaller machine the out-of-memory killer ends it (README, "forest").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${FLOWMINE_PYTHON:-.venv/bin/python}"

@@ -322,6 +322,42 @@ fn records_that_break_the_dataset_invariants_are_named_left_out_and_counted() {
     assert_eq!(scalar(&flows, "mirage_iat_upstream_mean"), AnyValue::Null, "not in the record");
 }
 
+/// No public source shows MIRAGE-2022's `TCP_flags` values (formats/mirage.md): import
+/// reads every unambiguous form the same, and refuses, naming the record, text that read
+/// letter by letter would name other flags.
+#[test]
+fn tcp_flags_read_in_every_unambiguous_text_form_and_words_are_refused() {
+    let with_flags = |src_port: u16, flags: &str| {
+        record_2019(src_port, &[0, 1, 0], &["0", "0.25", "0.5"], 2)
+            .replace(r#""TCP_win_size""#, &format!(r#""TCP_flags": [{flags}], "TCP_win_size""#))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flags.json");
+    let records = [
+        with_flags(40001, r#""-------S", "---A--S-", "---A----""#),
+        with_flags(40002, r#""S", "SA", "PA""#),
+        with_flags(40003, r#""0x002", "0x012", "24""#),
+        with_flags(40004, r#""FA", "", 17"#),
+        with_flags(40005, r#""SYN", "SYN-ACK", "ACK""#),
+        with_flags(40006, r#""S", "S.", ".""#),
+    ];
+    std::fs::write(&file, format!("{{{}}}", records.join(", "))).unwrap();
+    let store = dir.path().join("store");
+    let summary = import(std::slice::from_ref(&file), &store);
+    let refused: Vec<&str> = summary.rejected.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(refused, ["10.0.0.1,40005,10.0.0.2,443,6", "10.0.0.1,40006,10.0.0.2,443,6"]);
+    assert!(summary.rejected.iter().all(|r| r.field == "packet_data.TCP_flags"));
+    let flows = sorted(&read_flows(&store).unwrap());
+    let flags = flows.column("pkt_tcp_flags").unwrap().list().unwrap().clone();
+    let rows: Vec<Vec<u8>> = (0..flows.height())
+        .map(|i| {
+            let s = flags.get_as_series(i).unwrap();
+            s.u8().unwrap().into_no_null_iter().collect()
+        })
+        .collect();
+    assert_eq!(rows, [vec![0x02, 0x12, 0x10], vec![0x02, 0x12, 0x18], vec![0x02, 0x12, 0x18], vec![0x11, 0, 0x11]]);
+}
+
 #[test]
 fn a_failed_import_leaves_no_directory_behind() {
     let dir = tempfile::tempdir().unwrap();

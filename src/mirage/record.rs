@@ -308,22 +308,46 @@ pub fn tcp_flags_text(byte: u8) -> String {
     FLAG_LETTERS.iter().map(|&(c, bit)| if byte & bit != 0 { c } else { '-' }).collect()
 }
 
-/// A TCP flags entry as the flags byte: a number, or text naming flags by letter
-/// (`F S R P A U E C`, any order, other characters such as `-` or `.` ignored).
+/// A TCP flags entry as the flags byte. No public source shows how MIRAGE-2022 writes
+/// these values (formats/mirage.md), so every unambiguous form is read and anything else
+/// is an error rather than a guess: a number; decimal or `0x` hexadecimal text (bits
+/// above the byte, such as NS `0x100`, have no place in the store and are dropped); text
+/// naming flags by letter, `C E U A P R S F` (and `N` for NS, dropped), in any order and
+/// case, with `-` for a flag not set (`"---A--S-"`, `"SA"`, `"PA"`); empty text (no flags,
+/// as a UDP packet's). Words (`"ACK"`) or tcpdump's `.` (ACK) are refused: read letter by
+/// letter they would name other flags.
 pub fn tcp_flags_byte(value: &serde_json::Value) -> Result<u8, String> {
     match value {
         serde_json::Value::Number(n) => {
             n.as_u64().and_then(|v| u8::try_from(v).ok()).ok_or_else(|| format!("TCP flags {n} is not a byte"))
         }
-        serde_json::Value::String(s) => {
-            if let Ok(v) = s.parse::<u8>() {
-                return Ok(v);
-            }
-            let letter = |c: char| FLAG_LETTERS.iter().find(|&&(l, _)| l == c.to_ascii_uppercase()).map_or(0, |f| f.1);
-            Ok(s.chars().map(letter).fold(0, |a, b| a | b))
-        }
+        serde_json::Value::String(s) => flags_from_text(s.trim()).map_err(|e| format!("TCP flags {s:?}: {e}")),
         other => Err(format!("TCP flags {other} is neither a number nor text")),
     }
+}
+
+/// The NS flag's bit in the 9-bit flags field, beyond the byte the store keeps.
+const NS_BIT: u16 = 0x100;
+
+fn flags_from_text(s: &str) -> Result<u8, String> {
+    if let Some(hex) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return match u16::from_str_radix(hex, 16) {
+            Ok(v) if v < 2 * NS_BIT => Ok(v as u8),
+            _ => Err("not a 9-bit hexadecimal flags field".to_string()),
+        };
+    }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.parse::<u8>().map_err(|_| "not a byte".to_string());
+    }
+    let mut byte = 0;
+    for c in s.chars() {
+        match FLAG_LETTERS.iter().find(|&&(l, _)| l == c.to_ascii_uppercase()) {
+            Some(&(_, bit)) => byte |= bit,
+            None if c == '-' || c.eq_ignore_ascii_case(&'N') => {}
+            None => return Err(format!("{c:?} is not a flag letter")),
+        }
+    }
+    Ok(byte)
 }
 
 #[cfg(test)]
@@ -346,6 +370,17 @@ mod tests {
         assert_eq!(tcp_flags_byte(&serde_json::json!("---A--S-")), Ok(0x12));
         assert_eq!(tcp_flags_byte(&serde_json::json!("FA")), Ok(0x11));
         assert!(tcp_flags_byte(&serde_json::json!(300)).is_err());
+        // Every unambiguous text form of SYN+ACK (0x012) reads the same byte.
+        for text in ["---A--S-", "SA", "as", "AS", "18", "0x12", "0x012", "0X0012", " SA "] {
+            assert_eq!(tcp_flags_byte(&serde_json::json!(text)), Ok(0x12), "{text}");
+        }
+        assert_eq!(tcp_flags_byte(&serde_json::json!("")), Ok(0));
+        assert_eq!(tcp_flags_byte(&serde_json::json!("0x110")), Ok(0x10), "NS dropped");
+        assert_eq!(tcp_flags_byte(&serde_json::json!("NA")), Ok(0x10), "NS dropped");
+        // Read letter by letter these would name other flags (ACK = A|C, `.` = ACK in tcpdump).
+        for text in ["ACK", "SYN", "S.", "0x", "0x200", "256", "A,S"] {
+            assert!(tcp_flags_byte(&serde_json::json!(text)).is_err(), "{text}");
+        }
         for byte in [0u8, 0x02, 0x12, 0x18, 0x11, 0xff] {
             assert_eq!(tcp_flags_byte(&serde_json::json!(tcp_flags_text(byte))), Ok(byte));
         }

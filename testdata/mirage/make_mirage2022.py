@@ -84,7 +84,7 @@ def record_2022(key_ports, times, dirs, payload, windows, label, labeling, udp, 
     meta = dict(r["flow_metadata"])
     meta.update({
         "BF_device": DEVICE["mac"],
-        "BF_label_source": "netstat",
+        "BF_label_source": "netstate",
         "BF_sublabel": label,
         "BF_label_version_code": None,
         "BF_label_version_name": None,
