@@ -49,8 +49,8 @@ pub enum Error {
     #[error("the app's packets have link types {0} and {1}; a pcap file holds one")]
     MixedLinkTypes(u16, u16),
     /// A long-lived flow's entries could not be moved out of memory or read back.
-    #[error(transparent)]
-    Spill(#[from] crate::flow::spill::SpillError),
+    #[error("spill file in {}: offset {offset}: {what}", dir.display())]
+    Spill { dir: PathBuf, offset: u64, what: String },
 }
 
 /// The engine's results.

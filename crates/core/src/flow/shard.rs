@@ -12,7 +12,7 @@ use super::config::FlowConfig;
 use super::key::FlowKey;
 use super::packet::FlowPacket;
 use super::record::{EndReason, Flow};
-use super::spill::{Spill, SpillError};
+use super::spill::{Spill, SpillFailure};
 use crate::Error;
 use crate::codec::{Dec, Enc};
 use crate::wire::protocol::PROTOCOL_TCP;
@@ -64,7 +64,7 @@ impl FlowShard {
     }
 
     /// The first I/O error of the shard's spill file: the flows it touched lack entries.
-    pub fn spill_error(&self) -> Option<&SpillError> {
+    pub fn spill_error(&self) -> Option<&SpillFailure> {
         self.spill.error()
     }
 

@@ -30,7 +30,7 @@ use super::fragments::{FragmentCounts, FragmentTable};
 use super::packet::{FlowPacket, key_hasher};
 use super::record::{EndReason, Flow};
 use super::shard::{FlowShard, emit_sorted};
-use super::spill::SpillError;
+use super::spill::SpillFailure;
 use super::table::Clock;
 use crate::Error;
 use crate::codec::{Dec, Enc};
@@ -603,7 +603,7 @@ impl ShardedTable {
 
     /// The first I/O error of a shard's spill file (see `flow::spill`): when there is one,
     /// flows written since may lack entries, and the run must fail with it.
-    pub fn spill_error(&self) -> Option<SpillError> {
+    pub fn spill_error(&self) -> Option<SpillFailure> {
         self.shared.shards().find_map(|s| s.table.spill_error().cloned())
     }
 

@@ -20,11 +20,11 @@ const ENTRY_BYTES: usize = 20;
 /// (byte offset, entries) of one run of spilled entries.
 pub type Segment = (u64, u32);
 
-/// A spill file that could not be written or read back. The run fails with it: a flow
-/// whose spilled entries cannot be read back would be written without them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("spill file in {}: offset {offset}: {what}", dir.display())]
-pub struct SpillError {
+/// A spill file that could not be written or read back: kept by the spill until the run
+/// ends, and then the run fails with it as [`Error::Spill`](crate::Error::Spill) (a flow
+/// whose spilled entries cannot be read back would be written without them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillFailure {
     /// The directory of the (unnamed) spill file.
     pub dir: PathBuf,
     pub offset: u64,
@@ -40,7 +40,7 @@ pub struct Spill {
     /// Segments held by open flows: at 0 the file is emptied.
     live: u64,
     /// The first I/O error: after it nothing more is spilled (entries stay in memory).
-    error: Option<SpillError>,
+    error: Option<SpillFailure>,
     scratch: Vec<u8>,
 }
 
@@ -140,11 +140,17 @@ impl Spill {
     }
 
     fn fail(&mut self, offset: u64, e: std::io::Error) {
-        self.error.get_or_insert(SpillError { dir: std::env::temp_dir(), offset, what: e.to_string() });
+        self.error.get_or_insert(SpillFailure { dir: std::env::temp_dir(), offset, what: e.to_string() });
     }
 
     /// The first I/O error, if any.
-    pub fn error(&self) -> Option<&SpillError> {
+    pub fn error(&self) -> Option<&SpillFailure> {
         self.error.as_ref()
+    }
+}
+
+impl From<SpillFailure> for crate::Error {
+    fn from(SpillFailure { dir, offset, what }: SpillFailure) -> Self {
+        crate::Error::Spill { dir, offset, what }
     }
 }

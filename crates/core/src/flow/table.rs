@@ -143,7 +143,7 @@ impl FlowTable {
 
     /// The first I/O error of the spill file (see `flow::spill`): flows written since may
     /// lack entries.
-    pub fn spill_error(&self) -> Option<&super::spill::SpillError> {
+    pub fn spill_error(&self) -> Option<&super::spill::SpillFailure> {
         self.shard.spill_error()
     }
 
