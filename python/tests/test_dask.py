@@ -12,10 +12,10 @@ import pytest
 import distributed  # noqa: E402  (scripts/requirements-test.txt)
 
 from flowmine import dask as fdask  # noqa: E402
+from conftest import BINARY  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CAPTURE = ROOT / "testdata" / "pcaps" / "genres" / "netflix.pcap"
-BINARY = ROOT / "target" / "debug" / "flowmine"
 KEY = ["first_ts_ns", "src_ip", "dst_ip", "src_port", "dst_port", "protocol", "vlan", "last_ts_ns"]
 OPTIONS = ["--idle-timeout", "30", "--threads", "1"]
 

@@ -1,7 +1,6 @@
 """The flowmine Python package against independent readers: Polars reading the Parquet
 store the command line wrote, and a pcap record walk in plain Python."""
 
-import os
 import struct
 import subprocess
 from pathlib import Path
@@ -10,11 +9,10 @@ import polars as pl
 import pytest
 
 import flowmine
+from conftest import BINARY
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGING = ROOT / "testdata" / "pcaps" / "messaging"
-# The command line binary of this checkout (CI builds it with `cargo test` first).
-BINARY = Path(os.environ.get("FLOWMINE_BIN", ROOT / "target" / "debug" / "flowmine"))
 KEY = ["first_ts_ns", "src_ip", "dst_ip", "src_port", "dst_port", "protocol", "vlan", "last_ts_ns"]
 
 
