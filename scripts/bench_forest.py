@@ -10,9 +10,13 @@
         drawn from another app's law, so trees grow deep as on real data.
     bench_forest.py evaluate EXPERIMENT_DIR TABLE.parquet
         What `flowmine evaluate` did, with scikit-learn: the same training and test rows
-        (assignments.csv), RandomForestClassifier with the same parameters (n_jobs=2),
-        accuracy, and permutation_importance with the same repeats (n_jobs=2). Prints
+        (assignments.csv), RandomForestClassifier with the same parameters (n_jobs=JOBS),
+        accuracy, and permutation_importance with the same repeats (n_jobs=JOBS). Prints
         the seconds of each step and of the whole run (reading included).
+        JOBS is 2, or SKLEARN_JOBS from the environment: at 200 k flows, n_jobs=2 has
+        joblib copy the model to /dev/shm for each task (over 20 GB), so on a 24 GB
+        machine the comparison is run with SKLEARN_JOBS=1 beside `flowmine evaluate
+        --threads 1`, one core each.
     bench_forest.py raw ROWS SEED DIR
         The same table as raw arrays for crates/forest/examples/forest_bench.rs (the forest
         alone), the first 70 % of the rows training; then scikit-learn's fit, permutation
@@ -23,6 +27,7 @@
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -105,13 +110,16 @@ def training_rows(out):
             test["row"].to_numpy())
 
 
+JOBS = int(os.environ.get("SKLEARN_JOBS", "2"))
+
+
 def forest(out):
     from sklearn.ensemble import RandomForestClassifier
     m = json.loads((Path(out) / "metrics.json").read_text())
     f = m["forest"]
     return m, RandomForestClassifier(n_estimators=f["trees"], max_depth=f["max_depth"],
                                      min_samples_leaf=f["min_samples_leaf"], max_features=f["max_features_used"],
-                                     random_state=m["seed"], n_jobs=2)
+                                     random_state=m["seed"], n_jobs=JOBS)
 
 
 def evaluate(out, table):
@@ -134,7 +142,7 @@ def evaluate(out, table):
     predicted = time.perf_counter()
     print(f"scikit-learn: predict {predicted - fitted:.1f} s, accuracy {accuracy:.4f}", file=sys.stderr, flush=True)
     permutation_importance(model, X[test], y[test], n_repeats=m["permutation_repeats"], random_state=m["seed"],
-                           n_jobs=2)
+                           n_jobs=JOBS)
     done = time.perf_counter()
     print(f"scikit-learn: read {read - started:.1f} s, fit {fitted - read:.1f} s, predict {predicted - fitted:.1f} s, "
           f"permutation importance {done - predicted:.1f} s; whole run {done - started:.1f} s; "
