@@ -77,7 +77,8 @@ fn keep_freed_memory() {
 /// 20 M-packet capture after an hour of other work the kernel's share of `flows --threads
 /// 2` went from 1.4 to 3.6 CPU-seconds and the run took 5.6 s instead of 5.0 s (paired,
 /// n=7). The tables are read and written all over, so huge pages saved no measurable TLB
-/// time either. mimalloc reads its own option for this before `main`, hence the call.
+/// time either. Only for `flows`: the forest's tree walks were not measured without
+/// huge pages. mimalloc reads its own option for this before `main`, hence the call.
 fn no_huge_pages() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl with an integer flag; it changes no memory of this process.
@@ -87,9 +88,11 @@ fn no_huge_pages() {
 }
 
 fn main() -> ExitCode {
-    no_huge_pages();
     keep_freed_memory();
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Flows(_)) {
+        no_huge_pages();
+    }
     match run(cli.command) {
         Ok(status) => status,
         Err(e) => cmd::report_error(&e),
