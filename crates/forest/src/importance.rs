@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::ForestError;
 use crate::forest::{Forest, most_likely};
 use crate::random::{SplitMix64, derive, stream};
-use crate::tree::{LANES, LEAF, Tree};
+use crate::tree::{LANES, Tree};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PermutationImportance {
@@ -74,13 +74,11 @@ impl<'a> Paths<'a> {
             |((leaves, tests), tree)| {
                 for (row, leaf) in leaves.iter_mut().enumerate() {
                     let values = &values[row * features..][..features];
-                    let mut node = tree.nodes[0];
-                    while node.feature != LEAF {
-                        let f = node.feature as usize;
+                    // Each feature the walk reads is one its path tests.
+                    *leaf = tree.leaf_by(|f| {
                         tests[f * words + row / 64] |= 1 << (row % 64);
-                        node = tree.nodes[(node.next + u32::from(values[f] > node.threshold)) as usize];
-                    }
-                    *leaf = node.next;
+                        values[f]
+                    });
                 }
             },
         );
@@ -100,10 +98,14 @@ impl<'a> Paths<'a> {
         self.truth.len()
     }
 
+    /// The set of rows whose path in `tree` tests `feature`, a bit per row.
+    fn row_set(&self, tree: usize, feature: usize) -> &[u64] {
+        &self.tests[(tree * self.forest.features.max(1) + feature) * self.words..][..self.words]
+    }
+
     /// The rows whose path in `tree` tests `feature`, in order.
     fn testing(&self, tree: usize, feature: usize) -> impl Iterator<Item = usize> + '_ {
-        let set = &self.tests[(tree * self.forest.features.max(1) + feature) * self.words..][..self.words];
-        set.iter().enumerate().flat_map(|(w, &word)| {
+        self.row_set(tree, feature).iter().enumerate().flat_map(|(w, &word)| {
             let mut bits = word;
             std::iter::from_fn(move || {
                 (bits != 0).then(|| {
@@ -116,8 +118,7 @@ impl<'a> Paths<'a> {
     }
 
     fn tests(&self, tree: usize, feature: usize, row: usize) -> bool {
-        let word = self.tests[(tree * self.forest.features.max(1) + feature) * self.words + row / 64];
-        word & (1 << (row % 64)) != 0
+        self.row_set(tree, feature)[row / 64] & (1 << (row % 64)) != 0
     }
 
     fn row(&self, row: usize) -> &[f64] {
@@ -126,31 +127,6 @@ impl<'a> Paths<'a> {
 
     fn right_count(&self) -> usize {
         self.right.iter().filter(|r| **r).count()
-    }
-
-    /// The leaves of `tree` for the first `n` rows of `group`, feature `j` of each
-    /// reading `column`, walked in step: a walk is a chain of dependent loads, and walking
-    /// several rows together lets those loads overlap instead of each waiting on the
-    /// memory behind it.
-    #[inline]
-    fn leaves_in_step(&self, tree: &Tree, group: &[usize; LANES], n: usize, j: usize, column: &[f64]) -> [u32; LANES] {
-        let nodes = &tree.nodes[..];
-        let mut at = [0u32; LANES];
-        loop {
-            let mut moving = false;
-            for (lane, at) in at[..n].iter_mut().enumerate() {
-                let node = nodes[*at as usize];
-                if node.feature != LEAF {
-                    let (row, f) = (group[lane], node.feature as usize);
-                    let value = if f == j { column[row] } else { self.values[row * self.forest.features + f] };
-                    *at = node.next + u32::from(value > node.threshold);
-                    moving = true;
-                }
-            }
-            if !moving {
-                return at.map(|a| nodes[a as usize].next);
-            }
-        }
     }
 
     /// Moves a row's class sums from leaf `old` of `tree` to leaf `new`.
@@ -176,7 +152,11 @@ impl<'a> Paths<'a> {
             let mut testing = self.testing(t, j).peekable();
             while testing.peek().is_some() {
                 let n = group.iter_mut().zip(&mut testing).map(|(g, row)| *g = row).count();
-                let leaves = self.leaves_in_step(tree, &group, n, j, column);
+                // Eight walks in step overlap their loads (see Tree::add_leaf_shares).
+                let leaves = tree.leaves_in_step(n, |lane, f| match f == j {
+                    true => column[group[lane]],
+                    false => self.values[group[lane] * self.forest.features + f],
+                });
                 for (&row, new) in group[..n].iter().zip(leaves) {
                     self.move_row(scratch, tree, row, self.leaf[t * rows + row], new);
                 }
@@ -257,13 +237,7 @@ fn clear_winner(sums: &[f64], margin: f64) -> Option<u32> {
 /// The leaf of `tree` for a row whose feature `j` reads `value` instead.
 #[inline]
 fn leaf_with(tree: &Tree, row: &[f64], j: usize, value: f64) -> u32 {
-    let mut node = tree.nodes[0];
-    while node.feature != LEAF {
-        let f = node.feature as usize;
-        let v = if f == j { value } else { row[f] };
-        node = tree.nodes[(node.next + u32::from(v > node.threshold)) as usize];
-    }
-    node.next
+    tree.leaf_by(|f| if f == j { value } else { row[f] })
 }
 
 /// The permutation importance of every feature on the test rows `x` (rows × features,

@@ -183,9 +183,16 @@ impl Tree {
     /// The leaf one row of feature values ends in.
     #[inline]
     pub fn leaf(&self, row: ArrayView1<'_, f64>) -> u32 {
+        self.leaf_by(|f| row[f])
+    }
+
+    /// The leaf a row ends in when its feature f reads `value(f)`: a walk for rows that
+    /// are not one slice (a feature replaced, a note of the features tested).
+    #[inline]
+    pub fn leaf_by(&self, mut value: impl FnMut(usize) -> f64) -> u32 {
         let mut node = self.nodes[0];
         while node.feature != LEAF {
-            node = self.nodes[(node.next + u32::from(row[node.feature as usize] > node.threshold)) as usize];
+            node = self.nodes[(node.next + u32::from(value(node.feature as usize) > node.threshold)) as usize];
         }
         node.next
     }
@@ -206,7 +213,7 @@ impl Tree {
         let mut groups = rows.chunks_exact(features * LANES);
         let mut outs = out.chunks_exact_mut(classes * LANES);
         for (group, out) in (&mut groups).zip(&mut outs) {
-            let leaves = self.leaves_in_step(group, features);
+            let leaves = self.leaves_in_step(LANES, |lane, f| group[lane * features + f]);
             for (leaf, p) in leaves.into_iter().zip(out.chunks_exact_mut(classes)) {
                 self.add_shares(leaf, p);
             }
@@ -217,18 +224,18 @@ impl Tree {
         }
     }
 
-    /// The leaves of [`LANES`] rows walked together.
+    /// The leaves of the first `n` of [`LANES`] rows walked together, lane i's feature f
+    /// reading `value(i, f)` (lanes from `n` on are left at the root, their leaf unused).
     #[inline]
-    fn leaves_in_step(&self, group: &[f64], features: usize) -> [u32; LANES] {
+    pub fn leaves_in_step(&self, n: usize, value: impl Fn(usize, usize) -> f64) -> [u32; LANES] {
         let nodes = &self.nodes[..];
         let mut at = [0u32; LANES];
         loop {
             let mut moving = false;
-            for (lane, at) in at.iter_mut().enumerate() {
+            for (lane, at) in at[..n].iter_mut().enumerate() {
                 let node = nodes[*at as usize];
                 if node.feature != LEAF {
-                    let value = group[lane * features + node.feature as usize];
-                    *at = node.next + u32::from(value > node.threshold);
+                    *at = node.next + u32::from(value(lane, node.feature as usize) > node.threshold);
                     moving = true;
                 }
             }
@@ -241,11 +248,7 @@ impl Tree {
     /// [`Tree::leaf`] of a row given as a slice.
     #[inline]
     fn leaf_of(&self, row: &[f64]) -> u32 {
-        let mut node = self.nodes[0];
-        while node.feature != LEAF {
-            node = self.nodes[(node.next + u32::from(row[node.feature as usize] > node.threshold)) as usize];
-        }
-        node.next
+        self.leaf_by(|f| row[f])
     }
 
     #[inline]
