@@ -74,9 +74,6 @@ pub enum Error {
     /// A store directory holding files that no store run wrote.
     #[error("{}: holds files that are not part of a flow store ({}); refusing to overwrite", path.display(), example.display())]
     Foreign { path: PathBuf, example: PathBuf },
-    /// The thread writing the store stopped (its own error says why).
-    #[error("the store writer stopped")]
-    WriterStopped,
     /// The checkpoint of an interrupted run cannot be used.
     #[error("{}: cannot resume: {source}", store.display())]
     Resume { store: PathBuf, source: flowmine_core::Error },

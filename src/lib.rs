@@ -22,19 +22,21 @@ pub mod semi;
 pub mod shards;
 pub mod store;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
 pub use flowmine_core as core;
 use flowmine_core::capture::input::InputSet;
 use flowmine_core::flow::sharded::enforced_max_flows;
-use flowmine_core::scan::{Progress, ScanOptions, ScanReport, scan, scan_resumable, thread_count};
+use flowmine_core::scan::{Progress, ScanOptions, ScanReport, scan, scan_resumable_on};
+use flowmine_core::threads::{thread_count, work_pool};
 use flowmine_core::{FlowBatch, PacketLimit};
 use polars::prelude::*;
 
 use store::manifest::Parameters;
 use store::rows::{RowContext, batch_to_rows};
-use store::{Manifest, Resumed, StoreWriter, ToWriter, write_parts};
+use store::{Manifest, Resumed, StoreWriter, with_parts};
 
 /// A `flows` run: which captures, how flows are cut, what label the rows get.
 #[derive(Debug, Clone)]
@@ -175,41 +177,25 @@ impl FlowsJob {
         let ctx = self.row_context(inputs);
         let parameters = self.parameters();
         let input_paths: Vec<PathBuf> = inputs.files.iter().map(|f| f.path.clone()).collect();
-        // Turning rows into Parquet runs beside the scan, on threads of its own: encoding
+        // Turning rows into Parquet runs beside the scan, as jobs on its pool: encoding
         // nested lists and compressing them costs as much as scanning (store/parts.rs).
-        let encoders = thread_count(self.options.threads);
-        let (to_writer, work) = std::sync::mpsc::sync_channel::<ToWriter>(2);
-        let (scanned, written) = std::thread::scope(|scope| {
-            let writer = &mut writer;
-            // Threads are named (at most 15 characters, as the kernel keeps them) so that
-            // per-thread accounting (scripts/thread_times.py) can tell them apart.
-            let writing = std::thread::Builder::new()
-                .name("fm-store".into())
-                .spawn_scoped(scope, || -> Result<(), Error> {
-                    write_parts(
-                        work,
-                        writer,
-                        encoders,
-                        |batch| Ok(batch_to_rows(batch, &ctx)?),
-                        |writer, c| writer.checkpoint(&parameters, &input_paths[..c.files_done], &c.state),
-                    )
-                })
-                .expect("threads can be started");
-            let send = |item| to_writer.send(item).map_err(|_| Error::WriterStopped);
-            let scanned = scan_resumable(
+        let pool = work_pool(self.options.threads);
+        let encode = |batch| Ok(batch_to_rows(batch, &ctx)?);
+        let report = with_parts(&mut writer, pool.as_deref(), &encode, |parts| {
+            let parts = RefCell::new(parts);
+            scan_resumable_on(
+                pool.clone(),
                 inputs,
                 &self.options,
                 resume_from,
-                |b: FlowBatch| send(ToWriter::Flows(Box::new(b))),
-                |c| send(ToWriter::Checkpoint(c)),
+                |batch: FlowBatch| parts.borrow_mut().add(batch),
+                |c| {
+                    let inputs_done = &input_paths[..c.files_done];
+                    parts.borrow_mut().after_all(|writer| writer.checkpoint(&parameters, inputs_done, &c.state))
+                },
                 progress,
-            );
-            drop(to_writer);
-            (scanned, writing.join().expect("the store writer does not panic"))
-        });
-        // A writer error is the cause of a scan that stopped for want of a writer.
-        written?;
-        let report = scanned?;
+            )
+        })?;
         if writer.parts().is_empty() {
             // No flows: one empty part still carries the schema for readers.
             writer.write_part(&mut batch_to_rows(FlowBatch::new(), &RowContext::default())?)?;

@@ -20,8 +20,9 @@ pub struct FlowsArgs {
     /// Store directory to create.
     #[arg(long)]
     out: PathBuf,
-    /// Threads in all (0 = one per core): one reads and decodes, the others update the
-    /// flow table shards. The flows written are the same for any value.
+    /// Threads at work (0 = one per core): decoding, the flow table's shards and encoding
+    /// the store share one pool of this many; with 1 everything runs on one thread. The
+    /// flows written are the same for any value.
     #[arg(long, default_value_t = 0, value_parser = super::parse_threads)]
     threads: usize,
     /// End a flow after this many seconds without a packet, or `off`.

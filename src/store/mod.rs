@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 pub use manifest::Manifest;
-pub use parts::{ToWriter, write_parts};
+pub use parts::{Parts, with_parts};
 pub use writer::{RESUME_FILE, ResumePoint, Resumed, StoreWriter};
 
 use crate::{Error, Result};

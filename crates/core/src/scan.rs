@@ -2,6 +2,7 @@
 //! flows handed to a sink, with every packet accounted for.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::Error;
 use crate::capture::input::{InputFile, InputSet, MappedFile};
@@ -29,8 +30,9 @@ pub const DEFAULT_BATCH_PACKETS: usize = 4 << 20;
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub flow: FlowConfig,
-    /// Threads updating the flow table shards (0 = one per core). The output does not
-    /// depend on it.
+    /// Threads at work (0 = one per core): pieces are decoded and the flow table's shards
+    /// applied on a pool of this many ([`work_pool`](crate::threads::work_pool)), or on
+    /// the caller's thread for one. The output does not depend on it.
     pub threads: usize,
     /// Stop at the first file with damaged input or an unsupported link type, instead of
     /// reporting it and going on.
@@ -142,6 +144,22 @@ pub fn scan_resumable<E: From<Error>>(
     inputs: &InputSet,
     options: &ScanOptions,
     resume_from: Option<&[u8]>,
+    sink: impl FnMut(FlowBatch) -> Result<(), E>,
+    checkpoint: impl FnMut(Checkpoint) -> Result<(), E>,
+    progress: impl FnMut(Progress),
+) -> Result<ScanReport, E> {
+    let pool = crate::threads::work_pool(options.threads);
+    scan_resumable_on(pool, inputs, options, resume_from, sink, checkpoint, progress)
+}
+
+/// [`scan_resumable`] on `pool` (`None`: on the caller's thread) in place of a pool of
+/// [`ScanOptions::threads`] of its own: a caller that gives the pool work of its own, such
+/// as encoding the batches, keeps the run on that many threads in all.
+pub fn scan_resumable_on<E: From<Error>>(
+    pool: Option<Arc<rayon::ThreadPool>>,
+    inputs: &InputSet,
+    options: &ScanOptions,
+    resume_from: Option<&[u8]>,
     mut sink: impl FnMut(FlowBatch) -> Result<(), E>,
     mut checkpoint: impl FnMut(Checkpoint) -> Result<(), E>,
     mut progress: impl FnMut(Progress),
@@ -155,11 +173,11 @@ pub fn scan_resumable<E: From<Error>>(
     let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
     let full = |rows: usize, packets: usize| rows >= options.batch_rows || packets >= options.batch_packets;
     let mut table = match resume_from {
-        None => ShardedTable::new(options.flow.clone(), options.threads),
+        None => ShardedTable::on_pool(options.flow.clone(), pool),
         Some(state) => {
             let mut d = Dec::new(state);
             report.files = checkpoint::get_header(&mut d, inputs)?;
-            let table = ShardedTable::restore(options.flow.clone(), options.threads, &mut d)?;
+            let table = ShardedTable::restore_on_pool(options.flow.clone(), pool, &mut d)?;
             if !d.is_done() {
                 return Err(d.corrupt().into());
             }

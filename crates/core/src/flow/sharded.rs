@@ -362,35 +362,55 @@ impl ShardedTable {
         Self::with_window(config, threads, WINDOW_PACKETS)
     }
 
+    /// Like `new`, its shards applied on `pool` (`None`: the caller's thread), which the
+    /// caller may give other work too ([`threads::work_pool`](crate::threads::work_pool)).
+    pub fn on_pool(config: FlowConfig, pool: Option<Arc<rayon::ThreadPool>>) -> ShardedTable {
+        let (tables, clock) = Self::empty(&config);
+        Self::assemble(config, pool, WINDOW_PACKETS, tables, FragmentTable::default(), clock)
+    }
+
     /// Like `new`, with windows of `window_packets` packets (tests use tiny ones so
     /// window ends fall everywhere).
     pub fn with_window(config: FlowConfig, threads: usize, window_packets: usize) -> ShardedTable {
-        let max_open = max_open_per_shard(&config);
-        let tables = (0..SHARDS).map(|_| FlowShard::with_max_open(max_open)).collect();
-        let clock = Clock::new(&config);
-        Self::assemble(config, threads, window_packets, tables, FragmentTable::default(), clock)
+        let (tables, clock) = Self::empty(&config);
+        let pool = crate::threads::work_pool(threads);
+        Self::assemble(config, pool, window_packets, tables, FragmentTable::default(), clock)
+    }
+
+    fn empty(config: &FlowConfig) -> (Vec<FlowShard>, Clock) {
+        let max_open = max_open_per_shard(config);
+        ((0..SHARDS).map(|_| FlowShard::with_max_open(max_open)).collect(), Clock::new(config))
     }
 
     /// A table that goes on from a state [`save`](Self::save)d by a table of the same
     /// configuration (any thread count).
     pub fn restore(config: FlowConfig, threads: usize, d: &mut Dec) -> Result<ShardedTable, Error> {
+        Self::restore_on_pool(config, crate::threads::work_pool(threads), d)
+    }
+
+    /// [`restore`](Self::restore), its shards applied on `pool` (see [`on_pool`](Self::on_pool)).
+    pub fn restore_on_pool(
+        config: FlowConfig,
+        pool: Option<Arc<rayon::ThreadPool>>,
+        d: &mut Dec,
+    ) -> Result<ShardedTable, Error> {
         let clock = Clock::load(d, &config)?;
         let fragments = FragmentTable::load(d)?;
         let max_open = max_open_per_shard(&config);
         let hasher = key_hasher();
         let tables = (0..SHARDS).map(|_| FlowShard::load(d, max_open, &hasher)).collect::<Result<_, _>>()?;
-        Ok(Self::assemble(config, threads, WINDOW_PACKETS, tables, fragments, clock))
+        Ok(Self::assemble(config, pool, WINDOW_PACKETS, tables, fragments, clock))
     }
 
     fn assemble(
         config: FlowConfig,
-        threads: usize,
+        pool: Option<Arc<rayon::ThreadPool>>,
         window_packets: usize,
         tables: Vec<FlowShard>,
         fragments: FragmentTable,
         clock: Clock,
     ) -> ShardedTable {
-        let threads = crate::threads::thread_count(threads);
+        let threads = pool.as_ref().map_or(1, |p| p.current_num_threads());
         let owners: Vec<Owner> = tables
             .into_iter()
             .map(|table| Owner { shard: Mutex::new(Shard { table, ended: Vec::new() }), ..Owner::default() })
@@ -398,15 +418,6 @@ impl ShardedTable {
         let started = owners.iter().map(|o| lock(&o.shard).table.started()).sum();
         let (done_tx, done) = channel();
         let shared = Arc::new(Shared { config, owners, started: AtomicU64::new(started), done: done_tx });
-        let pool = (threads > 1).then(|| {
-            Arc::new(
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .thread_name(|i| format!("fm-work-{i}"))
-                    .build()
-                    .expect("threads can be started"),
-            )
-        });
         ShardedTable {
             shared,
             done,
