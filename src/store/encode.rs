@@ -13,12 +13,12 @@
 
 use std::io::Write;
 
+use super::levels::encode_runs;
 use polars::prelude::*;
 use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
 use polars_arrow::types::NativeType as ArrowNative;
 use polars_parquet::parquet::CowBuffer;
-use polars_parquet::parquet::encoding::hybrid_rle::{self, Encoder};
 use polars_parquet::parquet::error::ParquetError;
 use polars_parquet::parquet::metadata::Descriptor;
 use polars_parquet::parquet::page::{DataPage, DataPageHeader, DataPageHeaderV1};
@@ -150,20 +150,12 @@ where
     let lens = offsets.windows(2).map(|w| (w[1] - w[0]) as usize);
     // A list of n values has n levels; an empty one, one.
     let levels: usize = lens.clone().map(|n| n.max(1)).sum();
-    let rep = lens.clone().flat_map(|n| std::iter::once(0).chain(std::iter::repeat_n(1, n.saturating_sub(1))));
-    let def = lens
-        .flat_map(|n| if n == 0 { std::iter::repeat_n(DEF_EMPTY_LIST, 1) } else { std::iter::repeat_n(DEF_VALUE, n) });
+    // Each list starts at repetition 0 and goes on at 1; its values are all defined.
+    let rep = lens.clone().flat_map(|n| [(0, 1), (1, n.saturating_sub(1))]);
+    let def = lens.map(|n| if n == 0 { (DEF_EMPTY_LIST, 1) } else { (DEF_VALUE, n) });
     let mut buffer = Vec::with_capacity(levels / 2 + values.len() * size_of::<P>() + 16);
-    let rep_len = length_prefixed(&mut buffer, |b| hybrid_rle::encode::<u32, _, _>(b, rep, 1))?;
-    let def_len = length_prefixed(&mut buffer, |b| {
-        if levels > 8 && levels == values.len() {
-            // No empty list: all levels are DEF_VALUE, which the general encoder writes as
-            // one run (its first level differs from its initial 0, the rest repeat it).
-            <u32 as Encoder<u32>>::run_length_encode(b, levels, DEF_VALUE, 2)
-        } else {
-            hybrid_rle::encode::<u32, _, _>(b, def, 2)
-        }
-    })?;
+    let rep_len = length_prefixed(&mut buffer, |b| encode_runs(b, rep, 1))?;
+    let def_len = length_prefixed(&mut buffer, |b| encode_runs(b, def, 2))?;
     for v in values {
         buffer.extend_from_slice(v.stored().to_le_bytes().as_ref());
     }

@@ -2,6 +2,7 @@
 //! with the run's parameters and counters. Layout and schema: `formats/store.md`.
 
 pub mod encode;
+mod levels;
 pub mod manifest;
 pub mod parts;
 pub mod rows;
