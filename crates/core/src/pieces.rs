@@ -107,6 +107,9 @@ impl Piece {
     }
 }
 
+/// Packets decoded before a piece's buckets are sized for the rest of it.
+const SAMPLE_PACKETS: usize = 256;
+
 /// Walks `reader` until a record starts at or past `end` (or the file is over), decoding
 /// each record. Damage is passed over as the scan does: resynchronise and go on.
 fn decode_piece(reader: &mut Reader, end: usize, input_index: u32, hasher: &RandomState) -> Piece {
@@ -114,8 +117,15 @@ fn decode_piece(reader: &mut Reader, end: usize, input_index: u32, hasher: &Rand
     let mut routed = Routed::new();
     let mut others = Vec::new();
     loop {
-        if Reader::position(reader) >= end {
-            return Piece { start, routed, others, stopped_at: Some(Reader::position(reader)) };
+        let at = Reader::position(reader);
+        if at >= end {
+            return Piece { start, routed, others, stopped_at: Some(at) };
+        }
+        if routed.len() == SAMPLE_PACKETS {
+            // Records of a capture are much alike in size: the first ones tell how many
+            // the piece holds.
+            let per_packet = (at - start).div_ceil(SAMPLE_PACKETS).max(1);
+            routed.reserve((end - at) / per_packet);
         }
         let Some(event) = reader.next_event() else {
             return Piece { start, routed, others, stopped_at: None };

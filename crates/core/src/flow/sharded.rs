@@ -93,6 +93,20 @@ impl Routed {
         Routed::default()
     }
 
+    /// Makes room for about `packets` more packets, spread over the shards as hashes
+    /// spread them (a heavy flow's bucket still grows as it must): decoding a piece into
+    /// buckets grown from empty copied each of them about twice over.
+    pub fn reserve(&mut self, packets: usize) {
+        let mean = packets / SHARDS;
+        // A bucket's count is binomial: mean + 4 standard deviations is rarely passed.
+        let per_bucket = mean + 4 * mean.isqrt() + 8;
+        for b in &mut self.buckets {
+            b.packets.reserve(per_bucket);
+            b.at.reserve(per_bucket);
+        }
+        self.max_ts.reserve(packets);
+    }
+
     /// Packets so far (fragments included).
     pub fn len(&self) -> usize {
         self.max_ts.len()
