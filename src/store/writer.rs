@@ -2,7 +2,7 @@
 //! then renamed, so a file that has its final name is complete.
 
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
@@ -46,6 +46,9 @@ pub struct ResumePoint {
 pub const RESUME_FORMAT_NAME: &str = "flowmine-resume";
 pub const RESUME_FORMAT_VERSION: u32 = 1;
 
+/// Bytes gathered before a part file is written to.
+const WRITE_BUFFER: usize = 1 << 20;
+
 /// The name of part number `index`.
 pub fn part_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
@@ -65,9 +68,12 @@ pub fn write_part_file(dir: &Path, index: usize, df: &mut DataFrame) -> Result<P
     // The file Polars' writer would write, its list columns' levels computed faster
     // (store/encode.rs).
     write_atomically(&path, |file| {
-        super::encode::write_frame(file, df, ParquetCompression::Zstd(Some(level)))
-            .map(|_| ())
-            .map_err(|source| Error::Polars { path: path.clone(), source })
+        // The Parquet writer writes each page header and page as it goes: unbuffered, a
+        // part of the 20 M-packet campus capture took about 5 000 write calls.
+        let mut out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        super::encode::write_frame(&mut out, df, ParquetCompression::Zstd(Some(level)))
+            .map_err(|source| Error::Polars { path: path.clone(), source })?;
+        out.flush().map_err(io(&path))
     })?;
     Ok(Part { file: name, rows: df.height() as u64 })
 }
@@ -222,7 +228,6 @@ impl StoreWriter {
         remove_resume_files(&self.dir, Some(&state_file))
     }
 
-    /// Writes one part file of flow rows.
     /// Writes the next part.
     pub fn write_part(&mut self, df: &mut DataFrame) -> Result<(), Error> {
         let part = write_part_file(&self.dir, self.parts.len(), df)?;
