@@ -156,3 +156,107 @@ fn encode_part(encode: Encode, dir: &Path, index: usize, batch: FlowBatch) -> Re
     let mut rows = encode(batch)?;
     write_part_file(dir, index, &mut rows)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::mpsc::sync_channel;
+    use std::thread::ThreadId;
+
+    use polars::prelude::*;
+
+    use super::*;
+
+    /// A batch of `rows` rows (only their count matters to the encoders below).
+    fn batch(rows: usize) -> FlowBatch {
+        let mut b = FlowBatch::new();
+        b.ip_version = vec![4; rows];
+        b
+    }
+
+    fn rows_frame(b: &FlowBatch) -> Result<DataFrame, Error> {
+        Ok(df!("n" => vec![b.len() as u64; b.len()])?)
+    }
+
+    fn store() -> (tempfile::TempDir, StoreWriter) {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StoreWriter::create(&dir.path().join("s"), false).unwrap();
+        (dir, writer)
+    }
+
+    fn pool(threads: usize) -> rayon::ThreadPool {
+        rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+    }
+
+    #[test]
+    fn one_thread_encodes_on_the_callers_thread() {
+        let (_dir, mut writer) = store();
+        let threads = Mutex::new(Vec::<ThreadId>::new());
+        let encode = |b: FlowBatch| {
+            threads.lock().unwrap().push(std::thread::current().id());
+            rows_frame(&b)
+        };
+        with_parts(&mut writer, None, &encode, |parts| (1..=3).try_for_each(|n| parts.add(batch(n)))).unwrap();
+        assert_eq!(*threads.lock().unwrap(), vec![std::thread::current().id(); 3]);
+        let rows: Vec<u64> = writer.parts().iter().map(|p| p.rows).collect();
+        assert_eq!(rows, [1, 2, 3]);
+    }
+
+    #[test]
+    fn parts_finished_out_of_order_are_recorded_in_order() {
+        let (_dir, mut writer) = store();
+        let pool = pool(2);
+        // The batch of one row waits until the batch of two rows is written.
+        let (two_done, wait_for_two) = sync_channel::<()>(1);
+        let wait_for_two = Mutex::new(wait_for_two);
+        let caller = std::thread::current().id();
+        let encode = |b: FlowBatch| {
+            assert_ne!(std::thread::current().id(), caller, "a pool thread encodes");
+            if b.len() == 1 {
+                wait_for_two.lock().unwrap().recv().unwrap();
+            }
+            rows_frame(&b)
+        };
+        let checkpoint_saw = with_parts(&mut writer, Some(&pool), &encode, |parts| {
+            parts.add(batch(1))?;
+            parts.add(batch(2))?;
+            // Part 1 (two rows) is written first; part 0 is still waiting for it.
+            let written = || -> Vec<_> {
+                std::fs::read_dir(parts.dir)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            };
+            let names = (0..30_000)
+                .map(|_| std::thread::sleep(std::time::Duration::from_millis(1)))
+                .map(|_| written())
+                .find(|n| n.iter().any(|n| n == "part-00001.parquet"))
+                .expect("part 1 is written while part 0 waits");
+            assert!(!names.iter().any(|n| n == "part-00000.parquet"));
+            two_done.send(()).unwrap();
+            parts.add(batch(3))?;
+            parts.after_all(|w| Ok(w.parts().iter().map(|p| p.rows).collect::<Vec<_>>()))
+        })
+        .unwrap();
+        assert_eq!(checkpoint_saw, [1, 2, 3], "a checkpoint follows every part before it");
+        let names: Vec<&str> = writer.parts().iter().map(|p| p.file.as_str()).collect();
+        assert_eq!(names, ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]);
+    }
+
+    #[test]
+    fn an_encoding_error_stops_the_run_with_it() {
+        for threads in [1, 2] {
+            let (_dir, mut writer) = store();
+            let pool = pool(threads);
+            let encode = |b: FlowBatch| match b.len() {
+                2 => Err(Error::Usage("batch two cannot be encoded".into())),
+                _ => rows_frame(&b),
+            };
+            let pool = (threads > 1).then_some(&pool);
+            let result = with_parts(&mut writer, pool, &encode, |parts| (1..=5).try_for_each(|n| parts.add(batch(n))));
+            let err = result.expect_err("the second batch fails");
+            assert!(err.to_string().contains("batch two cannot be encoded"), "{err}");
+            assert!(writer.parts().iter().all(|p| p.rows != 2), "the failed part is not recorded");
+        }
+    }
+}

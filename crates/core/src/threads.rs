@@ -28,3 +28,16 @@ pub fn work_pool(requested: usize) -> Option<Arc<rayon::ThreadPool>> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_thread_has_no_pool_and_n_threads_a_pool_of_n() {
+        assert!(work_pool(1).is_none());
+        assert_eq!(work_pool(3).map(|p| p.current_num_threads()), Some(3));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(work_pool(0).map_or(1, |p| p.current_num_threads()), cores);
+    }
+}
