@@ -123,9 +123,10 @@ fn decode_piece(reader: &mut Reader, end: usize, input_index: u32, hasher: &Rand
         }
         if routed.len() == SAMPLE_PACKETS {
             // Records of a capture are much alike in size: the first ones tell how many
-            // the piece holds.
+            // the piece holds. (A walk of a whole file in one piece has no end to go by:
+            // room for a piece's worth, then the buckets grow.)
             let per_packet = (at - start).div_ceil(SAMPLE_PACKETS).max(1);
-            routed.reserve((end - at) / per_packet);
+            routed.reserve((end - at).min(PIECE_BYTES) / per_packet);
         }
         let Some(event) = reader.next_event() else {
             return Piece { start, routed, others, stopped_at: None };
@@ -374,6 +375,22 @@ mod tests {
         }
         // Some cuts fell inside the record that holds records: their seams failed.
         assert!(walked_again > 0);
+    }
+
+    #[test]
+    fn pieces_past_the_sample_that_sizes_their_buckets_give_the_same_items() {
+        let mut pcap = PcapWriter::new(Vec::new(), 1, 65535).unwrap();
+        for i in 0..3 * SAMPLE_PACKETS as i64 {
+            pcap.write((1000 + i) * 1_000_000, 60, &frame(i as u16)).unwrap();
+        }
+        let bytes = pcap.finish().unwrap();
+        // One piece for the whole file (no end to size the buckets by), then small pieces.
+        let (whole, _) = items_of(&bytes, usize::MAX, None);
+        assert_eq!(whole.len(), 3 * SAMPLE_PACKETS);
+        let piece = 300 * 76;
+        assert_eq!(items_of(&bytes, piece, None).0, whole);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        assert_eq!(items_of(&bytes, piece, Some(&pool)).0, whole);
     }
 
     #[test]
