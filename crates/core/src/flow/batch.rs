@@ -110,14 +110,14 @@ impl FlowBatch {
         self.end_reason.push(reason);
         self.tunnel.push(flow.tunnel);
         self.input_index.push(flow.input_index);
-        for p in &flow.packets {
-            self.pkt_ts_ns.push(p.ts_ns);
-            self.pkt_dir.push(p.dir);
-            self.pkt_ip_len.push(p.ip_len);
-            self.pkt_l4_payload_len.push(p.l4_payload_len);
-            self.pkt_tcp_flags.push(p.tcp_flags);
-            self.pkt_tcp_window.push(p.tcp_window);
-        }
+        // Column by column: each is one sized copy loop, not a capacity check per value.
+        let packets = &flow.packets;
+        self.pkt_ts_ns.extend(packets.iter().map(|p| p.ts_ns));
+        self.pkt_dir.extend(packets.iter().map(|p| p.dir));
+        self.pkt_ip_len.extend(packets.iter().map(|p| p.ip_len));
+        self.pkt_l4_payload_len.extend(packets.iter().map(|p| p.l4_payload_len));
+        self.pkt_tcp_flags.extend(packets.iter().map(|p| p.tcp_flags));
+        self.pkt_tcp_window.extend(packets.iter().map(|p| p.tcp_window));
         self.pkt_offsets.push(self.pkt_ts_ns.len() as u64);
     }
 
