@@ -6,7 +6,7 @@
 //! ([`Routed`]), so that no thread handles every packet; other records become [`Item`]s.
 //!
 //! - A classic pcap file is cut where plausible chains of records start, found from the
-//!   even splits ([`chunk_starts`]): its record headers carry no marker, and nothing
+//!   even splits ([`ChunkStarts`]): its record headers carry no marker, and nothing
 //!   before a record is needed to read it.
 //! - A pcapng file is cut by a first pass that hops from block to block ([`Hops`]),
 //!   learning the sections and interfaces a piece's packets refer to, a few pieces ahead
@@ -30,7 +30,7 @@ use ahash::RandomState;
 
 use crate::capture::pcap::{FILE_HEADER_LEN, PcapInfo, PcapReader};
 use crate::capture::pcapng::PcapngReader;
-use crate::capture::resync::{self, TimeWindow, chunk_starts};
+use crate::capture::resync::{self, ChunkStarts, TimeWindow};
 use crate::capture::{Damage, Event, Reader};
 use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::flow::sharded::Routed;
@@ -150,7 +150,8 @@ fn decode_piece(reader: &mut Reader, end: usize, input_index: u32, hasher: &Rand
 /// the start of the file would (a candidate, for pcap; exact, for pcapng).
 enum Starts<'a> {
     /// Plausible chains of records found from even splits of a pcap file.
-    Pcap { bytes: &'a [u8], cuts: Vec<usize>, info: PcapInfo, first_ts_ns: i64, next: usize },
+    /// (Each start is looked for as the walk comes near it.)
+    Pcap { bytes: &'a [u8], cuts: ChunkStarts<'a>, info: PcapInfo, first_ts_ns: i64 },
     /// The first pass over a pcapng file.
     Pcapng(Hops<'a>),
 }
@@ -172,8 +173,10 @@ impl<'a> Starts<'a> {
         let Some(Ok(Event::Packet(first))) = PcapReader::at(bytes, info, FILE_HEADER_LEN, None).next_event() else {
             return None;
         };
-        let cuts = chunk_starts(bytes, &info, TimeWindow::after(first.ts_ns), pieces);
-        (cuts.len() > 1).then_some(Starts::Pcap { bytes, cuts, info, first_ts_ns: first.ts_ns, next: 0 })
+        let cuts = ChunkStarts::new(bytes, info, TimeWindow::after(first.ts_ns), pieces);
+        // Without a second start the file is read in one walk.
+        cuts.clone().nth(1)?;
+        Some(Starts::Pcap { bytes, cuts, info, first_ts_ns: first.ts_ns })
     }
 }
 
@@ -182,9 +185,8 @@ impl<'a> Iterator for Starts<'a> {
 
     fn next(&mut self) -> Option<Reader<'a>> {
         match self {
-            Starts::Pcap { bytes, cuts, info, first_ts_ns, next } => {
-                let at = *cuts.get(*next)?;
-                *next += 1;
+            Starts::Pcap { bytes, cuts, info, first_ts_ns } => {
+                let at = cuts.next()?;
                 Some(Reader::Pcap(PcapReader::at(bytes, *info, at, Some(*first_ts_ns))))
             }
             Starts::Pcapng(hops) => hops.next().map(Reader::Pcapng),
@@ -253,7 +255,9 @@ pub fn walk<E>(
     mut consume: impl FnMut(Piece) -> Result<(), E>,
 ) -> Result<usize, E> {
     let hasher = key_hasher();
-    let (Some(pool), Some(mut starts)) = (pool, Starts::find(bytes, &reader, piece_bytes)) else {
+    // (Starts are looked for only when there is a pool to decode pieces on.)
+    let Some((pool, mut starts)) = pool.and_then(|pool| Some((pool, Starts::find(bytes, &reader, piece_bytes)?)))
+    else {
         let mut reader = reader;
         loop {
             let end = Reader::position(&reader).saturating_add(piece_bytes.max(1));
