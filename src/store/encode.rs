@@ -13,7 +13,6 @@
 
 use std::io::Write;
 
-use super::levels::encode_runs;
 use polars::prelude::*;
 use polars_arrow::array::{Array, ListArray, PrimitiveArray};
 use polars_arrow::datatypes::{ArrowDataType, ArrowSchema};
@@ -30,6 +29,8 @@ use polars_parquet::write::{
     FileWriter, Page, ParquetType, StatisticsOptions, Version, WriteOptions, array_to_columns, get_dtype_encoding,
     to_parquet_leaves, to_parquet_schema,
 };
+
+use super::levels::encode_runs;
 
 /// Polars' rows per row group when none is set: a frame up to this size is one group.
 const ROW_GROUP_ROWS: usize = 512 * 512;
