@@ -15,6 +15,8 @@
 # than 20 GB; on a smaller machine the out-of-memory killer ends it (README, "forest").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release builds (CARGO_TARGET_DIR moves them).
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 python="${FLOWMINE_PYTHON:-.venv/bin/python}"
 sizes=("${@:-50000}")
 [ $# -eq 0 ] && sizes=(50000 200000)
@@ -23,7 +25,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 cargo build --release --quiet
-flowmine=target/release/flowmine
+flowmine=$RELEASE/flowmine
 
 seconds() { awk '/Elapsed \(wall clock\)/ { n = split($NF, t, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + t[i]; print s }' "$1"; }
 peak_mb() { awk '/Maximum resident/ { printf "%.0f", $NF / 1024 }' "$1"; }

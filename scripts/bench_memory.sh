@@ -15,9 +15,11 @@
 # figure that says whether memory stays flat is the ratio between those longer ones.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release builds (CARGO_TARGET_DIR moves them).
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 
 BENCH_DIR=${BENCH_DIR:-/tmp/flowmine-bench}
-FLOWMINE=${FLOWMINE:-target/release/flowmine}
+FLOWMINE=${FLOWMINE:-$RELEASE/flowmine}
 SIZES=("$@")
 # gen-campus --rate/--streams (empty: the campus rate, no streams); in the capture names.
 RATE=${RATE:-}
@@ -40,8 +42,8 @@ printf '%-8s %12s %10s %14s %10s\n' packets engine_MiB ratio flowmine_MiB ratio
 first_engine="" first_flowmine=""
 for size in "${SIZES[@]}"; do
   capture="$BENCH_DIR/campus-$TAG-$size.pcap"
-  [ -f "$capture" ] || target/release/gen-campus --packets "$size" --seed 1 --snaplen 128 "${GEN_ARGS[@]}" --out "$capture"
-  engine=$(MIMALLOC_PURGE_DELAY=-1 peak_mib target/release/examples/scan --threads 2 "$capture")
+  [ -f "$capture" ] || "$RELEASE"/gen-campus --packets "$size" --seed 1 --snaplen 128 "${GEN_ARGS[@]}" --out "$capture"
+  engine=$(MIMALLOC_PURGE_DELAY=-1 peak_mib "$RELEASE"/examples/scan --threads 2 "$capture")
   first_engine=${first_engine:-$engine}
   flowmine=-
   if [ -x "$FLOWMINE" ]; then

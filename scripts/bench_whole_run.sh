@@ -14,19 +14,21 @@
 # Put the capture in the page cache first (the script reads it once before timing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release builds (CARGO_TARGET_DIR moves them).
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 
 BENCH_DIR=${BENCH_DIR:-/tmp/flowmine-bench}
 RUNS=${2:-3}
-FLOWMINE=${FLOWMINE:-target/release/flowmine}
+FLOWMINE=${FLOWMINE:-$RELEASE/flowmine}
 mkdir -p "$BENCH_DIR"
 
 cargo build --release -q -p flowmine-benches --bin gen-campus
 cargo build --release -q -p flowmine-core --example scan
-SCAN=target/release/examples/scan
+SCAN=$RELEASE/examples/scan
 
 CAPTURE=${1:-$BENCH_DIR/campus-20m.pcap}
 if [ ! -f "$CAPTURE" ]; then
-  target/release/gen-campus --packets 20M --seed 1 --snaplen 128 --out "$CAPTURE" --truth "$BENCH_DIR/campus-20m.csv"
+  "$RELEASE"/gen-campus --packets 20M --seed 1 --snaplen 128 --out "$CAPTURE" --truth "$BENCH_DIR/campus-20m.csv"
 fi
 cat "$CAPTURE" > /dev/null # into the page cache
 

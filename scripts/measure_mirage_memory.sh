@@ -8,13 +8,15 @@
 # resident set size and wall time. FLOWMINE=path/to/flowmine measures another build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts release builds (CARGO_TARGET_DIR moves them).
+RELEASE=${CARGO_TARGET_DIR:-target}/release
 packets=${1:-2M}
 work=${2:-target/mirage-memory}
 mkdir -p "$work"
 cargo build --release -q -p flowmine -p flowmine-benches
-flowmine=${FLOWMINE:-target/release/flowmine}
+flowmine=${FLOWMINE:-$RELEASE/flowmine}
 if [ ! -f "$work/c.pcap" ]; then
-    target/release/gen-campus --packets "$packets" --out "$work/c.pcap" --truth "$work/c.csv"
+    "$RELEASE"/gen-campus --packets "$packets" --out "$work/c.pcap" --truth "$work/c.csv"
 fi
 "$flowmine" flows "$work/c.pcap" --out "$work/store" --overwrite -q
 measure() {
