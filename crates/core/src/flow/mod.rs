@@ -5,6 +5,7 @@ pub mod batch;
 pub mod config;
 pub mod fragments;
 pub mod key;
+mod open;
 pub mod packet;
 pub mod record;
 pub mod shard;

@@ -5,11 +5,11 @@
 //! [`FlowTable`](super::FlowTable) and the sharded engine both use them.
 
 use ahash::RandomState;
-use hashbrown::HashTable;
 
 use super::batch::FlowBatch;
 use super::config::FlowConfig;
 use super::key::FlowKey;
+use super::open::OpenFlows;
 use super::packet::FlowPacket;
 use super::record::{EndReason, Flow};
 use super::spill::{Spill, SpillFailure};
@@ -21,7 +21,7 @@ use crate::wire::tcp;
 /// Open flows of one shard.
 #[derive(Default)]
 pub struct FlowShard {
-    flows: HashTable<Flow>,
+    flows: OpenFlows,
     /// Flows started, by input file index, and in all.
     started_by_input: Vec<u64>,
     started: u64,
@@ -77,7 +77,7 @@ impl FlowShard {
             flow.hash = p.hash;
             flow
         };
-        let flow = match self.flows.find_mut(p.hash, |f| f.key == p.key) {
+        let flow = match self.flows.find_mut(p.hash, &p.key) {
             Some(flow) => {
                 if let Some(reason) = ends_before(flow, p.tcp_flags, p.ts_ns, config) {
                     ended.push((std::mem::replace(flow, new_flow()), reason));
@@ -92,7 +92,7 @@ impl FlowShard {
                 }
                 count_start(&mut self.started_by_input, p.input_index);
                 self.started += 1;
-                self.flows.insert_unique(p.hash, new_flow(), |f| f.hash).into_mut()
+                self.flows.insert(new_flow())
             }
         };
         let keep = config.packets.keeps(flow.total_packets());
@@ -122,21 +122,27 @@ impl FlowShard {
         self.ages.extend(self.flows.iter().map(|f| (f.last_ts_ns, f.key)));
         let (_, &mut cutoff, _) = self.ages.select_nth_unstable(n - 1);
         let evicted = &mut self.evicted;
-        ended.extend(self.flows.extract_if(|f| (f.last_ts_ns, f.key) <= cutoff).map(|flow| {
-            // A closed flow still lingering has ended already: its own reason stands.
-            let reason = flow.closed.unwrap_or(EndReason::Evicted);
-            *evicted += u64::from(reason == EndReason::Evicted);
-            (flow, reason)
-        }));
+        self.flows.extract_if(
+            |f| (f.last_ts_ns, f.key) <= cutoff,
+            |flow| {
+                // A closed flow still lingering has ended already: its own reason stands.
+                let reason = flow.closed.unwrap_or(EndReason::Evicted);
+                *evicted += u64::from(reason == EndReason::Evicted);
+                ended.push((flow, reason));
+            },
+        );
     }
 
     /// Ends every flow whose time is up at `now`.
     pub fn sweep(&mut self, now: i64, config: &FlowConfig, ended: &mut Vec<(Flow, EndReason)>) {
         let before = ended.len();
-        ended.extend(self.flows.extract_if(|flow| expired(flow, now, config).is_some()).map(|flow| {
-            let reason = expired(&flow, now, config).expect("filtered on it");
-            (flow, reason)
-        }));
+        self.flows.extract_if(
+            |flow| expired(flow, now, config).is_some(),
+            |flow| {
+                let reason = expired(&flow, now, config).expect("filtered on it");
+                ended.push((flow, reason));
+            },
+        );
         self.spill.rejoin(&mut ended[before..]);
     }
 
@@ -152,9 +158,9 @@ impl FlowShard {
         config: &FlowConfig,
         ended: &mut Vec<(Flow, EndReason)>,
     ) -> Option<bool> {
-        let entry = self.flows.find_entry(hash, |f| f.key == *key).ok()?;
-        let Some(reason) = ends_before(entry.get(), tcp_flags, ts_ns, config) else { return Some(false) };
-        let mut flow = entry.remove().0;
+        let open = self.flows.find_mut(hash, key)?;
+        let Some(reason) = ends_before(open, tcp_flags, ts_ns, config) else { return Some(false) };
+        let mut flow = self.flows.remove(hash, key).expect("found just now");
         self.spill.join(&mut flow);
         ended.push((flow, reason));
         Some(true)
@@ -162,8 +168,7 @@ impl FlowShard {
 
     /// Puts an open flow (whose `hash` is set) in the table; no flow of its key may be open.
     pub fn insert_open(&mut self, flow: Flow) {
-        debug_assert!(self.flows.find(flow.hash, |f| f.key == flow.key).is_none());
-        self.flows.insert_unique(flow.hash, flow, |f| f.hash);
+        self.flows.insert(flow);
     }
 
     /// Ends all open flows (the input is over).
@@ -190,7 +195,7 @@ impl FlowShard {
         }
         e.u64(self.evicted);
         e.u64(self.flows.len() as u64);
-        for flow in &self.flows {
+        for flow in self.flows.iter() {
             flow.save(e);
         }
     }
@@ -208,7 +213,7 @@ impl FlowShard {
         for _ in 0..n {
             let mut flow = Flow::load(d)?;
             flow.hash = hasher.hash_one(flow.key);
-            shard.flows.insert_unique(flow.hash, flow, |f| f.hash);
+            shard.flows.insert(flow);
         }
         Ok(shard)
     }
