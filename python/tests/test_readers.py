@@ -1,27 +1,17 @@
 """A store as other Parquet readers see it: Polars, pyarrow and DuckDB read the same rows,
 and the per-packet lists are written BYTE_STREAM_SPLIT (formats/store.md, Readers)."""
 
-import subprocess
-
 import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from conftest import BINARY
-from test_flowmine import KEY, MESSAGING
+from test_flowmine import KEY, MESSAGING, cli_store
 
 PACKET_LISTS = ["pkt_ts_ns", "pkt_dir", "pkt_ip_len", "pkt_l4_payload_len", "pkt_tcp_flags", "pkt_tcp_window"]
 
 
-def store_of_messaging(tmp_path):
-    assert BINARY.exists(), f"{BINARY}: build the binary first (cargo build)"
-    store = tmp_path / "store"
-    subprocess.run([str(BINARY), "flows", str(MESSAGING), "--out", str(store), "--quiet"], check=True)
-    return store
-
-
 def test_polars_pyarrow_and_duckdb_read_the_same_rows(tmp_path):
-    store = store_of_messaging(tmp_path)
+    store = cli_store(tmp_path, MESSAGING)
     parts = sorted(store.glob("*.parquet"))
     by_polars = pl.read_parquet(parts).sort(KEY)
     by_pyarrow = pl.from_arrow(pq.read_table(parts)).sort(KEY)
@@ -39,7 +29,7 @@ def test_polars_pyarrow_and_duckdb_read_the_same_rows(tmp_path):
 
 
 def test_packet_lists_and_only_they_are_byte_stream_split(tmp_path):
-    store = store_of_messaging(tmp_path)
+    store = cli_store(tmp_path, MESSAGING)
     for part in sorted(store.glob("*.parquet")):
         row_group = pq.ParquetFile(part).metadata.row_group(0)
         for i in range(row_group.num_columns):

@@ -58,14 +58,8 @@ pub fn write_frame<W: Write>(out: W, df: &mut DataFrame, compression: ParquetCom
     if !direct {
         return ParquetWriter::new(out).with_compression(compression).set_parallel(false).finish(df);
     }
-    let schema: ArrowSchema =
-        df.schema().iter_fields().map(|f| f.to_arrow(CompatLevel::newest())).map(|f| (f.name.clone(), f)).collect();
-    let options = WriteOptions {
-        statistics: StatisticsOptions::default(),
-        compression: CompressionOptions::from(compression),
-        version: Version::V1,
-        data_page_size: None,
-    };
+    let schema = arrow_schema(df);
+    let options = write_options(CompressionOptions::from(compression));
     let parquet_schema = to_parquet_schema(&schema)?;
     let mut columns = Vec::with_capacity(df.width());
     for ((column, field), type_) in df.columns().iter().zip(schema.iter_values()).zip(parquet_schema.fields()) {
@@ -79,6 +73,16 @@ pub fn write_frame<W: Write>(out: W, df: &mut DataFrame, compression: ParquetCom
     let mut writer = FileWriter::try_new(out, schema, options)?;
     writer.write(df.height() as u64, DynIter::new(columns.into_iter()))?;
     writer.end(None)
+}
+
+/// The frame's Arrow schema, as Polars' writer derives it.
+fn arrow_schema(df: &DataFrame) -> ArrowSchema {
+    df.schema().iter_fields().map(|f| f.to_arrow(CompatLevel::newest())).map(|f| (f.name.clone(), f)).collect()
+}
+
+/// Polars' writer's defaults: default statistics, version 1 pages of its default size.
+fn write_options(compression: CompressionOptions) -> WriteOptions {
+    WriteOptions { statistics: StatisticsOptions::default(), compression, version: Version::V1, data_page_size: None }
 }
 
 type Compressed = PolarsResult<DynStreamingIterator<'static, CompressedPage, PolarsError>>;
@@ -311,19 +315,12 @@ mod tests {
     ];
 
     fn options() -> WriteOptions {
-        WriteOptions {
-            statistics: StatisticsOptions::default(),
-            compression: CompressionOptions::Uncompressed,
-            version: Version::V1,
-            data_page_size: None,
-        }
+        write_options(CompressionOptions::Uncompressed)
     }
 
     /// Each column's arrow array with its Parquet type.
     fn columns(df: &DataFrame) -> Vec<(Box<dyn Array>, ParquetType)> {
-        let schema: ArrowSchema =
-            df.schema().iter_fields().map(|f| f.to_arrow(CompatLevel::newest())).map(|f| (f.name.clone(), f)).collect();
-        let types = to_parquet_schema(&schema).unwrap();
+        let types = to_parquet_schema(&arrow_schema(df)).unwrap();
         df.columns()
             .iter()
             .zip(types.fields())

@@ -30,9 +30,8 @@ impl OpenFlows {
     /// The open flow of `key` (whose hash is `hash`).
     #[inline]
     pub fn find_mut(&mut self, hash: u64, key: &FlowKey) -> Option<&mut Flow> {
-        let flows = &self.flows;
-        let &at = self.index.find(hash, |&i| flows[i as usize].key == *key)?;
-        Some(&mut self.flows[at as usize])
+        let at = self.position(hash, key)?;
+        Some(&mut self.flows[at])
     }
 
     /// Adds `flow`, of a key that has no open flow, and returns it.
@@ -48,9 +47,8 @@ impl OpenFlows {
 
     /// Removes and returns the open flow of `key`.
     pub fn remove(&mut self, hash: u64, key: &FlowKey) -> Option<Flow> {
-        let flows = &self.flows;
-        let &at = self.index.find(hash, |&i| flows[i as usize].key == *key)?;
-        Some(self.remove_at(at as usize))
+        let at = self.position(hash, key)?;
+        Some(self.remove_at(at))
     }
 
     /// Removes every flow `end` picks, handing each to `out` (in no particular order).
@@ -78,6 +76,12 @@ impl OpenFlows {
 
     pub fn iter_mut(&mut self) -> std::slice::IterMut<'_, Flow> {
         self.flows.iter_mut()
+    }
+
+    /// Where the open flow of `key` is in `flows`.
+    #[inline]
+    fn position(&self, hash: u64, key: &FlowKey) -> Option<usize> {
+        self.index.find(hash, |&i| self.flows[i as usize].key == *key).map(|&i| i as usize)
     }
 
     /// Removes the flow at `at`, moving the last flow into its place.
