@@ -1,6 +1,6 @@
 //! Per-flow features for machine learning: numpy/scipy-exact statistics of packet lengths
 //! and inter-arrival times per direction, counters, rates, TCP flag counts and the
-//! first-N packet sequences, computed over a flow store one row group of a part file at a
+//! first-N packet sequences, computed over a flow store a batch of row groups of a part file at a
 //! time.
 //! Columns and definitions: `formats/features.md`.
 
@@ -17,8 +17,8 @@ pub use anonymise::Anonymiser;
 pub use output::{FeatureWriter, Format};
 pub use table::{FeatureOptions, features_frame, features_frame_parallel};
 
-use crate::store::part_files;
 use crate::store::rows::{RowContext, batch_to_rows};
+use crate::store::{for_each_batch, part_files};
 use crate::{Error, Result};
 
 fn store_parts(store: &Path) -> Result<Vec<std::path::PathBuf>> {
@@ -29,31 +29,14 @@ fn store_parts(store: &Path) -> Result<Vec<std::path::PathBuf>> {
     Ok(parts)
 }
 
-fn open(path: &Path) -> Result<std::fs::File> {
-    std::fs::File::open(path).map_err(Error::io(path))
-}
-
-/// Calls `each` with the features of every row group of `part`: one row group is in
-/// memory at a time, which bounds memory even for the store's last part (it holds every
-/// flow still open at the end of the input). Slices that cut row groups would make the
-/// reader decode each row group several times. A table error names the part.
+/// Calls `each` with the features of every batch of row groups of `part`
+/// ([`for_each_batch`]). A table error names the part.
 fn part_features(part: &Path, options: &FeatureOptions, mut each: impl FnMut(DataFrame) -> Result<()>) -> Result<()> {
-    let metadata = ParquetReader::new(open(part)?).get_metadata().map_err(Error::polars(part))?.clone();
-    let mut offset = 0;
-    for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
-        let mut reader = ParquetReader::new(open(part)?);
-        reader.set_metadata(metadata.clone());
-        let schema = reader.schema().map_err(Error::polars(part))?;
-        let columns = table::input_columns(&Schema::from_arrow_schema(&schema));
-        let flows = reader
-            .with_columns(Some(columns))
-            .with_slice(Some((offset, rows)))
-            .finish()
-            .map_err(Error::polars(part))?;
-        each(features_frame_parallel(&flows, options, options.threads).map_err(Error::polars(part))?)?;
-        offset += rows;
-    }
-    Ok(())
+    for_each_batch(
+        part,
+        |schema| Some(table::input_columns(schema)),
+        |flows| each(features_frame_parallel(&flows, options, options.threads).map_err(Error::polars(part))?),
+    )
 }
 
 /// The features table of an empty store: its schema, for outputs without rows.
@@ -62,14 +45,14 @@ pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
 }
 
 /// Computes the features of every flow of `store` and writes them to `out` (format by
-/// extension), one row group of a store part at a time. Returns the number of rows written.
+/// extension), one batch of row groups of a store part at a time. Returns the number of rows written.
 pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Result<u64> {
     let format = Format::from_path(out)
         .ok_or_else(|| Error::output(out, "unknown output format; use .parquet, .arrow, .ipc or .csv"))?;
     let parts = store_parts(store)?;
     let empty = empty_features(options)?;
     // Encoding (Parquet above all) costs about as much as computing: a writer thread does it
-    // while the next row group is read and computed. One batch in flight bounds memory.
+    // while the next batch is read and computed. One batch in flight bounds memory.
     // `None` says all batches were sent; a channel closed without it means the computation
     // failed, and the unfinished file is removed rather than completed.
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Option<DataFrame>>(1);

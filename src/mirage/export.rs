@@ -1,10 +1,10 @@
-//! Flow store → MIRAGE JSON files, streamed: the store is read one row group at a time and
-//! each record is appended to its session's file as it is made, so memory holds one row
-//! group and the keys of the files still open, whatever the size of the store.
+//! Flow store → MIRAGE JSON files, streamed: the store is read a few row groups at a time
+//! and each record is appended to its session's file as it is made, so memory holds one
+//! batch of rows and the keys of the files still open, whatever the size of the store.
 //! Layout, names and mapping: `formats/mirage.md`.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::hash::BuildHasher;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use super::record::{
 use crate::features::Anonymiser;
 use crate::features::stats::{STAT_NAMES, Scratch, summarize};
 use crate::features::table::{DATASET_FEATURES, DIRECTIONS, FlowSeries, dataset_column};
-use crate::store::schema;
+use crate::store::{for_each_batch, schema};
 use crate::{Error, Result};
 use flowmine_core::walk::{files_below, has_extension};
 
@@ -68,7 +68,7 @@ fn err(path: &Path, source: std::io::Error) -> Error {
     Error::Io { path: path.to_owned(), source }
 }
 
-/// A list column's values and offsets (rebased to 0) for one row group.
+/// A list column's values and offsets (rebased to 0) for one batch of rows.
 fn list_values<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<(Vec<i64>, Vec<T::Native>)> {
     let list = df.column(name)?.list()?.rechunk();
     if list.is_empty() {
@@ -104,7 +104,7 @@ fn optional_f64(df: &DataFrame, name: &str) -> PolarsResult<Option<Vec<Option<f6
     Ok(Some(column.f64()?.iter().collect()))
 }
 
-/// A list column of one row group: offsets (rebased to 0) and values.
+/// A list column of one batch of rows: offsets (rebased to 0) and values.
 type Lists<T> = (Vec<i64>, Vec<T>);
 
 fn optional_list<T: PolarsNumericType>(df: &DataFrame, name: &str) -> PolarsResult<Option<Lists<T::Native>>> {
@@ -118,7 +118,7 @@ fn required_strings(df: &DataFrame, name: &str) -> PolarsResult<Vec<String>> {
         .collect()
 }
 
-/// One row group of the store, owned, for row-wise access.
+/// One batch of rows of the store, owned, for row-wise access.
 struct Rows {
     ip_version: Vec<u8>,
     protocol: Vec<u8>,
@@ -723,27 +723,24 @@ fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> Result<()> {
     fs::create_dir_all(out_dir).map_err(|e| err(out_dir, e))
 }
 
-/// Calls `each` with every row group of every part of `store`, one in memory at a time.
-/// A table error in `each` is the part's.
-fn for_each_row_group(store: &Path, mut each: impl FnMut(DataFrame) -> Result<()>) -> Result<()> {
+/// Calls `each` with the rows of every part of `store`, a batch of row groups at a time
+/// ([`for_each_batch`]). A table error in `each` is the part's.
+fn for_each_store_batch(store: &Path, mut each: impl FnMut(DataFrame) -> Result<()>) -> Result<()> {
     let parts = crate::store::part_files(store)?;
     if parts.is_empty() {
         return Err(Error::input(store, "no Parquet part files in the store"));
     }
     for part in parts {
-        let open = || File::open(&part).map_err(|e| err(&part, e));
-        let metadata = ParquetReader::new(open()?).get_metadata().map_err(Error::polars(&part))?.clone();
-        let mut offset = 0;
-        for rows in metadata.row_groups.iter().map(|rg| rg.num_rows()) {
-            let mut reader = ParquetReader::new(open()?);
-            reader.set_metadata(metadata.clone());
-            let df = reader.with_slice(Some((offset, rows))).finish().map_err(Error::polars(&part))?;
-            each(df).map_err(|e| match e {
-                Error::Frame(source) => Error::Polars { path: part.clone(), source },
-                e => e,
-            })?;
-            offset += rows;
-        }
+        for_each_batch(
+            &part,
+            |_| None,
+            |df| {
+                each(df).map_err(|e| match e {
+                    Error::Frame(source) => Error::Polars { path: part.clone(), source },
+                    e => e,
+                })
+            },
+        )?;
     }
     Ok(())
 }
@@ -763,9 +760,9 @@ pub fn export_store(store: &Path, out_dir: &Path, options: &ExportOptions, overw
     };
     let mut work = (FlowSeries::default(), Scratch::default());
     let mut records = 0u64;
-    for_each_row_group(store, |df| {
+    for_each_store_batch(store, |df| {
         let rows = Rows::read(&df)?;
-        // Records of one file are written together: a file is opened once per row group.
+        // Records of one file are written together: a file is opened once per batch.
         let mut by_file: Vec<(PathBuf, bool, Vec<usize>)> = Vec::new();
         let mut index: HashMap<PathBuf, usize> = HashMap::new();
         let mut keys = Vec::with_capacity(rows.len());

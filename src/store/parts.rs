@@ -6,9 +6,10 @@
 //! 20 M-packet campus capture was that encoder alone. So batches are encoded on the same
 //! pool as the scan (`threads::work_pool`), as jobs beside its decoding and shard work: a
 //! run on N threads keeps N threads busy, whichever side has the work, and a run on one
-//! thread encodes on it. Batches are numbered as they arrive, so part N holds the same rows
-//! whichever thread writes it; parts are recorded in number order, and a checkpoint waits
-//! for every part before it.
+//! thread encodes on it. A part's row groups are jobs of their own (store/encode.rs), so
+//! that the work left when the input ends is spread thin over the threads. Batches are
+//! numbered as they arrive, so part N holds the same rows whichever thread writes it;
+//! parts are recorded in number order, and a checkpoint waits for every part before it.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -61,9 +61,9 @@ pub fn write_part_file(dir: &Path, index: usize, df: &mut DataFrame) -> Result<P
     let path = dir.join(&name);
     // zstd level 1 rather than the default 3: on the 20 M-packet campus capture the whole
     // run took 10.2 s instead of 11.1 s for a store 19 % larger (221 MB vs 186 MB);
-    // stores are rebuilt often, so time wins. Columns are encoded on this thread: parts
-    // are already encoded side by side (store/parts.rs), and Polars' own column threads
-    // only added buffers (peak 1586 -> 1521 MiB, time 0.99, paired n=5, same bytes).
+    // stores are rebuilt often, so time wins. Polars' own column threads are not used:
+    // they only added buffers (peak 1586 -> 1521 MiB, time 0.99, paired n=5, same bytes);
+    // row groups are jobs of the run's pool instead (store/encode.rs).
     let level = ZstdLevel::try_new(1).expect("1 is a zstd level");
     // The file Polars' writer would write, its list columns' levels computed faster and
     // their values byte-stream split (store/encode.rs).
