@@ -10,10 +10,12 @@ use std::path::{Path, PathBuf};
 use flowmine_core::capture::input::MappedFile;
 use flowmine_core::handoff::{self, Joiner};
 use flowmine_core::scan::{Progress, ScanReport};
+use flowmine_core::threads::work_pool;
 use flowmine_core::{FlowBatch, FlowConfig, PacketLimit};
 use serde::{Deserialize, Serialize};
 
 use crate::store::manifest::{Parameters, Part};
+use crate::store::parts::with_parts;
 use crate::store::rows::{RowContext, batch_to_rows};
 pub use crate::store::writer::{HANDOFF_FILE, JOURNAL_FILE, SHARD_FILE, SHARD_FILES};
 use crate::store::writer::{StoreWriter, part_name, write_atomically};
@@ -126,23 +128,29 @@ impl FlowsJob {
         let mut journal = std::io::BufWriter::new(fs::File::create(&journal_path).map_err(io_error(&journal_path))?);
         let mut journal_hash = blake3::Hasher::new();
         let mut rows_by_input: std::collections::BTreeMap<u32, u64> = Default::default();
-        let run = handoff::scan_shard(
-            &inputs,
-            &self.options,
-            range.clone(),
-            |batch: FlowBatch| -> Result<(), Error> {
-                for &i in &batch.input_index {
-                    *rows_by_input.entry(i).or_default() += 1;
-                }
-                writer.write_part(&mut batch_to_rows(batch, &ctx)?)?;
-                Ok(())
-            },
-            |bytes| {
-                journal_hash.update(bytes);
-                journal.write_all(bytes).map_err(|e| io_error(&journal_path)(e))
-            },
-            progress,
-        )?;
+        // As in a whole run (lib.rs), parts are encoded as jobs of the run's pool, here
+        // beside decoding and the flow table; the packet loop keeps this thread.
+        let pool = work_pool(self.options.threads);
+        let encode = |batch| Ok(batch_to_rows(batch, &ctx)?);
+        let run = with_parts(&mut writer, pool.as_deref(), &encode, |parts| {
+            handoff::scan_shard_on(
+                pool.clone(),
+                &inputs,
+                &self.options,
+                range.clone(),
+                |batch: FlowBatch| -> Result<(), Error> {
+                    for &i in &batch.input_index {
+                        *rows_by_input.entry(i).or_default() += 1;
+                    }
+                    parts.add(batch)
+                },
+                |bytes| {
+                    journal_hash.update(bytes);
+                    journal.write_all(bytes).map_err(|e| io_error(&journal_path)(e))
+                },
+                progress,
+            )
+        })?;
         let file = journal.into_inner().map_err(|e| io_error(&journal_path)(e.into_error()))?;
         file.sync_all().map_err(io_error(&journal_path))?;
         let handoff_path = out.join(HANDOFF_FILE);

@@ -42,6 +42,8 @@ pub struct ScanOptions {
     /// Stop at the first file with damaged input or an unsupported link type, instead of
     /// reporting it and going on.
     pub strict: bool,
+    /// A batch handed to the sink is full at this many rows or per-packet entries
+    /// ([`ScanOptions::batch_is_full`]).
     pub batch_rows: usize,
     pub batch_packets: usize,
     /// With [`scan_resumable`]: take a [`Checkpoint`] at the first file boundary after
@@ -64,6 +66,13 @@ impl Default for ScanOptions {
             checkpoint_bytes: None,
             piece_bytes: pieces::PIECE_BYTES,
         }
+    }
+}
+
+impl ScanOptions {
+    /// Whether a batch of `rows` rows and `packets` per-packet entries is full.
+    pub fn batch_is_full(&self, rows: usize, packets: usize) -> bool {
+        rows >= self.batch_rows || packets >= self.batch_packets
     }
 }
 
@@ -176,7 +185,6 @@ pub fn scan_resumable_on<E: From<Error>>(
     let mut report =
         ScanReport { ignored: inputs.ignored.clone(), in_progress: inputs.in_progress.clone(), ..Default::default() };
     let mut prog = Progress { bytes_total: inputs.files.iter().map(|f| f.len).sum(), ..Default::default() };
-    let full = |rows: usize, packets: usize| rows >= options.batch_rows || packets >= options.batch_packets;
     let mut table = match resume_from {
         None => ShardedTable::on_pool(options.flow.clone(), pool),
         Some(state) => {
@@ -214,7 +222,7 @@ pub fn scan_resumable_on<E: From<Error>>(
             }
             table.submit(piece.routed, &mut ready);
             if !ready.is_empty() {
-                deliver(&mut ready, &mut batch, &mut sink, &full)?;
+                deliver(&mut ready, &mut batch, &mut sink, options)?;
             }
             prog.flows = table.flows_started();
             Ok::<(), E>(())
@@ -234,7 +242,7 @@ pub fn scan_resumable_on<E: From<Error>>(
                 return Err(Error::from(e).into());
             }
             // Every flow ended so far goes to the sink before the checkpoint does.
-            deliver(&mut ready, &mut batch, &mut sink, &full)?;
+            deliver(&mut ready, &mut batch, &mut sink, options)?;
             if !batch.is_empty() {
                 sink(batch.take())?;
             }
@@ -243,12 +251,12 @@ pub fn scan_resumable_on<E: From<Error>>(
         }
     }
     while table.finish_step(&mut ready) {
-        deliver(&mut ready, &mut batch, &mut sink, &full)?;
+        deliver(&mut ready, &mut batch, &mut sink, options)?;
     }
     if let Some(e) = table.spill_error() {
         return Err(Error::from(e).into());
     }
-    deliver(&mut ready, &mut batch, &mut sink, &full)?;
+    deliver(&mut ready, &mut batch, &mut sink, options)?;
     if !batch.is_empty() {
         sink(batch.take())?;
     }
@@ -357,19 +365,19 @@ pub(crate) fn count_other(item: Item, file: &mut FileReport) {
 /// Hands ended flows to the sink in batches of about the configured size: a large batch
 /// from the table goes as it is, small ones are gathered first. Decisions depend on batch
 /// sizes only, so the batches the sink sees are the same on every run.
-fn deliver<E: From<Error>>(
+pub(crate) fn deliver<E: From<Error>>(
     ready: &mut Vec<FlowBatch>,
     batch: &mut Gathered,
     sink: &mut impl FnMut(FlowBatch) -> Result<(), E>,
-    full: &impl Fn(usize, usize) -> bool,
+    options: &ScanOptions,
 ) -> Result<(), E> {
     for next in ready.drain(..) {
-        if batch.is_empty() && full(next.len(), next.packet_entries()) {
+        if batch.is_empty() && options.batch_is_full(next.len(), next.packet_entries()) {
             sink(next)?;
             continue;
         }
         batch.push(next);
-        if full(batch.rows, batch.packets) {
+        if options.batch_is_full(batch.rows, batch.packets) {
             sink(batch.take())?;
         }
     }
@@ -379,14 +387,14 @@ fn deliver<E: From<Error>>(
 /// Batches gathered for the sink's next batch, joined once it is taken
 /// ([`FlowBatch::concat`]).
 #[derive(Default)]
-struct Gathered {
+pub(crate) struct Gathered {
     parts: Vec<FlowBatch>,
     rows: usize,
     packets: usize,
 }
 
 impl Gathered {
-    fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.rows == 0
     }
 
@@ -398,7 +406,7 @@ impl Gathered {
         }
     }
 
-    fn take(&mut self) -> FlowBatch {
+    pub(crate) fn take(&mut self) -> FlowBatch {
         self.rows = 0;
         self.packets = 0;
         FlowBatch::concat(std::mem::take(&mut self.parts))

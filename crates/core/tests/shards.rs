@@ -131,6 +131,36 @@ fn shards_with_timeouts_off_join_into_the_single_run() {
 }
 
 #[test]
+fn a_shard_hands_over_batches_as_full_as_a_whole_run() {
+    // Part files are the sink's batches: a batch per window point made thousands of
+    // parts of a hundred rows on a long capture.
+    let (_dir, inputs) = dump_set();
+    let config = FlowConfig { idle_timeout_ns: Some(20 * SECOND), tcp_close: true, ..FlowConfig::default() };
+    for threads in [1, 2] {
+        let options = ScanOptions { flow: config.clone(), threads, batch_rows: 40, ..ScanOptions::default() };
+        let mut sizes = Vec::new();
+        handoff::scan_shard::<Error>(
+            &inputs,
+            &options,
+            0..inputs.files.len(),
+            |b| {
+                sizes.push((b.len(), b.packet_entries()));
+                Ok(())
+            },
+            |_| Ok(()),
+            |_| {},
+        )
+        .unwrap();
+        assert!(sizes.len() > 3, "{threads} threads: {sizes:?}");
+        let (last, full) = sizes.split_last().unwrap();
+        assert!(last.0 > 0, "{threads} threads: an empty batch");
+        for &(rows, packets) in full {
+            assert!(options.batch_is_full(rows, packets), "{threads} threads: {sizes:?}");
+        }
+    }
+}
+
+#[test]
 fn a_shard_joined_out_of_order_is_refused() {
     let (_dir, inputs) = dump_set();
     let options = ScanOptions {
