@@ -161,6 +161,35 @@ fn a_shard_hands_over_batches_as_full_as_a_whole_run() {
 }
 
 #[test]
+fn a_shard_gathers_what_the_table_hands_out_at_window_points() {
+    // 150,000 exchanges (300,000 packets, more than a window of 2^18) over 150 s; an
+    // idle timeout of 2 s ends each soon after it starts, and flows first seen 2 s plus
+    // the fragment timeout after the shard's start go through its table: the table hands
+    // ended flows out, shard by shard, at the window point inside the capture.
+    let dir = tempfile::tempdir().unwrap();
+    dumpset::write_short_flows(&dir.path().join("short.pcap"), 150_000, SECOND as i64 / 1000);
+    let inputs = collect_inputs(&[dir.path().to_owned()]).unwrap();
+    let config = FlowConfig { idle_timeout_ns: Some(2 * SECOND), ..FlowConfig::default() };
+    let options = ScanOptions { flow: config, threads: 2, batch_rows: 10_000, ..ScanOptions::default() };
+    let mut sizes = Vec::new();
+    handoff::scan_shard::<Error>(
+        &inputs,
+        &options,
+        0..1,
+        |b| {
+            sizes.push(b.len());
+            Ok(())
+        },
+        |_| Ok(()),
+        |_| {},
+    )
+    .unwrap();
+    assert!(sizes.iter().sum::<usize>() > 100_000, "{sizes:?}");
+    let (_, full) = sizes.split_last().unwrap();
+    assert!(full.iter().all(|&rows| rows >= 10_000), "{sizes:?}");
+}
+
+#[test]
 fn a_shard_joined_out_of_order_is_refused() {
     let (_dir, inputs) = dump_set();
     let options = ScanOptions {

@@ -210,3 +210,19 @@ pub fn write(dir: &Path, files: usize, seconds: i64, seed: u64) -> Vec<PathBuf> 
         })
         .collect()
 }
+
+/// Writes one pcap file of `flows` short UDP exchanges (request, reply), a new one every
+/// `every_ns`, each on its own port pair: many flows that end by the idle timeout soon
+/// after they start, so the flow table hands flows out at every window point.
+pub fn write_short_flows(path: &Path, flows: u32, every_ns: i64) {
+    let mut w = PcapWriter::new(std::fs::File::create(path).unwrap(), 1, 65535).unwrap();
+    for i in 0..flows {
+        let t = EPOCH + i64::from(i) * every_ns;
+        let e = Ends { src: [10, 7, (i >> 16) as u8, 1], dst: [10, 8, 0, 1], sport: (i & 0xffff) as u16, dport: 53 };
+        let back = Ends { src: e.dst, dst: e.src, sport: e.dport, dport: e.sport };
+        for f in [udp_frame(t, &e, 40), udp_frame(t + every_ns / 2, &back, 80)] {
+            w.write(f.ts, f.orig_len, &f.bytes).unwrap();
+        }
+    }
+    w.finish().unwrap();
+}
