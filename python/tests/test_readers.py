@@ -28,10 +28,19 @@ def test_polars_pyarrow_and_duckdb_read_the_same_rows(tmp_path):
     assert packets > 1000
 
 
+def row_groups(store):
+    """(part, row group metadata) of every row group of every part of `store`."""
+    for part in sorted(store.glob("*.parquet")):
+        metadata = pq.ParquetFile(part).metadata
+        for g in range(metadata.num_row_groups):
+            yield part, metadata.row_group(g)
+
+
 def test_packet_lists_and_only_they_are_byte_stream_split(tmp_path):
     store = cli_store(tmp_path, MESSAGING)
-    for part in sorted(store.glob("*.parquet")):
-        row_group = pq.ParquetFile(part).metadata.row_group(0)
+    groups = list(row_groups(store))
+    assert groups
+    for part, row_group in groups:
         for i in range(row_group.num_columns):
             column = row_group.column(i)
             name = column.path_in_schema.split(".")[0]

@@ -1,7 +1,7 @@
 //! Per-flow features for machine learning: numpy/scipy-exact statistics of packet lengths
 //! and inter-arrival times per direction, counters, rates, TCP flag counts and the
-//! first-N packet sequences, computed over a flow store a batch of row groups of a part file at a
-//! time.
+//! first-N packet sequences, computed over a flow store a few row groups of a part file
+//! at a time.
 //! Columns and definitions: `formats/features.md`.
 
 pub mod anonymise;
@@ -45,7 +45,8 @@ pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
 }
 
 /// Computes the features of every flow of `store` and writes them to `out` (format by
-/// extension), one batch of row groups of a store part at a time. Returns the number of rows written.
+/// extension), a few row groups of a store part at a time. Returns the number of rows
+/// written.
 pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Result<u64> {
     let format = Format::from_path(out)
         .ok_or_else(|| Error::output(out, "unknown output format; use .parquet, .arrow, .ipc or .csv"))?;

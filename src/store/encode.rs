@@ -9,7 +9,8 @@
 //! threads (store/parts.rs). Whole parts, a tenth of a second each on the 20 M-packet
 //! campus capture, were coarse enough that on 16 threads the thread that happened to
 //! encode the most of them was the busiest by a third. Readers gain too: Polars reads a
-//! file's groups in parallel, and `features` and `export-mirage` hold one group at a time.
+//! file's groups in parallel, and `features` and `export-mirage` hold a part's worth of
+//! groups at a time (`store::for_each_batch`), whatever the size of the last part.
 //!
 //! Polars derives the repetition and definition levels of a list column with a general
 //! Dremel walk that goes value by value through a ring buffer, three times per page (to

@@ -87,10 +87,10 @@ fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
 /// many as a scan hands over in one batch.
 pub const PART_ROWS: usize = flowmine_core::scan::DEFAULT_BATCH_ROWS;
 
-/// Row groups a batch reader takes at once: a full part's four (store/encode.rs). Read one
-/// group at a time, `features` took 1.10x and `export-mirage` 1.22x as long (reading,
-/// spawning and writing per batch) on the 20 M-packet campus capture's store.
-pub const GROUPS_PER_BATCH: usize = 4;
+/// Row groups a batch reader takes at once: as many as a full part has (store/encode.rs).
+/// Read one group at a time, `features` took 1.10x and `export-mirage` 1.22x as long
+/// (reading, spawning and writing per batch) on the 20 M-packet campus capture's store.
+pub const GROUPS_PER_BATCH: usize = PART_ROWS / encode::GROUP_ROWS;
 
 /// Calls `each` with the rows of the store part `part`, [`GROUPS_PER_BATCH`] row groups at a
 /// time, only the columns `columns` picks from the part's schema (all for `None`): that
@@ -103,15 +103,17 @@ pub fn for_each_batch(
     mut each: impl FnMut(DataFrame) -> Result<()>,
 ) -> Result<()> {
     let open = || std::fs::File::open(part).map_err(Error::io(part));
-    let metadata = ParquetReader::new(open()?).get_metadata().map_err(Error::polars(part))?.clone();
+    let mut reader = ParquetReader::new(open()?);
+    let metadata = reader.get_metadata().map_err(Error::polars(part))?.clone();
+    let schema = reader.schema().map_err(Error::polars(part))?;
+    let columns = columns(&Schema::from_arrow_schema(&schema));
     let mut offset = 0;
     for groups in metadata.row_groups.chunks(GROUPS_PER_BATCH) {
         let rows = groups.iter().map(|g| g.num_rows()).sum();
         let mut reader = ParquetReader::new(open()?);
         reader.set_metadata(metadata.clone());
-        let schema = reader.schema().map_err(Error::polars(part))?;
         let mut df = reader
-            .with_columns(columns(&Schema::from_arrow_schema(&schema)))
+            .with_columns(columns.clone())
             .with_slice(Some((offset, rows)))
             .finish()
             .map_err(Error::polars(part))?;

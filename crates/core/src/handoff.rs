@@ -42,7 +42,9 @@ use crate::flow::shard::{FlowShard, emit_sorted};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
 use crate::pieces::{Item, Piece};
-use crate::scan::{FileReport, Gathered, Progress, ScanOptions, ScanReport, count_other, deliver, read_input};
+use crate::scan::{
+    FileReport, Gathered, Progress, ScanOptions, ScanReport, count_other, deliver, deliver_all, read_input,
+};
 use crate::threads::work_pool;
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
 
@@ -142,10 +144,7 @@ pub fn scan_shard_on<E: From<Error>>(
     journal(&std::mem::take(&mut shard.journal.0))?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
     let (tail, mut rows) = shard.finish(&report.files)?;
-    deliver(&mut rows, &mut batch, &mut sink, options)?;
-    if !batch.is_empty() {
-        sink(batch.take())?;
-    }
+    deliver_all(&mut rows, &mut batch, &mut sink, options)?;
     Ok(ShardRun { report, tail })
 }
 

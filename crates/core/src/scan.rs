@@ -242,10 +242,7 @@ pub fn scan_resumable_on<E: From<Error>>(
                 return Err(Error::from(e).into());
             }
             // Every flow ended so far goes to the sink before the checkpoint does.
-            deliver(&mut ready, &mut batch, &mut sink, options)?;
-            if !batch.is_empty() {
-                sink(batch.take())?;
-            }
+            deliver_all(&mut ready, &mut batch, &mut sink, options)?;
             last_state_len = e.0.len() as u64;
             checkpoint(Checkpoint { files_done: report.files.len(), state: e.0 })?;
         }
@@ -256,10 +253,7 @@ pub fn scan_resumable_on<E: From<Error>>(
     if let Some(e) = table.spill_error() {
         return Err(Error::from(e).into());
     }
-    deliver(&mut ready, &mut batch, &mut sink, options)?;
-    if !batch.is_empty() {
-        sink(batch.take())?;
-    }
+    deliver_all(&mut ready, &mut batch, &mut sink, options)?;
     report.packets_in_flows = report.packets_total - report.skipped.total();
     // Flows are started as windows are applied, so they are counted at the end.
     let started = table.flows_started_by_input();
@@ -384,6 +378,21 @@ pub(crate) fn deliver<E: From<Error>>(
     Ok(())
 }
 
+/// [`deliver`], then what is gathered as one last batch however small: every flow ended
+/// so far is with the sink (before a checkpoint, at the end of a run).
+pub(crate) fn deliver_all<E: From<Error>>(
+    ready: &mut Vec<FlowBatch>,
+    batch: &mut Gathered,
+    sink: &mut impl FnMut(FlowBatch) -> Result<(), E>,
+    options: &ScanOptions,
+) -> Result<(), E> {
+    deliver(ready, batch, sink, options)?;
+    if !batch.is_empty() {
+        sink(batch.take())?;
+    }
+    Ok(())
+}
+
 /// Batches gathered for the sink's next batch, joined once it is taken
 /// ([`FlowBatch::concat`]).
 #[derive(Default)]
@@ -394,7 +403,7 @@ pub(crate) struct Gathered {
 }
 
 impl Gathered {
-    pub(crate) fn is_empty(&self) -> bool {
+    fn is_empty(&self) -> bool {
         self.rows == 0
     }
 
@@ -406,7 +415,7 @@ impl Gathered {
         }
     }
 
-    pub(crate) fn take(&mut self) -> FlowBatch {
+    fn take(&mut self) -> FlowBatch {
         self.rows = 0;
         self.packets = 0;
         FlowBatch::concat(std::mem::take(&mut self.parts))

@@ -130,6 +130,24 @@ fn shards_with_timeouts_off_join_into_the_single_run() {
     assert_sharded_runs_equal_the_single_run(FlowConfig::unbounded(), "timeouts off");
 }
 
+/// (rows, per-packet entries) of each batch a shard of all of `inputs` hands its sink.
+fn shard_batch_sizes(inputs: &InputSet, options: &ScanOptions) -> Vec<(usize, usize)> {
+    let mut sizes = Vec::new();
+    handoff::scan_shard::<Error>(
+        inputs,
+        options,
+        0..inputs.files.len(),
+        |b| {
+            sizes.push((b.len(), b.packet_entries()));
+            Ok(())
+        },
+        |_| Ok(()),
+        |_| {},
+    )
+    .unwrap();
+    sizes
+}
+
 #[test]
 fn a_shard_hands_over_batches_as_full_as_a_whole_run() {
     // Part files are the sink's batches: a batch per window point made thousands of
@@ -138,19 +156,7 @@ fn a_shard_hands_over_batches_as_full_as_a_whole_run() {
     let config = FlowConfig { idle_timeout_ns: Some(20 * SECOND), tcp_close: true, ..FlowConfig::default() };
     for threads in [1, 2] {
         let options = ScanOptions { flow: config.clone(), threads, batch_rows: 40, ..ScanOptions::default() };
-        let mut sizes = Vec::new();
-        handoff::scan_shard::<Error>(
-            &inputs,
-            &options,
-            0..inputs.files.len(),
-            |b| {
-                sizes.push((b.len(), b.packet_entries()));
-                Ok(())
-            },
-            |_| Ok(()),
-            |_| {},
-        )
-        .unwrap();
+        let sizes = shard_batch_sizes(&inputs, &options);
         assert!(sizes.len() > 3, "{threads} threads: {sizes:?}");
         let (last, full) = sizes.split_last().unwrap();
         assert!(last.0 > 0, "{threads} threads: an empty batch");
@@ -171,22 +177,10 @@ fn a_shard_gathers_what_the_table_hands_out_at_window_points() {
     let inputs = collect_inputs(&[dir.path().to_owned()]).unwrap();
     let config = FlowConfig { idle_timeout_ns: Some(2 * SECOND), ..FlowConfig::default() };
     let options = ScanOptions { flow: config, threads: 2, batch_rows: 10_000, ..ScanOptions::default() };
-    let mut sizes = Vec::new();
-    handoff::scan_shard::<Error>(
-        &inputs,
-        &options,
-        0..1,
-        |b| {
-            sizes.push(b.len());
-            Ok(())
-        },
-        |_| Ok(()),
-        |_| {},
-    )
-    .unwrap();
-    assert!(sizes.iter().sum::<usize>() > 100_000, "{sizes:?}");
+    let sizes = shard_batch_sizes(&inputs, &options);
+    assert!(sizes.iter().map(|&(rows, _)| rows).sum::<usize>() > 100_000, "{sizes:?}");
     let (_, full) = sizes.split_last().unwrap();
-    assert!(full.iter().all(|&rows| rows >= 10_000), "{sizes:?}");
+    assert!(full.iter().all(|&(rows, _)| rows >= 10_000), "{sizes:?}");
 }
 
 #[test]
