@@ -28,7 +28,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use ahash::RandomState;
-use hashbrown::{HashMap, HashSet};
+use hashbrown::{HashMap, HashSet, HashTable};
 
 use crate::Error;
 use crate::capture::input::InputSet;
@@ -123,14 +123,14 @@ pub fn scan_shard_on<E: From<Error>>(
     for (index, input) in inputs.files.iter().enumerate().take(range.end).skip(range.start) {
         let index = index as u32;
         let each = |piece: Piece, file: &mut FileReport, _: &mut Progress| {
-            for item in piece.items() {
+            piece.each_item(|item| {
                 file.packets_total += 1;
                 match item {
                     Item::Packet(p) => shard.packet(p, &mut ready),
                     Item::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
                     other => count_other(other, file),
                 }
-            }
+            });
             if !ready.is_empty() {
                 deliver(&mut ready, &mut batch, &mut sink, options)?;
             }
@@ -146,6 +146,28 @@ pub fn scan_shard_on<E: From<Error>>(
     let (tail, mut rows) = shard.finish(&report.files)?;
     deliver_all(&mut rows, &mut batch, &mut sink, options)?;
     Ok(ShardRun { report, tail })
+}
+
+/// Keys with their latest packet time, found by the hash the flow table gives the key
+/// ([`FlowPacket::hash`]): a packet's key is hashed once, when it is decoded.
+#[derive(Default)]
+struct Pending(HashTable<(u64, FlowKey, i64)>);
+
+impl Pending {
+    fn get_mut(&mut self, hash: u64, key: &FlowKey) -> Option<&mut i64> {
+        self.0.find_mut(hash, |(_, k, _)| k == key).map(|(.., latest)| latest)
+    }
+
+    /// Adds `key`, which is not here.
+    fn insert(&mut self, hash: u64, key: FlowKey, ts_ns: i64) {
+        self.0.insert_unique(hash, (hash, key, ts_ns), |&(h, ..)| h);
+    }
+
+    fn remove(&mut self, hash: u64, key: &FlowKey) {
+        if let Ok(entry) = self.0.find_entry(hash, |(_, k, _)| k == key) {
+            entry.remove();
+        }
+    }
 }
 
 /// Journal entries.
@@ -167,7 +189,7 @@ struct Shard {
     /// Time of the shard's first packet.
     start: Option<i64>,
     /// Keys first seen before `start + window`, not settled yet: their latest packet time.
-    pending: HashMap<FlowKey, i64, RandomState>,
+    pending: Pending,
     /// Datagrams whose later fragments may have a first fragment in an earlier shard.
     uncertain: HashSet<FragmentId, RandomState>,
     /// Keys first seen just after the window, with the time: a flow carried in that no
@@ -188,7 +210,7 @@ impl Shard {
             interval_ns: sweep_interval_ns(&config),
             hasher: key_hasher(),
             start: None,
-            pending: HashMap::default(),
+            pending: Pending::default(),
             uncertain: HashSet::default(),
             boundary: HashMap::default(),
             journal: Enc::default(),
@@ -246,8 +268,11 @@ impl Shard {
             put_later_fragment(&mut self.journal, &meta, ts_ns, wire_len, input_index);
             // Whichever flow it joins, the key it has here must be replayed too.
             let (key, _) = FlowKey::of(&resolved);
-            let latest = self.pending.entry(key).or_insert(ts_ns);
-            *latest = (*latest).max(ts_ns);
+            let hash = self.hasher.hash_one(key);
+            match self.pending.get_mut(hash, &key) {
+                Some(latest) => *latest = (*latest).max(ts_ns),
+                None => self.pending.insert(hash, key, ts_ns),
+            }
             return;
         }
         let p = FlowPacket::new(&resolved, ts_ns, wire_len, input_index, &self.hasher);
@@ -258,13 +283,13 @@ impl Shard {
     fn keyed(&mut self, p: FlowPacket, ready: &mut Vec<FlowBatch>) {
         let in_window = self.in_window(p.ts_ns);
         let idle = self.config.idle_timeout_ns;
-        match self.pending.get_mut(&p.key) {
+        match self.pending.get_mut(p.hash, &p.key) {
             Some(latest) => {
                 let gap = p.ts_ns.saturating_sub(*latest);
                 if !in_window && idle.is_some_and(|idle| gap >= 0 && gap as u64 >= idle) {
                     // Whatever flow the key was in ends before this packet, in any run.
                     put_packet(&mut self.journal, SETTLE, &p);
-                    self.pending.remove(&p.key);
+                    self.pending.remove(p.hash, &p.key);
                     self.table.add_packet(p, ready);
                 } else {
                     *latest = (*latest).max(p.ts_ns);
@@ -272,7 +297,7 @@ impl Shard {
                 }
             }
             None if in_window => {
-                self.pending.insert(p.key, p.ts_ns);
+                self.pending.insert(p.hash, p.key, p.ts_ns);
                 put_packet(&mut self.journal, PACKET, &p);
             }
             None => {

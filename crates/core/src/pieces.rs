@@ -33,7 +33,7 @@ use crate::capture::pcapng::PcapngReader;
 use crate::capture::resync::{self, ChunkStarts, TimeWindow};
 use crate::capture::{Damage, Event, Reader};
 use crate::flow::packet::{FlowPacket, key_hasher};
-use crate::flow::sharded::Routed;
+use crate::flow::sharded::{Placed, Routed};
 use crate::skip::SkipReason;
 use crate::wire::decode::{PacketMeta, decode};
 
@@ -83,27 +83,41 @@ impl Piece {
         (self.routed.len() + self.others.len()) as u64
     }
 
-    /// The piece's records in file order, as one walk gives them (for tests).
+    /// The piece's records in file order, as one walk gives them.
     pub fn items(&self) -> Vec<Item> {
-        let (packets, fragments) = self.routed.parts();
-        // (packets before, whether it is a packet, order among others, item)
-        let mut all: Vec<(u32, bool, usize, Item)> = packets.map(|(at, p)| (at, true, 0, Item::Packet(*p))).collect();
-        all.extend(fragments.iter().map(|f| {
-            let item = Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }));
-            (f.at, true, 0, item)
-        }));
-        all.extend(self.others.iter().enumerate().map(|(i, (at, item))| {
-            let item = match item {
-                Item::Skip { reason, offset, link_type } => {
-                    Item::Skip { reason: *reason, offset: *offset, link_type: *link_type }
+        let mut items = Vec::with_capacity(self.records() as usize);
+        self.each_item(|item| items.push(item));
+        items
+    }
+
+    /// Calls `each` on the piece's records in file order, as one walk gives them.
+    pub fn each_item(&self, mut each: impl FnMut(Item)) {
+        // A record that is not a packet comes before the packet whose position is the
+        // number of packets before it.
+        let mut others = self.others.iter().peekable();
+        for placed in self.routed.in_order() {
+            while let Some((_, other)) = others.next_if(|&&(before, _)| before <= placed.at()) {
+                each(other_copy(other));
+            }
+            each(match placed {
+                Placed::Packet(_, p) => Item::Packet(*p),
+                Placed::Fragment(f) => {
+                    Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }))
                 }
-                Item::Damage { damage, resumed_at } => Item::Damage { damage: damage.clone(), resumed_at: *resumed_at },
-                Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed"),
-            };
-            (*at, false, i, item)
-        }));
-        all.sort_by_key(|&(at, packet, i, _)| (at, packet, i));
-        all.into_iter().map(|(.., item)| item).collect()
+            });
+        }
+        others.for_each(|(_, other)| each(other_copy(other)));
+    }
+}
+
+/// A copy of a record that is not a packet.
+fn other_copy(item: &Item) -> Item {
+    match item {
+        Item::Skip { reason, offset, link_type } => {
+            Item::Skip { reason: *reason, offset: *offset, link_type: *link_type }
+        }
+        Item::Damage { damage, resumed_at } => Item::Damage { damage: damage.clone(), resumed_at: *resumed_at },
+        Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed"),
     }
 }
 
@@ -361,6 +375,44 @@ mod tests {
         })
         .unwrap();
         (items, again)
+    }
+
+    /// Records put in place by position: packets of many shards, a fragment, and records
+    /// that are not packets before the first packet, between two, and after the last.
+    #[test]
+    fn a_pieces_items_are_in_file_order() {
+        let hasher = key_hasher();
+        let mut routed = Routed::new();
+        let metas: Vec<PacketMeta> = (0..200).map(|n| decode(1, &frame(n), 60).unwrap()).collect();
+        for (i, meta) in metas.iter().enumerate() {
+            if i == 7 {
+                routed.push_fragment(*meta, i as i64, 60, 0);
+            } else {
+                routed.push_meta(meta, i as i64, 60, 0, &hasher);
+            }
+        }
+        let skip = |offset| Item::Skip { reason: SkipReason::NonIp, offset, link_type: None };
+        let others = vec![(0, skip(1)), (7, skip(2)), (7, skip(3)), (200, skip(4))];
+        let piece = Piece { start: 0, routed, others, stopped_at: None };
+        let got: Vec<(u32, Option<u64>)> = piece
+            .items()
+            .iter()
+            .map(|item| match item {
+                Item::Packet(p) => (1, Some(p.ts_ns as u64)),
+                Item::Fragment(f) => (2, Some(f.ts_ns as u64)),
+                Item::Skip { offset, .. } => (0, Some(*offset)),
+                Item::Damage { .. } => (3, None),
+            })
+            .collect();
+        let mut expected = vec![(0, Some(1))];
+        expected.extend((0..7).map(|i| (1, Some(i))));
+        expected.extend([(0, Some(2)), (0, Some(3)), (2, Some(7))]);
+        expected.extend((8..200).map(|i| (1, Some(i))));
+        expected.push((0, Some(4)));
+        assert_eq!(got, expected);
+        let shards: std::collections::HashSet<usize> =
+            metas.iter().map(|m| crate::flow::sharded::shard_of(FlowPacket::new(m, 0, 60, 0, &hasher).hash)).collect();
+        assert!(shards.len() > 32, "the packets are spread over the shards: {}", shards.len());
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod fragments;
 pub mod key;
 mod open;
 pub mod packet;
+mod prefetch;
 pub mod record;
 pub mod shard;
 pub mod sharded;

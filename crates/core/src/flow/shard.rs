@@ -11,6 +11,7 @@ use super::config::FlowConfig;
 use super::key::FlowKey;
 use super::open::OpenFlows;
 use super::packet::FlowPacket;
+use super::prefetch::prefetch;
 use super::record::{EndReason, Flow};
 use super::spill::{Spill, SpillFailure};
 use crate::Error;
@@ -265,11 +266,20 @@ fn elapsed(from: i64, to: i64) -> u64 {
     u64::try_from(to.saturating_sub(from)).unwrap_or(0)
 }
 
+/// How many flows ahead [`emit_sorted`] asks for a flow's packets.
+const EMIT_AHEAD: usize = 4;
+
 /// Writes ended flows to `out` in (first packet time, key) order, so the output never
 /// depends on hash order or on which shard ended what.
 pub fn emit_sorted(ended: &mut Vec<(Flow, EndReason)>, out: &mut FlowBatch) {
     ended.sort_unstable_by_key(|(f, _)| (f.first_ts_ns, f.key));
-    for (flow, reason) in ended.drain(..) {
+    let mut flows = ended.drain(..);
+    loop {
+        // Each flow's packets are somewhere else on the heap: ask for them a few flows ahead.
+        if let Some((ahead, _)) = flows.as_slice().get(EMIT_AHEAD) {
+            prefetch(ahead.packets.as_ptr());
+        }
+        let Some((flow, reason)) = flows.next() else { break };
         out.push(flow, reason);
     }
 }
