@@ -121,6 +121,17 @@ fn other_copy(item: &Item) -> Item {
     }
 }
 
+/// Pieces decoded ahead of the one consumed, at most, whatever the thread count: one per
+/// thread of a 16-thread run is decoding to spare (decoding is a third of a run's work;
+/// the flow table and the store give the rest), and each piece in flight holds its
+/// packets decoded (about 10 MB for 8 MB of capture). Four per thread at 16 threads
+/// kept 64 in flight: on the 20 M-packet campus capture the run peaked at 2.0 GiB
+/// instead of 1.8, and when one thread had a core to itself at the start of an
+/// oversubscribed run it decoded half of them while the thread that feeds the flow
+/// table waited for a turn (`scripts/thread_times.py --threads 16` on 2 cores: busiest
+/// thread 0.59–0.71 CPU-s against 0.45 for the others; with 16, 0.53–0.59).
+const AHEAD_MAX: usize = 16;
+
 /// Packets decoded before a piece's buckets are sized for the rest of it.
 const SAMPLE_PACKETS: usize = 256;
 
@@ -286,7 +297,8 @@ pub fn walk<E>(
     // Pieces decoded ahead of the one consumed: enough that decoding goes on while the
     // thread that feeds the flow table waits for the shard work. On the 20M campus capture
     // with 2 threads, 8 ran in 0.94 of the time of 3 (paired, n=5); 16 was no faster.
-    let ahead = 4 * pool.current_num_threads();
+    // (At most `AHEAD_MAX`.)
+    let ahead = (4 * pool.current_num_threads()).min(AHEAD_MAX);
     let hasher = &hasher;
     pool.in_place_scope(|scope| {
         let mut pending = VecDeque::new();
