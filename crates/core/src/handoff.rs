@@ -41,7 +41,7 @@ use crate::flow::record::{EndReason, Flow};
 use crate::flow::shard::{FlowShard, emit_sorted};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
-use crate::pieces::{Item, Piece};
+use crate::pieces::{Piece, Record};
 use crate::scan::{
     FileReport, Gathered, Progress, ScanOptions, ScanReport, count_other, deliver, deliver_all, read_input,
 };
@@ -123,12 +123,12 @@ pub fn scan_shard_on<E: From<Error>>(
     for (index, input) in inputs.files.iter().enumerate().take(range.end).skip(range.start) {
         let index = index as u32;
         let each = |piece: Piece, file: &mut FileReport, _: &mut Progress| {
-            piece.each_item(|item| {
+            piece.each_record(|record| {
                 file.packets_total += 1;
-                match item {
-                    Item::Packet(p) => shard.packet(p, &mut ready),
-                    Item::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
-                    other => count_other(other, file),
+                match record {
+                    Record::Packet(p) => shard.packet(p, &mut ready),
+                    Record::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
+                    Record::Other(other) => count_other(other, file),
                 }
             });
             if !ready.is_empty() {
@@ -242,7 +242,7 @@ impl Shard {
         self.table.advance(ts_ns, ready);
     }
 
-    fn packet(&mut self, p: FlowPacket, ready: &mut Vec<FlowBatch>) {
+    fn packet(&mut self, p: &FlowPacket, ready: &mut Vec<FlowBatch>) {
         self.tick(p.ts_ns, ready);
         self.keyed(p, ready);
     }
@@ -276,11 +276,11 @@ impl Shard {
             return;
         }
         let p = FlowPacket::new(&resolved, ts_ns, wire_len, input_index, &self.hasher);
-        self.keyed(p, ready);
+        self.keyed(&p, ready);
     }
 
     /// Sends a packet to the journal (its key is pending) or to the table.
-    fn keyed(&mut self, p: FlowPacket, ready: &mut Vec<FlowBatch>) {
+    fn keyed(&mut self, p: &FlowPacket, ready: &mut Vec<FlowBatch>) {
         let in_window = self.in_window(p.ts_ns);
         let idle = self.config.idle_timeout_ns;
         match self.pending.get_mut(p.hash, &p.key) {
@@ -288,17 +288,17 @@ impl Shard {
                 let gap = p.ts_ns.saturating_sub(*latest);
                 if !in_window && idle.is_some_and(|idle| gap >= 0 && gap as u64 >= idle) {
                     // Whatever flow the key was in ends before this packet, in any run.
-                    put_packet(&mut self.journal, SETTLE, &p);
+                    put_packet(&mut self.journal, SETTLE, p);
                     self.pending.remove(p.hash, &p.key);
-                    self.table.add_packet(p, ready);
+                    self.table.add_packet(*p, ready);
                 } else {
                     *latest = (*latest).max(p.ts_ns);
-                    put_packet(&mut self.journal, PACKET, &p);
+                    put_packet(&mut self.journal, PACKET, p);
                 }
             }
             None if in_window => {
                 self.pending.insert(p.hash, p.key, p.ts_ns);
-                put_packet(&mut self.journal, PACKET, &p);
+                put_packet(&mut self.journal, PACKET, p);
             }
             None => {
                 let start = self.start.expect("set by tick");
@@ -306,7 +306,7 @@ impl Shard {
                 if p.ts_ns < start.saturating_add(window).saturating_add(2 * self.interval_ns) {
                     self.boundary.entry(p.key).or_insert(p.ts_ns);
                 }
-                self.table.add_packet(p, ready);
+                self.table.add_packet(*p, ready);
             }
         }
     }

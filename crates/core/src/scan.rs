@@ -217,7 +217,7 @@ pub fn scan_resumable_on<E: From<Error>>(
     for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
         let each = |piece: Piece, file: &mut FileReport, prog: &mut Progress| {
             file.packets_total += piece.records();
-            for (_, item) in piece.others {
+            for (_, item) in &piece.others {
                 count_other(item, file);
             }
             table.submit(piece.routed, &mut ready);
@@ -334,8 +334,8 @@ pub(crate) fn read_input<E: From<Error>>(
 }
 
 /// Counts a record of `file` that did not become a packet.
-pub(crate) fn count_other(item: Item, file: &mut FileReport) {
-    match item {
+pub(crate) fn count_other(item: &Item, file: &mut FileReport) {
+    match *item {
         Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed to the flow table"),
         Item::Skip { reason, offset, link_type } => {
             if reason == SkipReason::UnsupportedLinkType
@@ -345,13 +345,13 @@ pub(crate) fn count_other(item: Item, file: &mut FileReport) {
             }
             file.skip(reason, offset);
         }
-        Item::Damage { damage, resumed_at } => {
+        Item::Damage { ref damage, resumed_at } => {
             // A stretch that cannot be framed counts as one corrupt record.
             let offset = damage.offset;
             file.skip(SkipReason::CorruptRecord, offset);
             file.skipped_bytes += resumed_at.unwrap_or(file.bytes) - offset;
             file.damaged_stretches.push(DamagedStretch { offset, resumed_at });
-            file.damage.get_or_insert(damage);
+            file.damage.get_or_insert_with(|| damage.clone());
         }
     }
 }
