@@ -277,6 +277,17 @@ fn store_readers_refuse_what_is_not_a_complete_store_in_one_line() {
         assert!(err.contains("an unfinished store") && err.contains("resuming the run finishes it"), "{err}");
     }
     std::fs::remove_file(store.join("resume.json")).unwrap();
+
+    // A manifest that lists no parts, and none beside it: nothing to read, said once.
+    let mut empty: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
+    empty["parts"] = serde_json::json!([]);
+    std::fs::write(store.join("manifest.json"), serde_json::to_vec(&empty).unwrap()).unwrap();
+    std::fs::rename(&part, dir.path().join("part.parquet")).unwrap();
+    for (code, err) in readers_on(&store, dir.path()) {
+        assert_eq!(code, Some(1));
+        assert!(err.contains(&format!("{}: no Parquet part files in the store", store.display())), "{err}");
+    }
+    std::fs::rename(dir.path().join("part.parquet"), &part).unwrap();
     std::fs::write(store.join("manifest.json"), manifest).unwrap();
     let features = dir.path().join("f.parquet");
     let run =

@@ -18,16 +18,8 @@ pub use output::{FeatureWriter, Format};
 pub use table::{FeatureOptions, features_frame, features_frame_parallel};
 
 use crate::store::rows::{RowContext, batch_to_rows};
-use crate::store::{for_each_batch, part_files};
+use crate::store::{for_each_batch, parts_to_read};
 use crate::{Error, Result};
-
-fn store_parts(store: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let parts = part_files(store)?;
-    if parts.is_empty() {
-        return Err(Error::input(store, "no Parquet part files in the store"));
-    }
-    Ok(parts)
-}
 
 /// Calls `each` with the features of every batch of row groups of `part`
 /// ([`for_each_batch`]). A table error names the part.
@@ -50,7 +42,7 @@ pub fn empty_features(options: &FeatureOptions) -> PolarsResult<DataFrame> {
 pub fn write_features(store: &Path, out: &Path, options: &FeatureOptions) -> Result<u64> {
     let format = Format::from_path(out)
         .ok_or_else(|| Error::output(out, "unknown output format; use .parquet, .arrow, .ipc or .csv"))?;
-    let parts = store_parts(store)?;
+    let parts = parts_to_read(store)?;
     let empty = empty_features(options)?;
     // Encoding (Parquet above all) costs about as much as computing: a writer thread does it
     // while the next batch is read and computed. One batch in flight bounds memory.
@@ -99,7 +91,7 @@ pub fn read_features(store: &Path, options: &FeatureOptions) -> Result<DataFrame
     // The first part gives the columns: a label store's parts have more than a bare
     // store's (labeling_type, device, session), which `empty_features` does not know.
     let mut all: Option<DataFrame> = None;
-    for part in store_parts(store)? {
+    for part in parts_to_read(store)? {
         part_features(&part, options, |features| match &mut all {
             Some(all) => Ok(all.vstack_mut_owned(features).map(|_| ())?),
             None => {

@@ -726,11 +726,7 @@ fn prepare_out_dir(out_dir: &Path, overwrite: bool) -> Result<()> {
 /// Calls `each` with the rows of every part of `store`, a batch of row groups at a time
 /// ([`for_each_batch`]). A table error in `each` is the part's.
 fn for_each_store_batch(store: &Path, mut each: impl FnMut(DataFrame) -> Result<()>) -> Result<()> {
-    let parts = crate::store::part_files(store)?;
-    if parts.is_empty() {
-        return Err(Error::input(store, "no Parquet part files in the store"));
-    }
-    for part in parts {
+    for part in crate::store::parts_to_read(store)? {
         for_each_batch(
             &part,
             |_| None,

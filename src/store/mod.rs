@@ -78,6 +78,16 @@ pub fn part_files(dir: &Path) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
+/// The [`part_files`] of a store to be read: a store of no parts is refused (its manifest
+/// lists none), naming the store.
+pub fn parts_to_read(dir: &Path) -> Result<Vec<PathBuf>> {
+    let parts = part_files(dir)?;
+    if parts.is_empty() {
+        return Err(Error::input(dir, "no Parquet part files in the store"));
+    }
+    Ok(parts)
+}
+
 /// Every Parquet file below `dir`.
 fn parquet_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(flowmine_core::walk::files_below(dir, |p| p.extension().is_some_and(|e| e == "parquet"))?)
@@ -127,15 +137,11 @@ pub fn for_each_batch(
 
 /// Reads all flow rows of a store into one DataFrame.
 pub fn read_flows(dir: &Path) -> Result<DataFrame> {
-    let parts = part_files(dir)?;
-    let mut frames = parts.into_iter().map(|p| {
+    let mut frames = parts_to_read(dir)?.into_iter().map(|p| {
         let file = std::fs::File::open(&p).map_err(Error::io(&p))?;
         ParquetReader::new(file).finish().map_err(Error::polars(&p))
     });
-    let Some(first) = frames.next() else {
-        return Err(Error::input(dir, "no Parquet part files in the store"));
-    };
-    let mut df = first?;
+    let mut df = frames.next().expect("a store to read has parts")?;
     for next in frames {
         df.vstack_mut_owned(next?)?;
     }
