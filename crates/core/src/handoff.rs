@@ -17,6 +17,12 @@
 //! rules (`FlowShard`) on top of the flows carried from the earlier shards, then adds the
 //! flows the shard left open.
 //!
+//! Pending and settled are per key, and a key's packets all go to one flow-table shard:
+//! each piece's packets are sorted into journal and table shard by shard, side by side on
+//! the run's pool, and the entries are put back in input order, so the journal is byte for
+//! byte the one a walk of the packets in input order writes. Only the sweeps and the
+//! fragments (one fragment table for all keys) are taken in input order on one thread.
+//!
 //! Every step the joiner takes on the strength of that reasoning is checked (a flow that
 //! must end at a packet does end by the table's rules); when one does not hold (time going
 //! backwards across a boundary, say), joining stops with [`Error::NotExact`] rather
@@ -39,9 +45,10 @@ use crate::flow::key::FlowKey;
 use crate::flow::packet::{FlowPacket, key_hasher};
 use crate::flow::record::{EndReason, Flow};
 use crate::flow::shard::{FlowShard, emit_sorted};
+use crate::flow::sharded::{PendingFragment, Routed, SHARDS, shard_of};
 use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
-use crate::pieces::{Piece, Record};
+use crate::pieces::Piece;
 use crate::scan::{
     FileReport, Gathered, Progress, ScanOptions, ScanReport, count_other, deliver, deliver_all, read_input,
 };
@@ -95,11 +102,11 @@ pub fn scan_shard<E: From<Error>>(
     scan_shard_on(work_pool(options.threads), inputs, options, range, sink, journal, progress)
 }
 
-/// [`scan_shard`] with decoding and the flow table's shards on `pool`, which the caller
-/// may give other work too (the store's encoding). The packet loop (which keys are
-/// pending, the journal) runs on the caller's thread beside the pool: it waits for
-/// decoded pieces much of the time, and a pool of one thread fewer ran 1.27x as long on
-/// two cores.
+/// [`scan_shard`] with decoding, sorting packets into journal and table, and the flow
+/// table's shards on `pool`, which the caller may give other work too (the store's
+/// encoding). What stays on the caller's thread, beside the pool, is per piece: its
+/// sweeps and fragments, and putting the journal's entries in order (a pool of one
+/// thread fewer ran 1.27x as long on two cores, when the whole packet loop was there).
 pub fn scan_shard_on<E: From<Error>>(
     pool: Option<Arc<rayon::ThreadPool>>,
     inputs: &InputSet,
@@ -123,14 +130,11 @@ pub fn scan_shard_on<E: From<Error>>(
     for (index, input) in inputs.files.iter().enumerate().take(range.end).skip(range.start) {
         let index = index as u32;
         let each = |piece: Piece, file: &mut FileReport, _: &mut Progress| {
-            piece.each_record(|record| {
-                file.packets_total += 1;
-                match record {
-                    Record::Packet(p) => shard.packet(p, &mut ready),
-                    Record::Fragment(f) => shard.fragment(f.meta, f.ts_ns, f.wire_len, index, &mut ready),
-                    Record::Other(other) => count_other(other, file),
-                }
-            });
+            file.packets_total += piece.records();
+            for (_, item) in &piece.others {
+                count_other(item, file);
+            }
+            shard.piece(piece.routed, &mut ready);
             if !ready.is_empty() {
                 deliver(&mut ready, &mut batch, &mut sink, options)?;
             }
@@ -188,16 +192,110 @@ struct Shard {
     hasher: RandomState,
     /// Time of the shard's first packet.
     start: Option<i64>,
-    /// Keys first seen before `start + window`, not settled yet: their latest packet time.
-    pending: Pending,
+    /// What the run knows of the keys of each flow-table shard (a key's packets all go to
+    /// one), so that the shards' packets are sorted side by side.
+    keys: Vec<Keys>,
     /// Datagrams whose later fragments may have a first fragment in an earlier shard.
     uncertain: HashSet<FragmentId, RandomState>,
-    /// Keys first seen just after the window, with the time: a flow carried in that no
-    /// sweep has ended yet must end there.
-    boundary: HashMap<FlowKey, i64, RandomState>,
     journal: Enc,
     /// Why the shard cannot be joined exactly, if it cannot.
     inexact: Option<String>,
+}
+
+/// The keys of one flow-table shard, and its journal entries of the piece at hand.
+#[derive(Default)]
+struct Keys {
+    /// Keys first seen before `start + window`, not settled yet: their latest packet time.
+    pending: Pending,
+    /// Keys first seen just after the window, with the time: a flow carried in that no
+    /// sweep has ended yet must end there.
+    boundary: HashMap<FlowKey, i64, RandomState>,
+    /// The piece's entries, and where each starts in them, with its position.
+    entries: Enc,
+    marks: Vec<(u32, usize)>,
+    /// Keys of later fragments journaled whole (see [`Shard::fragment`]), in input order:
+    /// (position, hash, key, time). `touched` of them are applied.
+    touches: Vec<(u32, u64, FlowKey, i64)>,
+    touched: usize,
+}
+
+/// When a packet's key is sure to be a single run's (see the module's notes).
+#[derive(Clone, Copy)]
+struct Rules {
+    start: i64,
+    /// How long after `start` a flow carried in may go on (`None`: for ever).
+    window_ns: Option<i64>,
+    idle_ns: Option<u64>,
+    interval_ns: i64,
+}
+
+impl Rules {
+    fn in_window(&self, ts_ns: i64) -> bool {
+        self.window_ns.is_none_or(|w| ts_ns < self.start.saturating_add(w))
+    }
+}
+
+impl Keys {
+    /// Sends the packet at `at` to the journal (its key is pending) or keeps it for the
+    /// table (true).
+    fn keyed(&mut self, at: u32, p: &FlowPacket, rules: &Rules) -> bool {
+        self.touch_before(at);
+        let in_window = rules.in_window(p.ts_ns);
+        match self.pending.get_mut(p.hash, &p.key) {
+            Some(latest) => {
+                let gap = p.ts_ns.saturating_sub(*latest);
+                if !in_window && rules.idle_ns.is_some_and(|idle| gap >= 0 && gap as u64 >= idle) {
+                    // Whatever flow the key was in ends before this packet, in any run.
+                    self.entry(at, SETTLE, p);
+                    self.pending.remove(p.hash, &p.key);
+                    true
+                } else {
+                    *latest = (*latest).max(p.ts_ns);
+                    self.entry(at, PACKET, p);
+                    false
+                }
+            }
+            None if in_window => {
+                self.pending.insert(p.hash, p.key, p.ts_ns);
+                self.entry(at, PACKET, p);
+                false
+            }
+            None => {
+                let window = rules.window_ns.expect("outside the window, so there is one");
+                if p.ts_ns < rules.start.saturating_add(window).saturating_add(2 * rules.interval_ns) {
+                    self.boundary.entry(p.key).or_insert(p.ts_ns);
+                }
+                true
+            }
+        }
+    }
+
+    fn entry(&mut self, at: u32, tag: u8, p: &FlowPacket) {
+        self.marks.push((at, self.entries.0.len()));
+        put_packet(&mut self.entries, tag, p);
+    }
+
+    /// Applies the touches of positions before `at`.
+    fn touch_before(&mut self, at: u32) {
+        while let Some(&(pos, hash, key, ts_ns)) = self.touches.get(self.touched)
+            && pos < at
+        {
+            match self.pending.get_mut(hash, &key) {
+                Some(latest) => *latest = (*latest).max(ts_ns),
+                None => self.pending.insert(hash, key, ts_ns),
+            }
+            self.touched += 1;
+        }
+    }
+
+    /// Applies the piece's last touches and forgets its entries.
+    fn end_piece(&mut self) {
+        self.touch_before(u32::MAX);
+        self.touches.clear();
+        self.touched = 0;
+        self.entries.0.clear();
+        self.marks.clear();
+    }
 }
 
 impl Shard {
@@ -210,9 +308,8 @@ impl Shard {
             interval_ns: sweep_interval_ns(&config),
             hasher: key_hasher(),
             start: None,
-            pending: Pending::default(),
+            keys: (0..SHARDS).map(|_| Keys::default()).collect(),
             uncertain: HashSet::default(),
-            boundary: HashMap::default(),
             journal: Enc::default(),
             inexact: None,
             config,
@@ -226,88 +323,108 @@ impl Shard {
         self.config.idle_timeout_ns.map(|idle| (idle as i64).saturating_add(FRAGMENT_TIMEOUT_NS))
     }
 
-    fn in_window(&self, ts_ns: i64) -> bool {
-        let start = self.start.expect("set by the first packet");
-        self.window_ns().is_none_or(|w| ts_ns < start.saturating_add(w))
-    }
-
-    /// Advances both clocks to a packet's time; a sweep goes to the journal too.
-    fn tick(&mut self, ts_ns: i64, ready: &mut Vec<FlowBatch>) {
-        self.start.get_or_insert(ts_ns);
-        if self.clock.advance(ts_ns) {
-            self.journal.u8(SWEEP);
-            self.journal.i64(self.clock.now_ns);
-            self.fragments.expire(self.clock.now_ns);
+    fn rules(&self) -> Rules {
+        Rules {
+            start: self.start.expect("set by the first packet"),
+            window_ns: self.window_ns(),
+            idle_ns: self.config.idle_timeout_ns,
+            interval_ns: self.interval_ns,
         }
-        self.table.advance(ts_ns, ready);
     }
 
-    fn packet(&mut self, p: &FlowPacket, ready: &mut Vec<FlowBatch>) {
-        self.tick(p.ts_ns, ready);
-        self.keyed(p, ready);
+    /// Takes a piece's packets: sweeps and fragments in input order here, then each
+    /// flow-table shard's packets sorted into journal and table side by side on the pool,
+    /// the journal entries put back in input order, and the kept packets handed to the
+    /// table as one stretch (a journaled packet's position stays, empty: its time counts).
+    fn piece(&mut self, mut routed: Routed, ready: &mut Vec<FlowBatch>) {
+        let n = routed.len();
+        if n == 0 {
+            return;
+        }
+        self.start.get_or_insert(routed.max_ts()[0]);
+        let mut sweeps = Vec::new();
+        let mut fragments = Keys::default();
+        let mut pending = routed.take_fragments().into_iter().peekable();
+        loop {
+            // A packet's sweep comes before the packet (as a walk's clock has it).
+            let sweep = self.clock.sweep_threshold().map_or(n, |t| routed.max_ts().partition_point(|&m| m < t));
+            let fragment = pending.peek().map_or(n, |f| f.at as usize);
+            if sweep < n && sweep <= fragment {
+                let now = routed.max_ts()[sweep];
+                self.clock.sweep_at(now);
+                self.fragments.expire(now);
+                sweeps.push((sweep as u32, now));
+            } else if fragment < n {
+                let f = pending.next().expect("peeked");
+                self.fragment(f, &mut routed, &mut fragments);
+            } else {
+                break;
+            }
+        }
+        if let Some(&max) = routed.max_ts().last() {
+            self.clock.pass(max);
+        }
+        let rules = self.rules();
+        let pool = self.table.pool();
+        routed.retain(&mut self.keys, pool.as_deref(), |keys, at, p| keys.keyed(at, p, &rules));
+        self.put_entries(&sweeps, &fragments);
+        self.keys.iter_mut().for_each(Keys::end_piece);
+        self.table.submit(routed, ready);
     }
 
-    fn fragment(&mut self, meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32, ready: &mut Vec<FlowBatch>) {
-        self.tick(ts_ns, ready);
+    /// Matches a fragment at its position: a later fragment whose first may be in an
+    /// earlier shard goes to the journal whole (an entry of `journaled`); any other is
+    /// keyed and put back among the packets.
+    fn fragment(&mut self, f: PendingFragment, routed: &mut Routed, journaled: &mut Keys) {
+        let PendingFragment { at, meta, ts_ns, wire_len, input_index } = f;
         let mut resolved = meta;
         let joined = self.fragments.counts.joined;
         self.fragments.resolve(&mut resolved, ts_ns);
         if let Fragment::Later(id) = meta.fragment
             && self.fragments.counts.joined == joined
-            && (ts_ns < self.start.expect("set by tick").saturating_add(FRAGMENT_TIMEOUT_NS)
+            && (ts_ns < self.start.expect("set by the piece").saturating_add(FRAGMENT_TIMEOUT_NS)
                 || self.uncertain.contains(&id))
         {
             // Its first fragment may be in an earlier shard: the joiner resolves it.
             self.fragments.counts.unmatched -= 1;
             self.uncertain.insert(id);
-            if !self.in_window(ts_ns) {
+            if !self.rules().in_window(ts_ns) {
                 self.inexact.get_or_insert_with(|| {
                     format!("fragments of one IP datagram (id {}) go on past {} s into the shard", id.id, ts_ns)
                 });
             }
-            put_later_fragment(&mut self.journal, &meta, ts_ns, wire_len, input_index);
+            journaled.marks.push((at, journaled.entries.0.len()));
+            put_later_fragment(&mut journaled.entries, &meta, ts_ns, wire_len, input_index);
             // Whichever flow it joins, the key it has here must be replayed too.
             let (key, _) = FlowKey::of(&resolved);
             let hash = self.hasher.hash_one(key);
-            match self.pending.get_mut(hash, &key) {
-                Some(latest) => *latest = (*latest).max(ts_ns),
-                None => self.pending.insert(hash, key, ts_ns),
-            }
+            self.keys[shard_of(hash)].touches.push((at, hash, key, ts_ns));
             return;
         }
-        let p = FlowPacket::new(&resolved, ts_ns, wire_len, input_index, &self.hasher);
-        self.keyed(&p, ready);
+        routed.insert(at, FlowPacket::new(&resolved, ts_ns, wire_len, input_index, &self.hasher));
     }
 
-    /// Sends a packet to the journal (its key is pending) or to the table.
-    fn keyed(&mut self, p: &FlowPacket, ready: &mut Vec<FlowBatch>) {
-        let in_window = self.in_window(p.ts_ns);
-        let idle = self.config.idle_timeout_ns;
-        match self.pending.get_mut(p.hash, &p.key) {
-            Some(latest) => {
-                let gap = p.ts_ns.saturating_sub(*latest);
-                if !in_window && idle.is_some_and(|idle| gap >= 0 && gap as u64 >= idle) {
-                    // Whatever flow the key was in ends before this packet, in any run.
-                    put_packet(&mut self.journal, SETTLE, p);
-                    self.pending.remove(p.hash, &p.key);
-                    self.table.add_packet(*p, ready);
-                } else {
-                    *latest = (*latest).max(p.ts_ns);
-                    put_packet(&mut self.journal, PACKET, p);
-                }
+    /// Writes the piece's journal entries in input order: at each position its sweep
+    /// first, then the record's own entry.
+    fn put_entries(&mut self, sweeps: &[(u32, i64)], fragments: &Keys) {
+        // (position, sweep before entry, source: a shard's keys or the fragments, mark)
+        let sources: Vec<&Keys> = self.keys.iter().chain([fragments]).collect();
+        let mut order: Vec<(u32, bool, u8, u32)> =
+            sweeps.iter().enumerate().map(|(i, &(at, _))| (at, false, 0, i as u32)).collect();
+        for (s, keys) in sources.iter().enumerate() {
+            order.extend(keys.marks.iter().enumerate().map(|(i, &(at, _))| (at, true, s as u8, i as u32)));
+        }
+        order.sort_unstable();
+        for (_, entry, s, i) in order {
+            let i = i as usize;
+            if !entry {
+                self.journal.u8(SWEEP);
+                self.journal.i64(sweeps[i].1);
+                continue;
             }
-            None if in_window => {
-                self.pending.insert(p.hash, p.key, p.ts_ns);
-                put_packet(&mut self.journal, PACKET, p);
-            }
-            None => {
-                let start = self.start.expect("set by tick");
-                let window = self.window_ns().expect("outside the window, so there is one");
-                if p.ts_ns < start.saturating_add(window).saturating_add(2 * self.interval_ns) {
-                    self.boundary.entry(p.key).or_insert(p.ts_ns);
-                }
-                self.table.add_packet(*p, ready);
-            }
+            let keys = sources[s as usize];
+            let end = keys.marks.get(i + 1).map_or(keys.entries.0.len(), |m| m.1);
+            self.journal.0.extend_from_slice(&keys.entries.0[keys.marks[i].1..end]);
         }
     }
 
@@ -336,7 +453,7 @@ impl Shard {
         for flow in &open {
             flow.save(&mut e);
         }
-        let mut boundary: Vec<(FlowKey, i64)> = self.boundary.into_iter().collect();
+        let mut boundary: Vec<(FlowKey, i64)> = self.keys.into_iter().flat_map(|k| k.boundary).collect();
         boundary.sort_unstable();
         e.u64(boundary.len() as u64);
         for (key, ts) in &boundary {
@@ -651,5 +768,51 @@ impl Joiner {
     /// Fragment counts over all shards joined so far.
     pub fn fragment_counts(&self) -> FragmentCounts {
         self.fragments.counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::protocol::PROTOCOL_ICMP;
+
+    const S: i64 = 1_000_000_000;
+
+    /// An ICMP packet (ports 0, as an unmatched later fragment is keyed) at `ts_ns`.
+    fn icmp(ts_ns: i64) -> FlowPacket {
+        let (key, sender_is_lo) = FlowKey::between(0, 4, PROTOCOL_ICMP, ([10; 16], 0), ([20; 16], 0));
+        FlowPacket {
+            key,
+            hash: key_hasher().hash_one(key),
+            ts_ns,
+            wire_len: 60,
+            input_index: 1,
+            ip_len: 46,
+            l4_payload_len: 38,
+            tcp_window: 0,
+            tcp_flags: 0,
+            tunnel: 0,
+            sender_is_lo,
+        }
+    }
+
+    /// A key touched by a journaled later fragment is pending from the fragment's position
+    /// on: before it the key's packets go to the table, after it to the journal until an
+    /// idle gap settles it; a touch after the piece's last packet still counts.
+    #[test]
+    fn a_touch_makes_its_key_pending_from_its_position_on() {
+        let rules = Rules { start: 0, window_ns: Some(10 * S), idle_ns: Some(5 * S as u64), interval_ns: S };
+        let p = icmp(0);
+        let touches = vec![(5, p.hash, p.key, 21 * S), (11, p.hash, p.key, 40 * S)];
+        let mut keys = Keys { touches, ..Keys::default() };
+        assert!(keys.keyed(3, &icmp(20 * S), &rules), "not pending yet: to the table");
+        assert!(!keys.keyed(7, &icmp(22 * S), &rules), "pending since the touch: journaled");
+        assert!(keys.keyed(9, &icmp(30 * S), &rules), "an idle gap settles it: to the table");
+        let tags: Vec<(u32, u8)> = keys.marks.iter().map(|&(at, i)| (at, keys.entries.0[i])).collect();
+        assert_eq!(tags, [(7, PACKET), (9, SETTLE)]);
+        assert!(keys.pending.get_mut(p.hash, &p.key).is_none(), "settled");
+        keys.end_piece();
+        assert_eq!(keys.pending.get_mut(p.hash, &p.key).copied(), Some(40 * S), "the last touch applied");
+        assert!(keys.marks.is_empty() && keys.entries.0.is_empty() && keys.touches.is_empty());
     }
 }

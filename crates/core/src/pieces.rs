@@ -33,7 +33,7 @@ use crate::capture::pcapng::PcapngReader;
 use crate::capture::resync::{self, ChunkStarts, TimeWindow};
 use crate::capture::{Damage, Event, Reader};
 use crate::flow::packet::{FlowPacket, key_hasher};
-use crate::flow::sharded::{PendingFragment, Placed, Routed};
+use crate::flow::sharded::{Placed, Routed};
 use crate::skip::SkipReason;
 use crate::wire::decode::{PacketMeta, decode};
 
@@ -86,42 +86,23 @@ impl Piece {
     /// The piece's records in file order, as one walk gives them.
     pub fn items(&self) -> Vec<Item> {
         let mut items = Vec::with_capacity(self.records() as usize);
-        self.each_record(|record| {
-            items.push(match record {
-                Record::Packet(p) => Item::Packet(*p),
-                Record::Fragment(f) => {
-                    Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }))
-                }
-                Record::Other(other) => other_copy(other),
-            })
-        });
-        items
-    }
-
-    /// Calls `each` on the piece's records in file order, as one walk gives them.
-    pub fn each_record<'a>(&'a self, mut each: impl FnMut(Record<'a>)) {
         // A record that is not a packet comes before the packet whose position is the
         // number of packets before it.
         let mut others = self.others.iter().peekable();
         for placed in self.routed.in_order() {
             while let Some((_, other)) = others.next_if(|&&(before, _)| before <= placed.at()) {
-                each(Record::Other(other));
+                items.push(other_copy(other));
             }
-            each(match placed {
-                Placed::Packet(_, p) => Record::Packet(p),
-                Placed::Fragment(f) => Record::Fragment(f),
+            items.push(match placed {
+                Placed::Packet(_, p) => Item::Packet(*p),
+                Placed::Fragment(f) => {
+                    Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }))
+                }
             });
         }
-        others.for_each(|(_, other)| each(Record::Other(other)));
+        items.extend(others.map(|(_, other)| other_copy(other)));
+        items
     }
-}
-
-/// A record of a piece, where the piece holds it.
-pub enum Record<'a> {
-    Packet(&'a FlowPacket),
-    Fragment(&'a PendingFragment),
-    /// [`Item::Skip`] or [`Item::Damage`].
-    Other(&'a Item),
 }
 
 /// A copy of a record that is not a packet.

@@ -140,12 +140,6 @@ impl Routed {
         prefetch(bucket.at.as_ptr().wrapping_add(bucket.at.len()));
     }
 
-    /// Takes a position for a packet that goes to no shard (see [`ShardedTable::advance`]):
-    /// only its time counts, for the sweeps.
-    pub fn push_tick(&mut self, ts_ns: i64) {
-        self.next_at(ts_ns);
-    }
-
     /// Adds an IP fragment (its key is known once it is matched to its first fragment).
     pub fn push_fragment(&mut self, meta: PacketMeta, ts_ns: i64, wire_len: u32, input_index: u32) {
         let at = self.next_at(ts_ns);
@@ -162,10 +156,59 @@ impl Routed {
         }
     }
 
+    /// The running maximum of the packet times, by position.
+    pub fn max_ts(&self) -> &[i64] {
+        &self.max_ts
+    }
+
+    /// Takes the fragments out (in input order), for a caller that matches them itself;
+    /// their positions stay taken.
+    pub fn take_fragments(&mut self) -> Vec<PendingFragment> {
+        std::mem::take(&mut self.fragments)
+    }
+
+    /// Puts `packet` (made by [`FlowPacket::new`] with [`key_hasher`]) at position `at`,
+    /// which no packet holds: a fragment's, once it is matched.
+    pub fn insert(&mut self, at: u32, packet: FlowPacket) {
+        let bucket = &mut self.buckets[shard_of(packet.hash)];
+        let i = bucket.at.partition_point(|&a| a < at);
+        bucket.at.insert(i, at);
+        bucket.packets.insert(i, packet);
+    }
+
+    /// Keeps the packets that `keep` keeps: for shard `s`, `keep(&mut states[s], position,
+    /// packet)` for each of its packets in input order. Shards are taken side by side on
+    /// `pool` (one after another without one). A packet not kept leaves its position
+    /// empty: for the flow table, its time still counts.
+    pub fn retain<S: Send>(
+        &mut self,
+        states: &mut [S],
+        pool: Option<&rayon::ThreadPool>,
+        keep: impl Fn(&mut S, u32, &FlowPacket) -> bool + Sync,
+    ) {
+        assert_eq!(states.len(), SHARDS, "a state per shard");
+        let each = |(bucket, state): (&mut Bucket, &mut S)| {
+            let mut kept = 0;
+            for i in 0..bucket.packets.len() {
+                if keep(state, bucket.at[i], &bucket.packets[i]) {
+                    bucket.packets[kept] = bucket.packets[i];
+                    bucket.at[kept] = bucket.at[i];
+                    kept += 1;
+                }
+            }
+            bucket.packets.truncate(kept);
+            bucket.at.truncate(kept);
+        };
+        match pool {
+            Some(pool) => pool.install(|| self.buckets.par_iter_mut().zip(states.par_iter_mut()).for_each(each)),
+            None => self.buckets.iter_mut().zip(states.iter_mut()).for_each(each),
+        }
+    }
+
     /// The packets and fragments in input order. Each has its own position: they are put
     /// back in place by position, not sorted.
     pub fn in_order(&self) -> impl Iterator<Item = Placed<'_>> {
-        // (bucket, index in it), a fragment's index, or nothing (a tick's position).
+        // (bucket, index in it), a fragment's index, or nothing (a packet `retain` took out).
         const FRAGMENT: u8 = u8::MAX - 1;
         const EMPTY: u8 = u8::MAX;
         let mut places = vec![(EMPTY, 0u32); self.len()];
@@ -542,26 +585,6 @@ impl ShardedTable {
         }
     }
 
-    /// Queues a packet made by [`FlowPacket::new`] with [`key_hasher`] from a packet that
-    /// is not an IP fragment (fragments go through [`add`](Self::add)).
-    #[inline]
-    pub fn add_packet(&mut self, packet: FlowPacket, out: &mut Vec<FlowBatch>) {
-        self.building.push(packet);
-        if self.building.len() >= STRETCH_PACKETS {
-            self.flush(out);
-        }
-    }
-
-    /// Advances the clock to the time of a packet that goes elsewhere (a shard of a dump
-    /// set keeps some packets aside, `handoff`): a sweep falls where it would if the packet
-    /// were here. The packet takes a position in the stretch but no shard's bucket.
-    pub fn advance(&mut self, ts_ns: i64, out: &mut Vec<FlowBatch>) {
-        self.building.push_tick(ts_ns);
-        if self.building.len() >= STRETCH_PACKETS {
-            self.flush(out);
-        }
-    }
-
     fn flush(&mut self, out: &mut Vec<FlowBatch>) {
         if !self.building.is_empty() {
             let stretch = std::mem::take(&mut self.building);
@@ -608,10 +631,7 @@ impl ShardedTable {
                 let mut f = fragments.next().expect("peeked");
                 self.fragments.resolve(&mut f.meta, f.ts_ns);
                 let packet = FlowPacket::new(&f.meta, f.ts_ns, f.wire_len, f.input_index, &self.hasher);
-                let bucket = &mut stretch.buckets[shard_of(packet.hash)];
-                let i = bucket.at.partition_point(|&a| a < f.at);
-                bucket.at.insert(i, f.at);
-                bucket.packets.insert(i, packet);
+                stretch.insert(f.at, packet);
             } else {
                 break;
             }
