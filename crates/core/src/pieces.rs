@@ -33,7 +33,7 @@ use crate::capture::pcapng::PcapngReader;
 use crate::capture::resync::{self, ChunkStarts, TimeWindow};
 use crate::capture::{Damage, Event, Reader};
 use crate::flow::packet::{FlowPacket, key_hasher};
-use crate::flow::sharded::{Placed, Routed};
+use crate::flow::sharded::Routed;
 use crate::skip::SkipReason;
 use crate::wire::decode::{PacketMeta, decode};
 
@@ -83,36 +83,27 @@ impl Piece {
         (self.routed.len() + self.others.len()) as u64
     }
 
-    /// The piece's records in file order, as one walk gives them.
+    /// The piece's records in file order, as one walk gives them (for tests).
     pub fn items(&self) -> Vec<Item> {
-        let mut items = Vec::with_capacity(self.records() as usize);
-        // A record that is not a packet comes before the packet whose position is the
-        // number of packets before it.
-        let mut others = self.others.iter().peekable();
-        for placed in self.routed.in_order() {
-            while let Some((_, other)) = others.next_if(|&&(before, _)| before <= placed.at()) {
-                items.push(other_copy(other));
-            }
-            items.push(match placed {
-                Placed::Packet(_, p) => Item::Packet(*p),
-                Placed::Fragment(f) => {
-                    Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }))
+        let (packets, fragments) = self.routed.parts();
+        // (packets before, whether it is a packet, order among others, item)
+        let mut all: Vec<(u32, bool, usize, Item)> = packets.map(|(at, p)| (at, true, 0, Item::Packet(*p))).collect();
+        all.extend(fragments.iter().map(|f| {
+            let item = Item::Fragment(Box::new(Fragmented { meta: f.meta, ts_ns: f.ts_ns, wire_len: f.wire_len }));
+            (f.at, true, 0, item)
+        }));
+        all.extend(self.others.iter().enumerate().map(|(i, (at, item))| {
+            let item = match item {
+                Item::Skip { reason, offset, link_type } => {
+                    Item::Skip { reason: *reason, offset: *offset, link_type: *link_type }
                 }
-            });
-        }
-        items.extend(others.map(|(_, other)| other_copy(other)));
-        items
-    }
-}
-
-/// A copy of a record that is not a packet.
-fn other_copy(item: &Item) -> Item {
-    match item {
-        Item::Skip { reason, offset, link_type } => {
-            Item::Skip { reason: *reason, offset: *offset, link_type: *link_type }
-        }
-        Item::Damage { damage, resumed_at } => Item::Damage { damage: damage.clone(), resumed_at: *resumed_at },
-        Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed"),
+                Item::Damage { damage, resumed_at } => Item::Damage { damage: damage.clone(), resumed_at: *resumed_at },
+                Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed"),
+            };
+            (*at, false, i, item)
+        }));
+        all.sort_by_key(|&(at, packet, i, _)| (at, packet, i));
+        all.into_iter().map(|(.., item)| item).collect()
     }
 }
 

@@ -39,7 +39,6 @@ use crate::wire::decode::{Fragment, PacketMeta};
 
 /// Shards: enough to spread work evenly over threads.
 pub const SHARDS: usize = 64;
-const _: () = assert!(SHARDS < u8::MAX as usize - 1, "a shard number and two marks fit a byte");
 /// Packets between the points where rows are handed out, at most (about 20 MB of them).
 /// Each shard gets about 4 000 packets between two points, enough to spread the cost of
 /// sorting its ended flows thin: on the 20M campus capture with 2 threads, 2^18 ran in
@@ -205,53 +204,11 @@ impl Routed {
         }
     }
 
-    /// The packets and fragments in input order. Each has its own position: they are put
-    /// back in place by position, not sorted.
-    pub fn in_order(&self) -> impl Iterator<Item = Placed<'_>> {
-        // (bucket, index in it), a fragment's index, or nothing (a packet `retain` took out).
-        const FRAGMENT: u8 = u8::MAX - 1;
-        const EMPTY: u8 = u8::MAX;
-        let mut places = vec![(EMPTY, 0u32); self.len()];
-        for (b, bucket) in self.buckets.iter().enumerate() {
-            for (i, &at) in bucket.at.iter().enumerate() {
-                places[at as usize] = (b as u8, i as u32);
-            }
-        }
-        for (i, f) in self.fragments.iter().enumerate() {
-            places[f.at as usize] = (FRAGMENT, i as u32);
-        }
-        (0..places.len()).filter_map(move |at| {
-            // The buckets are read here in 64 interleaved streams: ask for a packet some
-            // places ahead.
-            if let Some(&(b, i)) = places.get(at + PREFETCH_AHEAD).filter(|&&(b, _)| (b as usize) < SHARDS) {
-                prefetch(&raw const self.buckets[b as usize].packets[i as usize]);
-            }
-            let (b, i) = places[at];
-            match b {
-                EMPTY => None,
-                FRAGMENT => Some(Placed::Fragment(&self.fragments[i as usize])),
-                _ => Some(Placed::Packet(at as u32, &self.buckets[b as usize].packets[i as usize])),
-            }
-        })
-    }
-}
-
-/// How far ahead [`Routed::in_order`] asks for packets.
-const PREFETCH_AHEAD: usize = 8;
-
-/// A packet or fragment of a stretch, at its position.
-pub enum Placed<'a> {
-    Packet(u32, &'a FlowPacket),
-    Fragment(&'a PendingFragment),
-}
-
-impl Placed<'_> {
-    /// Its position in the stretch.
-    pub fn at(&self) -> u32 {
-        match self {
-            Placed::Packet(at, _) => *at,
-            Placed::Fragment(f) => f.at,
-        }
+    /// The packets that are not fragments, with their positions (in shard order, then
+    /// input order), and the fragments.
+    pub fn parts(&self) -> (impl Iterator<Item = (u32, &FlowPacket)>, &[PendingFragment]) {
+        let packets = self.buckets.iter().flat_map(|b| b.at.iter().copied().zip(&b.packets));
+        (packets, &self.fragments)
     }
 }
 
