@@ -50,7 +50,7 @@ use crate::flow::table::{Clock, sweep_interval_ns};
 use crate::flow::{FlowBatch, ShardedTable};
 use crate::pieces::Piece;
 use crate::scan::{
-    FileReport, Gathered, Progress, ScanOptions, ScanReport, count_other, deliver, deliver_all, read_input,
+    FileReport, Gathered, Progress, ScanOptions, ScanReport, count_records, deliver, deliver_all, read_input,
 };
 use crate::threads::work_pool;
 use crate::wire::decode::{Fragment, FragmentId, PacketMeta};
@@ -130,10 +130,7 @@ pub fn scan_shard_on<E: From<Error>>(
     for (index, input) in inputs.files.iter().enumerate().take(range.end).skip(range.start) {
         let index = index as u32;
         let each = |piece: Piece, file: &mut FileReport, _: &mut Progress| {
-            file.packets_total += piece.records();
-            for (_, item) in &piece.others {
-                count_other(item, file);
-            }
+            count_records(&piece, file);
             shard.piece(piece.routed, &mut ready);
             if !ready.is_empty() {
                 deliver(&mut ready, &mut batch, &mut sink, options)?;
@@ -347,7 +344,7 @@ impl Shard {
         let mut pending = routed.take_fragments().into_iter().peekable();
         loop {
             // A packet's sweep comes before the packet (as a walk's clock has it).
-            let sweep = self.clock.sweep_threshold().map_or(n, |t| routed.max_ts().partition_point(|&m| m < t));
+            let sweep = self.clock.next_sweep_in(routed.max_ts());
             let fragment = pending.peek().map_or(n, |f| f.at as usize);
             if sweep < n && sweep <= fragment {
                 let now = routed.max_ts()[sweep];

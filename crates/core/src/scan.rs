@@ -216,10 +216,7 @@ pub fn scan_resumable_on<E: From<Error>>(
     let pool = table.pool();
     for (index, input) in inputs.files.iter().enumerate().skip(report.files.len()) {
         let each = |piece: Piece, file: &mut FileReport, prog: &mut Progress| {
-            file.packets_total += piece.records();
-            for (_, item) in &piece.others {
-                count_other(item, file);
-            }
+            count_records(&piece, file);
             table.submit(piece.routed, &mut ready);
             if !ready.is_empty() {
                 deliver(&mut ready, &mut batch, &mut sink, options)?;
@@ -333,8 +330,17 @@ pub(crate) fn read_input<E: From<Error>>(
     Ok(())
 }
 
+/// Counts the records of a piece of `file`: all it read, and each that did not become a
+/// packet.
+pub(crate) fn count_records(piece: &Piece, file: &mut FileReport) {
+    file.packets_total += piece.records();
+    for (_, item) in &piece.others {
+        count_other(item, file);
+    }
+}
+
 /// Counts a record of `file` that did not become a packet.
-pub(crate) fn count_other(item: &Item, file: &mut FileReport) {
+fn count_other(item: &Item, file: &mut FileReport) {
     match *item {
         Item::Packet(_) | Item::Fragment(_) => unreachable!("packets are routed to the flow table"),
         Item::Skip { reason, offset, link_type } => {

@@ -570,9 +570,7 @@ impl ShardedTable {
         let mut pos = 0; // where the packets counted in `queued` end
         let mut fragments = std::mem::take(&mut stretch.fragments).into_iter().peekable();
         loop {
-            // The first packet at or past the threshold sweeps: every packet before it is
-            // below it, so the running maximum finds it.
-            let sweep = self.clock.sweep_threshold().map_or(n, |t| stretch.max_ts.partition_point(|&m| m < t));
+            let sweep = self.clock.next_sweep_in(&stretch.max_ts);
             let window = pos + (self.window_packets - self.queued);
             let fragment = fragments.peek().map_or(usize::MAX, |f| f.at as usize);
             if window <= n && window <= sweep && window <= fragment {

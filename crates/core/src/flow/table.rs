@@ -59,6 +59,13 @@ impl Clock {
         Some(self.next_sweep_ns.max(self.now_ns.checked_add(1)?))
     }
 
+    /// Where in a stretch the next sweep falls, given the running maximum of its packet
+    /// times: the first packet at or past the threshold (every packet before it is
+    /// below). `max_ts.len()` when none sweeps.
+    pub fn next_sweep_in(&self, max_ts: &[i64]) -> usize {
+        self.sweep_threshold().map_or(max_ts.len(), |t| max_ts.partition_point(|&m| m < t))
+    }
+
     /// Advances to the time of a packet that sweeps (at least [`sweep_threshold`](Self::sweep_threshold)).
     pub fn sweep_at(&mut self, ts_ns: i64) {
         debug_assert!(self.sweep_threshold().is_some_and(|t| ts_ns >= t));
